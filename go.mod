@@ -1,0 +1,3 @@
+module github.com/redisctl/redisctl
+
+go 1.26.8

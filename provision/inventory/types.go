@@ -1,0 +1,177 @@
+// Package inventory reads and validates what the operator wrote: the cluster
+// name, the Redis and Sentinel settings, SSH settings and the hosts. It knows
+// nothing about connections or live state.
+package inventory
+
+import (
+	"fmt"
+	"path"
+	"strconv"
+)
+
+// Role of a data node as written in the inventory. The live role may differ
+// after a failover; see provision's facts.
+type Role string
+
+const (
+	RoleMaster  Role = "master"
+	RoleReplica Role = "replica" // "slave" is accepted as a synonym when reading
+)
+
+// Inventory is one cluster: exactly one master, at least one replica.
+type Inventory struct {
+	// File is the path the inventory was read from (for messages).
+	File string
+
+	Name     string // Sentinel master name, default "mymaster"
+	Redis    Redis
+	Sentinel Sentinel
+	SSH      SSH
+	Hosts    []Host
+}
+
+// Redis holds the data-node settings shared by every host.
+type Redis struct {
+	Version string // e.g. "7.0.15"
+	Source  string // URL or local path of the source tarball
+	SHA256  string // lower-case hex; required for URLs
+	Port    int    // default 7000
+	// Password after ${VAR} expansion. Empty means "not given": up generates
+	// one and stores it locally (see PasswordFromEnv for where it came from).
+	Password string
+	// PasswordSource says where Password came from, for messages that must
+	// not print it: "inventory", "environment variable NAME", or "".
+	PasswordSource string
+	// Config holds extra redis.conf directives in the order written.
+	Config []Directive
+}
+
+// Directive is one extra redis.conf line: name and its value as written.
+type Directive struct {
+	Name  string
+	Value string
+	Line  int // line in the inventory file, for messages
+}
+
+// Sentinel holds the Sentinel settings shared by every host.
+type Sentinel struct {
+	Port              int // default 8000
+	Quorum            int // default 2
+	DownAfterMS       int // default 30000
+	ParallelSyncs     int // default 1
+	FailoverTimeoutMS int // default 180000
+}
+
+// SSH holds connection settings; per-host values override these.
+type SSH struct {
+	User         string // empty: ~/.ssh/config, then the current user
+	Port         int    // 0: ~/.ssh/config, then 22
+	IdentityFile string // "~" expanded; empty: agent and ~/.ssh/config
+	KnownHosts   string // "~" expanded; default ~/.ssh/known_hosts
+	Jump         string // optional jump host, "[user@]host[:port]"
+}
+
+// Host is one machine of the cluster.
+type Host struct {
+	Name     string
+	Address  string // IP or DNS name the other nodes and sentinels use
+	Role     Role
+	Sentinel bool // run a sentinel here (default true)
+	SSH      SSH  // effective settings: global values merged with the host's
+	Line     int  // line of the host entry in the inventory file
+}
+
+// Defaults from the seed procedure.
+const (
+	DefaultName              = "mymaster"
+	DefaultRedisPort         = 7000
+	DefaultSentinelPort      = 8000
+	DefaultQuorum            = 2
+	DefaultDownAfterMS       = 30000
+	DefaultParallelSyncs     = 1
+	DefaultFailoverTimeoutMS = 180000
+)
+
+// Master returns the host the inventory names as master.
+func (inv *Inventory) Master() *Host {
+	for i := range inv.Hosts {
+		if inv.Hosts[i].Role == RoleMaster {
+			return &inv.Hosts[i]
+		}
+	}
+	return nil
+}
+
+// Host returns the host with the given name, or nil.
+func (inv *Inventory) Host(name string) *Host {
+	for i := range inv.Hosts {
+		if inv.Hosts[i].Name == name {
+			return &inv.Hosts[i]
+		}
+	}
+	return nil
+}
+
+// SentinelHosts returns the hosts that run a sentinel, in inventory order.
+func (inv *Inventory) SentinelHosts() []*Host {
+	var hs []*Host
+	for i := range inv.Hosts {
+		if inv.Hosts[i].Sentinel {
+			hs = append(hs, &inv.Hosts[i])
+		}
+	}
+	return hs
+}
+
+// Layout is where files live on a host, following the seed.
+type Layout struct {
+	ConfDir            string // /etc/redis
+	RedisConf          string // /etc/redis/redis_7000.conf
+	SentinelConf       string // /etc/redis/sentinel_8000.conf
+	RedisService       string // redis_7000
+	SentinelService    string // sentinel_8000
+	RedisLog           string // /var/log/redis_7000.log
+	SentinelLog        string // /var/log/sentinel_8000.log
+	DataDir            string // /var/lib/redis/7000
+	SentinelDir        string // /var/lib/redis/sentinel_8000 (sentinel's working dir)
+	RedisPid           string // /var/run/redis_7000.pid
+	SentinelPid        string // /var/run/sentinel_8000.pid
+	BinDir             string // /usr/local/bin
+	StateDir           string // /var/lib/redisctl: manifest and build cache on the host
+	InitDir            string // /etc/init.d
+	SystemdDir         string // /etc/systemd/system
+	RedisInitScript    string // /etc/init.d/redis_7000
+	SentinelInitScript string // /etc/init.d/sentinel_8000
+	RedisUnit          string // /etc/systemd/system/redis_7000.service
+	SentinelUnit       string // /etc/systemd/system/sentinel_8000.service
+}
+
+// Layout returns the file layout for this inventory's ports.
+func (inv *Inventory) Layout() Layout {
+	rp, sp := strconv.Itoa(inv.Redis.Port), strconv.Itoa(inv.Sentinel.Port)
+	l := Layout{
+		ConfDir:         "/etc/redis",
+		RedisService:    "redis_" + rp,
+		SentinelService: "sentinel_" + sp,
+		DataDir:         "/var/lib/redis/" + rp,
+		SentinelDir:     "/var/lib/redis/sentinel_" + sp,
+		BinDir:          "/usr/local/bin",
+		StateDir:        "/var/lib/redisctl",
+		InitDir:         "/etc/init.d",
+		SystemdDir:      "/etc/systemd/system",
+	}
+	l.RedisConf = path.Join(l.ConfDir, l.RedisService+".conf")
+	l.SentinelConf = path.Join(l.ConfDir, l.SentinelService+".conf")
+	l.RedisLog = "/var/log/" + l.RedisService + ".log"
+	l.SentinelLog = "/var/log/" + l.SentinelService + ".log"
+	l.RedisPid = "/var/run/" + l.RedisService + ".pid"
+	l.SentinelPid = "/var/run/" + l.SentinelService + ".pid"
+	l.RedisInitScript = path.Join(l.InitDir, l.RedisService)
+	l.SentinelInitScript = path.Join(l.InitDir, l.SentinelService)
+	l.RedisUnit = path.Join(l.SystemdDir, l.RedisService+".service")
+	l.SentinelUnit = path.Join(l.SystemdDir, l.SentinelService+".service")
+	return l
+}
+
+// String names a host for messages: "node1 (10.231.0.11)".
+func (h *Host) String() string { return fmt.Sprintf("%s (%s)", h.Name, h.Address) }
