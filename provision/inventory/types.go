@@ -42,6 +42,7 @@ type Redis struct {
 	// PasswordSource says where Password came from, for messages that must
 	// not print it: "inventory", "environment variable NAME", or "".
 	PasswordSource string
+	PasswordFile   string // where a generated password is stored (key password_file); "~" expanded
 	// Config holds extra redis.conf directives in the order written.
 	Config []Directive
 }
@@ -134,8 +135,9 @@ type Layout struct {
 	SentinelLog        string // /var/log/sentinel_8000.log
 	DataDir            string // /var/lib/redis/7000
 	SentinelDir        string // /var/lib/redis/sentinel_8000 (sentinel's working dir)
-	RedisPid           string // /var/run/redis_7000.pid
-	SentinelPid        string // /var/run/sentinel_8000.pid
+	PidDir             string // /var/run/redis: owned by redis, made by the init script
+	RedisPid           string // /var/run/redis/redis_7000.pid
+	SentinelPid        string // /var/run/redis/sentinel_8000.pid
 	BinDir             string // /usr/local/bin
 	StateDir           string // /var/lib/redisctl: manifest and build cache on the host
 	InitDir            string // /etc/init.d
@@ -164,8 +166,11 @@ func (inv *Inventory) Layout() Layout {
 	l.SentinelConf = path.Join(l.ConfDir, l.SentinelService+".conf")
 	l.RedisLog = "/var/log/" + l.RedisService + ".log"
 	l.SentinelLog = "/var/log/" + l.SentinelService + ".log"
-	l.RedisPid = "/var/run/" + l.RedisService + ".pid"
-	l.SentinelPid = "/var/run/" + l.SentinelService + ".pid"
+	// Redis runs as the redis user and cannot create files in /var/run, so
+	// its pid files live in a directory of their own.
+	l.PidDir = "/var/run/redis"
+	l.RedisPid = path.Join(l.PidDir, l.RedisService+".pid")
+	l.SentinelPid = path.Join(l.PidDir, l.SentinelService+".pid")
 	l.RedisInitScript = path.Join(l.InitDir, l.RedisService)
 	l.SentinelInitScript = path.Join(l.InitDir, l.SentinelService)
 	l.RedisUnit = path.Join(l.SystemdDir, l.RedisService+".service")
