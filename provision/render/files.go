@@ -1,0 +1,297 @@
+package render
+
+import (
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/redisctl/redisctl/provision/inventory"
+)
+
+// Init systems HostFiles renders for.
+const (
+	InitSysV    = "sysv"
+	InitSystemd = "systemd"
+)
+
+// RedisUser owns the servers' processes, config files and data.
+const RedisUser = "redis"
+
+// File is one file redisctl writes to a host.
+type File struct {
+	Path  string
+	Mode  fs.FileMode
+	Owner string // "redis:redis", or "" for root
+	Data  []byte
+	// Secret is true when Data holds the password: never print or log it.
+	Secret bool
+}
+
+// Settings redisctl always writes, from the seed procedure.
+const (
+	replPingReplicaPeriod = 10
+	replTimeout           = 60
+	noFile                = 10032 // maxclients 10000 + 32
+	redisStartWait        = 10
+	redisStopWait         = 60 // Redis may be saving its dataset
+	sentinelStartWait     = 10
+	sentinelStopWait      = 10
+)
+
+// managedDirectives are written by redisctl itself; an inventory setting
+// for one of them would contradict or silently override it. The inventory
+// loader refuses the same list, with advice.
+var managedDirectives = map[string]bool{
+	"port": true, "bind": true, "requirepass": true, "masterauth": true,
+	"replicaof": true, "slaveof": true, "dir": true, "logfile": true,
+	"pidfile": true, "daemonize": true, "supervised": true, "include": true,
+	"rename-command": true,
+}
+
+var (
+	directiveName = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	masterName    = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+)
+
+// NewRedisConf builds the redis.conf of host h. Replicas follow masterAddr,
+// the address of the live master (it may no longer be the inventory's
+// master after a failover); the host whose address is masterAddr gets no
+// replicaof line.
+func NewRedisConf(inv *inventory.Inventory, h *inventory.Host, masterAddr, initSystem string) (RedisConf, error) {
+	if err := check(inv, h, masterAddr, initSystem); err != nil {
+		return RedisConf{}, err
+	}
+	l := inv.Layout()
+	c := RedisConf{
+		Path:                  l.RedisConf,
+		Port:                  inv.Redis.Port,
+		Bind:                  bindAddrs(h.Address),
+		PidFile:               l.RedisPid,
+		LogFile:               l.RedisLog,
+		Dir:                   l.DataDir,
+		Password:              inv.Redis.Password,
+		ReplPingReplicaPeriod: replPingReplicaPeriod,
+		ReplTimeout:           replTimeout,
+	}
+	setDaemon(initSystem, &c.Daemonize, &c.Supervised)
+	if h.Address != masterAddr {
+		c.ReplicaOf = &Addr{Host: masterAddr, Port: inv.Redis.Port}
+	}
+	for _, d := range inv.Redis.Config {
+		name := strings.ToLower(d.Name)
+		where := fmt.Sprintf("%s: redis setting %q", inv.File, d.Name)
+		if d.Line > 0 {
+			where = fmt.Sprintf("%s:%d: redis setting %q", inv.File, d.Line, d.Name)
+		}
+		if !directiveName.MatchString(name) {
+			return RedisConf{}, fmt.Errorf("%s: not a Redis directive name", where)
+		}
+		if managedDirectives[name] {
+			return RedisConf{}, fmt.Errorf("%s: redisctl sets this itself; remove it from the inventory", where)
+		}
+		if strings.ContainsAny(d.Value, "\n\r\x00") {
+			return RedisConf{}, fmt.Errorf("%s: the value must be one line", where)
+		}
+		// The value is written as it would be after the name in redis.conf,
+		// so "save 3600 1 300 100" and quoted arguments both work.
+		args, ok := SplitArgs(d.Value)
+		if !ok {
+			return RedisConf{}, fmt.Errorf("%s: unbalanced quotes in the value", where)
+		}
+		if len(args) == 0 {
+			return RedisConf{}, fmt.Errorf("%s: no value (write \"\" for an empty one)", where)
+		}
+		c.Extra = append(c.Extra, Directive{Name: name, Args: args})
+	}
+	return c, nil
+}
+
+// NewSentinelConf builds the sentinel.conf of host h, monitoring the master
+// at masterAddr.
+func NewSentinelConf(inv *inventory.Inventory, h *inventory.Host, masterAddr, initSystem string) (SentinelConf, error) {
+	if err := check(inv, h, masterAddr, initSystem); err != nil {
+		return SentinelConf{}, err
+	}
+	l := inv.Layout()
+	c := SentinelConf{
+		Path:              l.SentinelConf,
+		Port:              inv.Sentinel.Port,
+		Bind:              bindAddrs(h.Address),
+		PidFile:           l.SentinelPid,
+		LogFile:           l.SentinelLog,
+		Dir:               l.SentinelDir,
+		Password:          inv.Redis.Password,
+		MasterName:        inv.Name,
+		Master:            Addr{Host: masterAddr, Port: inv.Redis.Port},
+		Quorum:            inv.Sentinel.Quorum,
+		ResolveHostnames:  !isIP(masterAddr),
+		DownAfterMS:       inv.Sentinel.DownAfterMS,
+		ParallelSyncs:     inv.Sentinel.ParallelSyncs,
+		FailoverTimeoutMS: inv.Sentinel.FailoverTimeoutMS,
+	}
+	setDaemon(initSystem, &c.Daemonize, &c.Supervised)
+	return c, nil
+}
+
+// NewServices returns the Redis service of the inventory and its Sentinel
+// service (used only on hosts that run a sentinel).
+func NewServices(inv *inventory.Inventory) (redis, sentinel Service) {
+	l := inv.Layout()
+	server := path.Join(l.BinDir, "redis-server")
+	redis = Service{
+		Kind:        KindRedis,
+		Name:        l.RedisService,
+		Description: "Redis data node on port " + strconv.Itoa(inv.Redis.Port),
+		Command:     []string{server, l.RedisConf},
+		PidFile:     l.RedisPid,
+		LogFile:     l.RedisLog,
+		User:        RedisUser,
+		NoFile:      noFile,
+		StartWait:   redisStartWait,
+		StopWait:    redisStopWait,
+	}
+	sentinel = Service{
+		Kind:        KindSentinel,
+		Name:        l.SentinelService,
+		Description: "Redis Sentinel on port " + strconv.Itoa(inv.Sentinel.Port),
+		// redis-server --sentinel rather than redis-sentinel: one binary
+		// less to install, and the same process name in ps.
+		Command:   []string{server, l.SentinelConf, "--sentinel"},
+		PidFile:   l.SentinelPid,
+		LogFile:   l.SentinelLog,
+		User:      RedisUser,
+		NoFile:    noFile,
+		StartWait: sentinelStartWait,
+		StopWait:  sentinelStopWait,
+	}
+	return redis, sentinel
+}
+
+// HostFiles returns every file redisctl writes to host h: its redis.conf,
+// its sentinel.conf when h runs a sentinel, and the init scripts (initSystem
+// "sysv") or systemd units ("systemd") that run them. masterAddr is the
+// address of the live master, which replicas follow and sentinels monitor.
+//
+// Config files are 0640 redis:redis, because Redis and Sentinel rewrite
+// them, and Secret; scripts are 0755 and units 0644, owned by root.
+func HostFiles(inv *inventory.Inventory, h *inventory.Host, masterAddr, initSystem string) ([]File, error) {
+	const owner = RedisUser + ":" + RedisUser
+	var files []File
+	add := func(p string, mode fs.FileMode, owner string, secret bool, data []byte, err error) error {
+		if err != nil {
+			return fmt.Errorf("%s: %s: %w", h.Name, p, err)
+		}
+		files = append(files, File{Path: p, Mode: mode, Owner: owner, Data: data, Secret: secret})
+		return nil
+	}
+	rc, err := NewRedisConf(inv, h, masterAddr, initSystem)
+	if err != nil {
+		return nil, err
+	}
+	data, err := RenderRedisConf(rc)
+	if err := add(rc.Path, 0o640, owner, true, data, err); err != nil {
+		return nil, err
+	}
+	if h.Sentinel {
+		sc, err := NewSentinelConf(inv, h, masterAddr, initSystem)
+		if err != nil {
+			return nil, err
+		}
+		data, err := RenderSentinelConf(sc)
+		if err := add(sc.Path, 0o640, owner, true, data, err); err != nil {
+			return nil, err
+		}
+	}
+	l := inv.Layout()
+	redis, sentinel := NewServices(inv)
+	type svc struct {
+		s          Service
+		script     string
+		unit       string
+		onThisHost bool
+	}
+	for _, v := range []svc{
+		{redis, l.RedisInitScript, l.RedisUnit, true},
+		{sentinel, l.SentinelInitScript, l.SentinelUnit, h.Sentinel},
+	} {
+		if !v.onThisHost {
+			continue
+		}
+		var err error
+		if initSystem == InitSysV {
+			data, rerr := RenderInitScript(v.s)
+			err = add(v.script, 0o755, "", false, data, rerr)
+		} else {
+			data, rerr := RenderUnit(v.s)
+			err = add(v.unit, 0o644, "", false, data, rerr)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+}
+
+// check refuses what would render a broken or unsafe file. The inventory
+// loader validates the same things with line numbers; this is the last line
+// of defence, and its messages never include the password.
+func check(inv *inventory.Inventory, h *inventory.Host, masterAddr, initSystem string) error {
+	switch {
+	case inv == nil || h == nil:
+		return fmt.Errorf("render: no inventory or host")
+	case initSystem != InitSysV && initSystem != InitSystemd:
+		return fmt.Errorf("%s: unknown init system %q (want %q or %q)", h.Name, initSystem, InitSysV, InitSystemd)
+	case masterAddr == "":
+		return fmt.Errorf("%s: no master address", h.Name)
+	case inv.Redis.Password == "":
+		return fmt.Errorf("%s: no Redis password", h.Name)
+	case !masterName.MatchString(inv.Name):
+		return fmt.Errorf("%s: master name %q: use only letters, digits, '.', '-' and '_'", h.Name, inv.Name)
+	case inv.Redis.Port <= 0 || inv.Sentinel.Port <= 0:
+		return fmt.Errorf("%s: Redis or Sentinel port not set", h.Name)
+	}
+	for _, a := range []string{h.Address, masterAddr} {
+		if a == "" || strings.ContainsFunc(a, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			return fmt.Errorf("%s: address %q: empty or contains blanks or control characters", h.Name, a)
+		}
+	}
+	for _, c := range []byte(inv.Redis.Password) {
+		if c < ' ' || c == 0x7f {
+			return fmt.Errorf("%s: the Redis password (from %s) contains a control character; "+
+				"Redis config files cannot hold one safely", h.Name, passwordSource(inv))
+		}
+	}
+	return nil
+}
+
+func passwordSource(inv *inventory.Inventory) string {
+	if inv.Redis.PasswordSource != "" {
+		return inv.Redis.PasswordSource
+	}
+	return "the inventory"
+}
+
+// bindAddrs is the host's own address, then loopback for local checks.
+func bindAddrs(addr string) []string {
+	if addr == "127.0.0.1" {
+		return []string{addr}
+	}
+	return []string{addr, "127.0.0.1"}
+}
+
+func setDaemon(initSystem string, daemonize *bool, supervised *string) {
+	if initSystem == InitSystemd {
+		*daemonize, *supervised = false, "systemd"
+	} else {
+		*daemonize, *supervised = true, ""
+	}
+}
+
+func isIP(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}
