@@ -1,0 +1,182 @@
+package sshhost
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/pkg/sftp"
+
+	"github.com/redisctl/redisctl/provision/remote"
+)
+
+// PutFile writes data to path atomically; see Upload.
+func (h *Host) PutFile(ctx context.Context, path string, data []byte, mode fs.FileMode, owner string) error {
+	return h.Upload(ctx, path, bytes.NewReader(data), mode, owner)
+}
+
+// Upload streams r over SFTP into a private directory of the login user,
+// then, as root in one command, copies it next to dest as
+// ".<base>.redisctl-tmp", sets owner ("" is root:root) and mode, renames it
+// onto dest and removes the private copy. dest's directory must exist.
+func (h *Host) Upload(ctx context.Context, dest string, r io.Reader, mode fs.FileMode, owner string) error {
+	if !path.IsAbs(dest) || path.Clean(dest) == "/" {
+		return fmt.Errorf("%s: upload to %q: need an absolute file path", h.name, dest)
+	}
+	dest = path.Clean(dest)
+	sc, err := h.sftpClient()
+	if err != nil {
+		return err
+	}
+	stageDir, staged, err := stage(ctx, sc, r)
+	if err != nil {
+		return fmt.Errorf("%s: upload %s: %w", h.name, dest, err)
+	}
+	err = h.Run(ctx, installScript(staged, stageDir, dest, mode, owner), nil, nil, nil)
+	if err != nil {
+		_ = sc.RemoveAll(stageDir) // the root step removes it, unless it never ran
+	}
+	if remote.IsExit(err, statusMissing) {
+		return fmt.Errorf("%s: upload %s: directory %s: %w", h.name, dest, path.Dir(dest), fs.ErrNotExist)
+	}
+	var x *remote.ExitError
+	if errors.As(err, &x) && !errors.Is(err, ErrSudoPassword) {
+		// The install script is no use in a message; what it printed is.
+		said := strings.ReplaceAll(remote.Tail(x.Stderr, 3), "\n", " | ")
+		if said == "" {
+			said = fmt.Sprintf("install step failed with exit status %d", x.Status)
+		}
+		return &wrapped{err: err, msg: fmt.Sprintf("%s: upload %s: %s", h.name, dest, said)}
+	}
+	if err != nil {
+		return fmt.Errorf("upload %s: %w", dest, err)
+	}
+	return nil
+}
+
+// wrapped is an error with its own message around err.
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (w *wrapped) Error() string { return w.msg }
+func (w *wrapped) Unwrap() error { return w.err }
+
+// stage copies r into a new 0700 directory in the login user's home (or
+// /tmp) and returns the directory and the file. The directory is made
+// private before the file exists, so no one else can ever open the file.
+func stage(ctx context.Context, sc *sftp.Client, r io.Reader) (dir, file string, err error) {
+	random := make([]byte, 8)
+	if _, err := rand.Read(random); err != nil {
+		return "", "", err
+	}
+	name := ".redisctl-upload-" + hex.EncodeToString(random)
+	bases := []string{"/tmp"}
+	if home, err := sc.Getwd(); err == nil && home != "" && home != "/tmp" {
+		bases = []string{home, "/tmp"}
+	}
+	for _, base := range bases {
+		dir = path.Join(base, name)
+		if err = sc.Mkdir(dir); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("create a private directory over SFTP: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = sc.RemoveAll(dir)
+		}
+	}()
+	if err := sc.Chmod(dir, 0o700); err != nil {
+		return "", "", fmt.Errorf("chmod %s: %w", dir, err)
+	}
+	file = path.Join(dir, "data")
+	f, err := sc.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	if err != nil {
+		return "", "", fmt.Errorf("create %s: %w", file, err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return "", "", fmt.Errorf("chmod %s: %w", file, err)
+	}
+	if _, err := io.Copy(f, ctxReader{ctx, r}); err != nil {
+		f.Close()
+		return "", "", fmt.Errorf("write %s: %w", file, err)
+	}
+	if err := f.Close(); err != nil {
+		return "", "", fmt.Errorf("write %s: %w", file, err)
+	}
+	return dir, file, nil
+}
+
+// installScript moves the staged file onto dest as root: copy next to dest,
+// chown, chmod, rename, and remove the staging directory whatever happens.
+// The copy is made in dest's directory so the final rename is atomic.
+func installScript(staged, stageDir, dest string, mode fs.FileMode, owner string) string {
+	if owner == "" {
+		owner = "root:root"
+	}
+	q := remote.Quote
+	dir := path.Dir(dest)
+	tmp := path.Join(dir, "."+path.Base(dest)+".redisctl-tmp")
+	return fmt.Sprintf(`umask 077
+if [ ! -d %[1]s ]; then echo redisctl: no directory %[1]s >&2; rc=%[8]d
+elif [ -d %[6]s ]; then echo redisctl: %[6]s is a directory >&2; rc=1
+elif rm -f -- %[2]s && cp -- %[3]s %[2]s && chown -- %[4]s %[2]s && chmod -- %[5]s %[2]s && mv -f -- %[2]s %[6]s; then rc=0
+else rc=$?; rm -f -- %[2]s; fi
+rm -rf -- %[7]s
+exit $rc`, q(dir), q(tmp), q(staged), q(owner), octal(mode), q(dest), q(stageDir), statusMissing)
+}
+
+// octal is mode in chmod's notation, with setuid, setgid and sticky bits.
+func octal(mode fs.FileMode) string {
+	m := uint32(mode.Perm())
+	if mode&fs.ModeSetuid != 0 {
+		m |= 0o4000
+	}
+	if mode&fs.ModeSetgid != 0 {
+		m |= 0o2000
+	}
+	if mode&fs.ModeSticky != 0 {
+		m |= 0o1000
+	}
+	return fmt.Sprintf("%04o", m)
+}
+
+func (h *Host) sftpClient() (*sftp.Client, error) {
+	h.sftpMu.Lock()
+	defer h.sftpMu.Unlock()
+	if h.sftp != nil {
+		return h.sftp, nil
+	}
+	c, err := sftp.NewClient(h.client)
+	if err != nil {
+		return nil, fmt.Errorf("%s: start SFTP (is the sftp subsystem enabled in sshd_config?): %w", h.name, err)
+	}
+	h.sftp = c
+	return c, nil
+}
+
+// ctxReader stops a copy once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
