@@ -1,0 +1,61 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/redisctl/redisctl/provision"
+)
+
+type statusOptions struct {
+	output string
+}
+
+func newStatusCmd(g *globals) *cobra.Command {
+	o := &statusOptions{}
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Show replication and sentinel health, and the problems found",
+		Long: "status asks every data node and every sentinel, through each host's SSH connection, how the\n" +
+			"cluster stands, and ends with a verdict and the problems found.\n\n" +
+			"Exit status: 0 healthy, 3 degraded (works, needs attention), 4 unusable or a host unreachable.",
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if o.output != "table" && o.output != "json" {
+				return &exitError{code: ExitUsage, err: fmt.Errorf("-o must be table or json, not %q", o.output)}
+			}
+			inv, err := g.loadInventory()
+			if err != nil {
+				return err
+			}
+			p := g.progress("status")
+			defer p.Close()
+			p.SetQuiet(true)
+			h, err := provision.Status(c.Context(), inv, g.connector(), p)
+			if err != nil {
+				return failed(p, err)
+			}
+			if o.output == "json" {
+				enc := json.NewEncoder(g.out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(h); err != nil {
+					return err
+				}
+			} else {
+				h.WriteTable(g.out)
+			}
+			switch h.Verdict {
+			case "healthy":
+				return nil
+			case "degraded":
+				return &exitError{code: ExitDegraded}
+			default:
+				return &exitError{code: ExitUnusable}
+			}
+		},
+	}
+	c.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table or json")
+	return c
+}

@@ -1,0 +1,169 @@
+package provision
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/redisctl/redisctl/provision/render"
+)
+
+// configKey names what a config line sets: "port", "replicaof",
+// "sentinel monitor", "sentinel auth-pass" ... ("slaveof" is "replicaof").
+func configKey(l render.Line) string {
+	name := strings.ToLower(l.Args[0])
+	switch {
+	case name == "slaveof":
+		return "replicaof"
+	case name == "sentinel" && len(l.Args) > 1:
+		return "sentinel " + strings.ToLower(l.Args[1])
+	}
+	return name
+}
+
+// configDefaults are values a server leaves out when it rewrites its config
+// because they are the defaults: Sentinel drops these lines, so a missing
+// line means this value.
+var configDefaults = map[string][]string{
+	"sentinel parallel-syncs":          {"1"},
+	"sentinel failover-timeout":        {"180000"},
+	"sentinel down-after-milliseconds": {"30000"},
+}
+
+// mergeConfig brings an existing config file (which Redis or Sentinel may
+// have rewritten with state of its own: sentinel myid, epochs, known
+// replicas and sentinels) in line with the desired rendering, touching only
+// the directives redisctl manages: the keys the desired file sets, plus
+// those in alsoManaged that must be absent when the desired file omits them
+// (replicaof on a master). Everything else is kept as it is, in place.
+// It returns the existing bytes unchanged when nothing managed differs.
+func mergeConfig(existing, desired []byte, alsoManaged ...string) ([]byte, []string, error) {
+	if existing == nil {
+		return desired, []string{"new file"}, nil
+	}
+	old, err := render.ParseConfig(existing)
+	if err != nil {
+		return nil, nil, err
+	}
+	want, err := render.ParseConfig(desired)
+	if err != nil {
+		return nil, nil, err
+	}
+	managed := map[string]bool{}
+	for _, k := range alsoManaged {
+		managed[k] = true
+	}
+	wantBy := map[string][][]string{}
+	for _, l := range want {
+		k := configKey(l)
+		managed[k] = true
+		wantBy[k] = append(wantBy[k], l.Args)
+	}
+	oldBy := map[string][][]string{}
+	for _, l := range old {
+		if k := configKey(l); managed[k] {
+			oldBy[k] = append(oldBy[k], l.Args)
+		}
+	}
+	var differ []string
+	for k := range managed {
+		if !sameArgs(oldBy[k], wantBy[k]) && !(len(oldBy[k]) == 0 && isDefault(k, wantBy[k])) {
+			differ = append(differ, k)
+		}
+	}
+	if len(differ) == 0 {
+		return existing, nil, nil
+	}
+	slices.Sort(differ)
+	isDiffer := map[string]bool{}
+	for _, k := range differ {
+		isDiffer[k] = true
+	}
+
+	oldText := strings.Split(string(existing), "\n")
+	wantText := strings.Split(string(desired), "\n")
+	wantLines := func(k string) []string {
+		var out []string
+		for _, l := range want {
+			if configKey(l) == k {
+				out = append(out, wantText[l.Num-1])
+			}
+		}
+		return out
+	}
+	keyAt := map[int]string{}
+	for _, l := range old {
+		keyAt[l.Num] = configKey(l)
+	}
+	var out []string
+	placed := map[string]bool{}
+	for i, text := range oldText {
+		k, ok := keyAt[i+1]
+		if !ok || !isDiffer[k] {
+			out = append(out, text)
+			continue
+		}
+		if !placed[k] {
+			out = append(out, wantLines(k)...)
+			placed[k] = true
+		}
+	}
+	// Directives the old file lacks go at the end, in the desired order.
+	var tail []string
+	for _, l := range want {
+		if k := configKey(l); isDiffer[k] && !placed[k] {
+			tail = append(tail, wantText[l.Num-1])
+		}
+	}
+	if len(tail) > 0 {
+		for len(out) > 0 && out[len(out)-1] == "" {
+			out = out[:len(out)-1]
+		}
+		out = append(out, tail...)
+		out = append(out, "")
+	}
+	return []byte(strings.Join(out, "\n")), differ, nil
+}
+
+func isDefault(k string, args [][]string) bool {
+	def, ok := configDefaults[k]
+	if !ok || len(args) != 1 {
+		return false
+	}
+	a := args[0]
+	return len(a) >= len(def) && slices.Equal(a[len(a)-len(def):], def)
+}
+
+func sameArgs(a, b [][]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if len(a[i]) != len(b[i]) {
+			return false
+		}
+		for j := range a[i] {
+			// Directive and sub-command names compare without case.
+			if j < 2 && strings.EqualFold(a[i][j], b[i][j]) {
+				continue
+			}
+			if a[i][j] != b[i][j] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// configValue returns the arguments of the first line with key k.
+func configValue(data []byte, k string) ([]string, bool) {
+	lines, err := render.ParseConfig(data)
+	if err != nil {
+		return nil, false
+	}
+	for _, l := range lines {
+		if configKey(l) == k {
+			return l.Args, true
+		}
+	}
+	return nil, false
+}

@@ -1,0 +1,212 @@
+package provision
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+
+	"github.com/redisctl/redisctl/provision/remote"
+	"github.com/redisctl/redisctl/provision/render"
+)
+
+// ensureUser creates the unprivileged "redis" system user when missing and
+// records that it did.
+func (c *Cluster) ensureUser(ctx context.Context, n *Node) (bool, error) {
+	if n.Facts.RedisUser {
+		return false, nil
+	}
+	script := `set -e
+if id -u redis >/dev/null 2>&1; then exit 0; fi
+shell=/usr/sbin/nologin; [ -x "$shell" ] || shell=/sbin/nologin; [ -x "$shell" ] || shell=/bin/false
+if getent group redis >/dev/null 2>&1; then g="-g redis"; else g="-U"; fi
+useradd --system $g --home-dir /var/lib/redis --no-create-home --shell "$shell" redis
+echo created`
+	out, err := remote.Output(ctx, n.Host, script)
+	if err != nil {
+		return false, fmt.Errorf("create redis user: %w", err)
+	}
+	n.Facts.RedisUser = true
+	if strings.TrimSpace(out) == "created" {
+		n.Manifest.mu.Lock()
+		n.Manifest.CreatedUser = true
+		n.Manifest.mu.Unlock()
+		return true, n.Manifest.Save(ctx, n.Host)
+	}
+	return false, nil
+}
+
+// prepareHost makes the user, directories and log files Redis needs. The
+// config directory belongs to redis: Redis and Sentinel rewrite their config
+// through a temporary file in that directory, and a rewrite that fails loses
+// Sentinel's state at the next restart.
+func (c *Cluster) prepareHost(ctx context.Context, n *Node) (int, error) {
+	changed := 0
+	created, err := c.ensureUser(ctx, n)
+	if err != nil {
+		return 0, err
+	}
+	if created {
+		changed++
+		c.P.Printf(n.Spec.Name, "created system user redis")
+	}
+	l := c.Layout
+	before := len(n.Manifest.Created)
+	dirs := []dirSpec{
+		{l.StateDir, "", 0o700},
+		{l.ConfDir, "redis:redis", 0o750},
+		{path.Dir(l.DataDir), "redis:redis", 0o750},
+		{l.DataDir, "redis:redis", 0o750},
+	}
+	if n.Spec.Sentinel {
+		dirs = append(dirs, dirSpec{l.SentinelDir, "redis:redis", 0o750})
+	}
+	if err := c.ensureDirs(ctx, n, dirs); err != nil {
+		return changed, err
+	}
+	logs := []string{l.RedisLog}
+	if n.Spec.Sentinel {
+		logs = append(logs, l.SentinelLog)
+	}
+	var b strings.Builder
+	for _, f := range logs {
+		fmt.Fprintf(&b, "if [ ! -e %[1]s ]; then : > %[1]s && echo %[1]s; fi; chown redis:redis %[1]s; chmod 640 %[1]s\n", remote.Quote(f))
+	}
+	out, err := remote.Output(ctx, n.Host, b.String())
+	if err != nil {
+		return changed, err
+	}
+	for _, p := range strings.Fields(out) {
+		n.Manifest.AddCreated(p)
+	}
+	if len(n.Manifest.Created) != before {
+		changed++
+		return changed, n.Manifest.Save(ctx, n.Host)
+	}
+	return changed, nil
+}
+
+// fileChange is one file that differs from what redisctl wants.
+type fileChange struct {
+	File     render.File
+	Old      []byte // nil for a new file
+	New      []byte
+	Keys     []string // managed directives that differ (config files)
+	Live     bool     // the file belongs to a running server
+	IsConfig bool
+}
+
+// planFiles renders every file for n and compares it with what is on the
+// host. Config files are merged (see mergeConfig) so that state Redis and
+// Sentinel wrote into them survives.
+func (c *Cluster) planFiles(ctx context.Context, n *Node, masterAddr string) ([]fileChange, error) {
+	files, err := render.HostFiles(c.Inv, n.Spec, masterAddr, n.Facts.Init)
+	if err != nil {
+		return nil, err
+	}
+	var changes []fileChange
+	for _, f := range files {
+		old, err := n.Host.ReadFile(ctx, f.Path)
+		if errors.Is(err, fs.ErrNotExist) {
+			old = nil
+		} else if err != nil {
+			return nil, err
+		}
+		ch := fileChange{File: f, Old: old, New: f.Data}
+		switch f.Path {
+		case c.Layout.RedisConf:
+			ch.IsConfig, ch.Live = true, n.Facts.RedisPid > 0
+			ch.New, ch.Keys, err = mergeConfig(old, f.Data, "replicaof")
+		case c.Layout.SentinelConf:
+			ch.IsConfig, ch.Live = true, n.Facts.SentinelPid > 0
+			ch.New, ch.Keys, err = mergeConfig(old, f.Data)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Path, err)
+		}
+		if old != nil && bytes.Equal(old, ch.New) {
+			continue
+		}
+		changes = append(changes, ch)
+	}
+	return changes, nil
+}
+
+// writeFiles writes planned changes and records new files in the manifest.
+func (c *Cluster) writeFiles(ctx context.Context, n *Node, changes []fileChange) error {
+	for _, ch := range changes {
+		if err := n.Host.PutFile(ctx, ch.File.Path, ch.New, ch.File.Mode, ch.File.Owner); err != nil {
+			return fmt.Errorf("write %s: %w", ch.File.Path, err)
+		}
+		what := "updated"
+		if ch.Old == nil {
+			what = "wrote"
+			n.Manifest.AddCreated(ch.File.Path)
+		}
+		if len(ch.Keys) > 0 && ch.Old != nil {
+			what += " (" + strings.Join(ch.Keys, ", ") + ")"
+		}
+		c.P.Printf(n.Spec.Name, "%s %s", what, ch.File.Path)
+	}
+	if len(changes) > 0 {
+		return n.Manifest.Save(ctx, n.Host)
+	}
+	return nil
+}
+
+// services returns the service names a node runs.
+func (c *Cluster) services(n *Node) []string {
+	s := []string{c.Layout.RedisService}
+	if n.Spec.Sentinel {
+		s = append(s, c.Layout.SentinelService)
+	}
+	return s
+}
+
+// serviceCmd is the command that runs action on a service.
+func (c *Cluster) serviceCmd(n *Node, svc, action string) string {
+	if n.Facts.Init == "systemd" {
+		return remote.Cmd("systemctl", action, svc)
+	}
+	return remote.Cmd(path.Join(c.Layout.InitDir, svc), action)
+}
+
+// enableServices registers the services to start at boot, once.
+func (c *Cluster) enableServices(ctx context.Context, n *Node) (int, error) {
+	changed := 0
+	for _, svc := range c.services(n) {
+		if containsStr(n.Manifest.Services, svc) {
+			continue
+		}
+		var cmd string
+		if n.Facts.Init == "systemd" {
+			cmd = "systemctl daemon-reload && " + remote.Cmd("systemctl", "enable", svc) + " && echo enabled"
+		} else {
+			q := remote.Quote(svc)
+			cmd = "if command -v update-rc.d >/dev/null 2>&1; then update-rc.d " + q + " defaults >/dev/null && echo enabled; " +
+				"elif command -v chkconfig >/dev/null 2>&1; then chkconfig --add " + q + " && echo enabled; fi"
+		}
+		out, err := remote.Output(ctx, n.Host, cmd)
+		if err != nil {
+			return changed, fmt.Errorf("enable %s: %w", svc, err)
+		}
+		n.Manifest.AddService(svc, strings.Contains(out, "enabled"))
+		changed++
+	}
+	if changed > 0 {
+		return changed, n.Manifest.Save(ctx, n.Host)
+	}
+	return 0, nil
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

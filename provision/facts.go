@@ -1,0 +1,117 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/redisctl/redisctl/provision/inventory"
+	"github.com/redisctl/redisctl/provision/remote"
+)
+
+// Facts is what redisctl found on a host before deciding anything.
+type Facts struct {
+	OSID, OSVersion, OSLike string
+	Arch                    string
+	Init                    string // "systemd" or "sysv"
+	PkgManager              string // "apt", "dnf", "yum" or ""
+	MissingTools            []string
+	RedisVersion            string // version of /usr/local/bin/redis-server, "" if none
+	RedisUser               bool   // a "redis" user exists
+	RedisPid                int    // live pid from the redis pid file, 0 if not running
+	SentinelPid             int    // live pid from the sentinel pid file, 0 if not running
+	RedisPortOwner          string // process listening on the redis port ("" if free)
+	SentinelPortOwner       string // process listening on the sentinel port ("" if free)
+	Manifest                bool   // a redisctl manifest exists
+}
+
+// Platform identifies hosts that can share one build of Redis: the same
+// OS release and architecture, and the same init system (systemd hosts get
+// a build with systemd support for Type=notify units).
+func (f *Facts) Platform() string {
+	return fmt.Sprintf("%s-%s-%s-%s", f.OSID, f.OSVersion, f.Arch, f.Init)
+}
+
+// factsScript prints one key=value per line. It only reads.
+func factsScript(l inventory.Layout, redisPort, sentinelPort int) string {
+	return fmt.Sprintf(`
+if [ -r /etc/os-release ]; then . /etc/os-release; fi
+echo "os_id=${ID:-unknown}"; echo "os_version=${VERSION_ID:-}"; echo "os_like=${ID_LIKE:-}"
+echo "arch=$(uname -m)"
+if [ -d /run/systemd/system ]; then echo init=systemd; else echo init=sysv; fi
+for p in apt-get dnf yum; do if command -v $p >/dev/null 2>&1; then echo "pkg=${p%%-get}"; break; fi; done
+for t in gcc make tar; do command -v $t >/dev/null 2>&1 || echo "missing_tool=$t"; done
+if [ -x %[1]s/redis-server ]; then echo "redis_version=$(%[1]s/redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')"; fi
+if id -u redis >/dev/null 2>&1; then echo redis_user=yes; fi
+for svc in redis:%[2]s sentinel:%[3]s; do
+  name=${svc%%%%:*}; pf=${svc#*:}
+  if [ -f "$pf" ]; then pid=$(cat "$pf" 2>/dev/null); if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "${name}_pid=$pid"; fi; fi
+done
+if command -v ss >/dev/null 2>&1; then
+  for p in redis:%[4]d sentinel:%[5]d; do
+    name=${p%%%%:*}; port=${p#*:}
+    owner=$(ss -Hltnp "sport = :$port" 2>/dev/null | sed -n 's/.*users:((\"\([^\"]*\)\",pid=\([0-9]*\).*/\1[\2]/p' | head -n1)
+    if [ -z "$owner" ] && [ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]; then owner=unknown; fi
+    if [ -n "$owner" ]; then echo "${name}_port_owner=$owner"; fi
+  done
+fi
+if [ -f %[6]s/manifest.json ]; then echo manifest=yes; fi
+`, l.BinDir, l.RedisPid, l.SentinelPid, redisPort, sentinelPort, l.StateDir)
+}
+
+// GatherFacts reads a host's facts in one round trip.
+func GatherFacts(ctx context.Context, h remote.Host, inv *inventory.Inventory) (*Facts, error) {
+	out, err := remote.Output(ctx, h, factsScript(inv.Layout(), inv.Redis.Port, inv.Sentinel.Port))
+	if err != nil {
+		return nil, fmt.Errorf("gather facts: %w", err)
+	}
+	return parseFacts(out), nil
+}
+
+func parseFacts(out string) *Facts {
+	f := &Facts{Init: "sysv"}
+	for _, line := range strings.Split(out, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "os_id":
+			f.OSID = v
+		case "os_version":
+			f.OSVersion = v
+		case "os_like":
+			f.OSLike = v
+		case "arch":
+			f.Arch = v
+		case "init":
+			f.Init = v
+		case "pkg":
+			f.PkgManager = v
+		case "missing_tool":
+			f.MissingTools = append(f.MissingTools, v)
+		case "redis_version":
+			f.RedisVersion = v
+		case "redis_user":
+			f.RedisUser = true
+		case "redis_pid":
+			f.RedisPid, _ = strconv.Atoi(v)
+		case "sentinel_pid":
+			f.SentinelPid, _ = strconv.Atoi(v)
+		case "redis_port_owner":
+			f.RedisPortOwner = v
+		case "sentinel_port_owner":
+			f.SentinelPortOwner = v
+		case "manifest":
+			f.Manifest = true
+		}
+	}
+	return f
+}
+
+// portOwnedByUs reports whether the listener on a port is the process in our
+// pid file (owner looks like "redis-server[1234]").
+func portOwnedByUs(owner string, pid int) bool {
+	return owner == "" || (pid > 0 && strings.HasSuffix(owner, "["+strconv.Itoa(pid)+"]"))
+}

@@ -1,0 +1,540 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisctl/redisctl/provision/inventory"
+	"github.com/redisctl/redisctl/provision/remote"
+)
+
+// Failure modes of failover-test.
+const (
+	ModeStop   = "stop"   // stop the service, as the seed does
+	ModeKill   = "kill"   // SIGKILL the master
+	ModePause  = "pause"  // SIGSTOP longer than down-after, then SIGCONT
+	ModeManual = "manual" // SENTINEL FAILOVER: graceful, should lose nothing
+)
+
+// FailoverOptions configure FailoverTest.
+type FailoverOptions struct {
+	Connect   Connector
+	Progress  *Progress
+	Mode      string
+	NoRestore bool
+	// WriteInterval is the pause between two writes of the test writer.
+	WriteInterval time.Duration
+}
+
+// FailoverReport is what failover-test measured.
+type FailoverReport struct {
+	Mode              string   `json:"mode"`
+	OldMaster         string   `json:"old_master"`
+	NewMaster         string   `json:"new_master"`
+	DetectionSeconds  float64  `json:"detection_seconds"`  // failure to first +sdown of the master (-1: none seen)
+	ODownSeconds      float64  `json:"odown_seconds"`      // failure to first +odown (-1: none seen)
+	PromotionSeconds  float64  `json:"promotion_seconds"`  // failure to first +switch-master
+	AgreementSeconds  float64  `json:"agreement_seconds"`  // failure to every sentinel naming the new master
+	UnwritableSeconds float64  `json:"unwritable_seconds"` // longest time the writer saw no writable master
+	WritesAttempted   int      `json:"writes_attempted"`
+	WritesAcked       int      `json:"writes_acknowledged"`
+	WritesFailed      int      `json:"writes_failed"`
+	AckedMissing      int      `json:"acknowledged_writes_missing"`
+	Restored          bool     `json:"old_master_restored"`
+	RestoreSeconds    float64  `json:"restore_seconds,omitempty"`
+	FinalVerdict      string   `json:"final_verdict"`
+	FinalProblems     []string `json:"final_problems,omitempty"`
+	Notes             []string `json:"notes,omitempty"`
+}
+
+// PreflightError is a failover test refused because the cluster is not
+// healthy; nothing was changed.
+type PreflightError struct{ Health *Health }
+
+func (e *PreflightError) Error() string {
+	var lines []string
+	for _, p := range e.Health.Problems {
+		lines = append(lines, "  - "+p.String())
+	}
+	return fmt.Sprintf("refusing to test a failover: the cluster is %s, nothing was changed:\n%s", e.Health.Verdict, strings.Join(lines, "\n"))
+}
+
+// FailoverTest fails the master in the chosen mode while a writer runs,
+// follows the sentinels' events, verifies the new topology, restores the
+// old master as a replica and reads back every acknowledged write. It
+// reports what it measured, loss included.
+func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOptions) (*FailoverReport, error) {
+	switch opts.Mode {
+	case ModeStop, ModeKill, ModePause, ModeManual:
+	default:
+		return nil, fmt.Errorf("unknown mode %q (want stop, kill, pause or manual)", opts.Mode)
+	}
+	if opts.WriteInterval == 0 {
+		opts.WriteInterval = 10 * time.Millisecond
+	}
+	p := opts.Progress
+	pw, _, _, err := ResolvePassword(inv, false)
+	if err != nil {
+		return nil, err
+	}
+	c, err := Connect(ctx, inv, opts.Connect, p)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	c.Password = pw
+	if err := c.GatherFacts(ctx); err != nil {
+		return nil, err
+	}
+
+	p.Printf("", "==> preflight")
+	h := c.CheckHealth(ctx, nil)
+	if h.Verdict != "healthy" {
+		return nil, &PreflightError{Health: h}
+	}
+	old := c.Node(h.Master)
+	rep := &FailoverReport{Mode: opts.Mode, OldMaster: old.Spec.Name, DetectionSeconds: -1, ODownSeconds: -1, PromotionSeconds: -1, AgreementSeconds: -1}
+	p.Printf("", "healthy; master %s", old.Spec)
+
+	p.Printf("", "==> start the writer and the sentinel event listeners")
+	events := c.listenSentinels(ctx)
+	defer events.stop()
+	w := c.startWriter(ctx, opts.WriteInterval)
+	defer w.stop()
+	if err := w.waitAcks(ctx, 20, 10*time.Second); err != nil {
+		return rep, fmt.Errorf("the writer cannot write before the failure: %w", err)
+	}
+
+	p.Printf("", "==> fail the master %s (mode %s)", old.Spec.Name, opts.Mode)
+	t0 := time.Now()
+	events.mark(t0)
+	resume, err := c.failMaster(ctx, old, opts.Mode)
+	if err != nil {
+		return rep, err
+	}
+
+	bound := time.Duration(inv.Sentinel.DownAfterMS)*time.Millisecond + 2*time.Duration(min(inv.Sentinel.FailoverTimeoutMS, 10000))*time.Millisecond + 15*time.Second
+	p.Printf("", "==> wait for every sentinel to name a new master (at most %s)", bound.Round(time.Second))
+	newMaster, err := c.waitNewMaster(ctx, old, bound)
+	if resume != nil {
+		if rerr := resume(); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	if err != nil {
+		return rep, err
+	}
+	rep.NewMaster = newMaster.Spec.Name
+	rep.AgreementSeconds = secs(time.Since(t0))
+	p.Printf("", "every sentinel names %s after %.1fs", newMaster.Spec, rep.AgreementSeconds)
+
+	p.Printf("", "==> verify the new topology")
+	var others []*Node
+	for _, n := range c.Nodes {
+		if n != newMaster && n != old {
+			others = append(others, n)
+		}
+	}
+	if err := c.WaitReplication(ctx, newMaster, others, 30*time.Second); err != nil {
+		return rep, fmt.Errorf("after the failover: %w", err)
+	}
+	probe := c.Data(newMaster)
+	err = probe.Set(ctx, "redisctl:failover-test:probe", "1", 10*time.Second).Err()
+	probe.Close()
+	if err != nil {
+		return rep, fmt.Errorf("the new master %s refuses a write: %w", newMaster.Spec.Name, err)
+	}
+
+	if !opts.NoRestore {
+		p.Printf("", "==> restore %s as a replica of %s", old.Spec.Name, newMaster.Spec.Name)
+		rs := time.Now()
+		if err := c.restoreOldMaster(ctx, old, newMaster, opts.Mode); err != nil {
+			return rep, err
+		}
+		rep.Restored = true
+		rep.RestoreSeconds = secs(time.Since(rs))
+	}
+
+	p.Printf("", "==> stop the writer and read back every acknowledged write")
+	w.stop()
+	events.stop()
+	rep.DetectionSeconds, rep.ODownSeconds, rep.PromotionSeconds = events.first("+sdown"), events.first("+odown"), events.first("+switch-master")
+	rep.WritesAttempted, rep.WritesAcked, rep.WritesFailed = w.counts()
+	rep.UnwritableSeconds = secs(w.longestGap())
+	missing, err := c.countMissing(ctx, newMaster, w)
+	if err != nil {
+		return rep, err
+	}
+	rep.AckedMissing = missing
+	if err := c.deleteKeys(ctx, newMaster, w); err != nil {
+		rep.Notes = append(rep.Notes, "could not delete the test keys: "+err.Error())
+	}
+	if missing > 0 && opts.Mode == ModeManual {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("a graceful failover should lose no acknowledged write, but %d are missing", missing))
+	}
+	if missing > 0 && opts.Mode != ModeManual {
+		rep.Notes = append(rep.Notes, "replication is asynchronous: writes acknowledged by the old master and not yet replicated are lost in a failover")
+	}
+
+	final := c.CheckHealth(ctx, nil)
+	if !opts.NoRestore {
+		// The sentinels take a moment to see the restored node as a healthy replica.
+		_ = waitFor(ctx, "a healthy cluster after the test", 30*time.Second, time.Second, func(ctx context.Context) (bool, string) {
+			final = c.CheckHealth(ctx, nil)
+			return final.Verdict == "healthy", final.Verdict
+		})
+	}
+	rep.FinalVerdict = final.Verdict
+	for _, pr := range final.Problems {
+		rep.FinalProblems = append(rep.FinalProblems, pr.String())
+	}
+	if !opts.NoRestore && final.Verdict != "healthy" {
+		return rep, fmt.Errorf("the cluster is %s after the failover test", final.Verdict)
+	}
+	if opts.Mode == ModeManual && missing > 0 {
+		return rep, fmt.Errorf("%d acknowledged writes are missing after a graceful failover", missing)
+	}
+	return rep, nil
+}
+
+func secs(d time.Duration) float64 {
+	return float64(d.Round(10*time.Millisecond)) / float64(time.Second)
+}
+
+// failMaster injects the failure; for pause it returns the resume step.
+func (c *Cluster) failMaster(ctx context.Context, old *Node, mode string) (func() error, error) {
+	pid, err := c.livePid(ctx, old, c.Layout.RedisPid)
+	if err != nil {
+		return nil, err
+	}
+	if pid == 0 && mode != ModeManual {
+		return nil, fmt.Errorf("%s: redis is not running", old.Spec.Name)
+	}
+	switch mode {
+	case ModeStop:
+		_, err := c.stopService(ctx, old, c.Layout.RedisService, c.Layout.RedisPid)
+		return nil, err
+	case ModeKill:
+		c.P.Printf(old.Spec.Name, "kill -9 %d", pid)
+		return nil, old.Host.Run(ctx, remote.Cmd("kill", "-KILL", strconv.Itoa(pid)), nil, nil, nil)
+	case ModePause:
+		c.P.Printf(old.Spec.Name, "kill -STOP %d (until the sentinels agree on a new master)", pid)
+		if err := old.Host.Run(ctx, remote.Cmd("kill", "-STOP", strconv.Itoa(pid)), nil, nil, nil); err != nil {
+			return nil, err
+		}
+		return func() error {
+			c.P.Printf(old.Spec.Name, "kill -CONT %d", pid)
+			return old.Host.Run(context.WithoutCancel(ctx), remote.Cmd("kill", "-CONT", strconv.Itoa(pid)), nil, nil, nil)
+		}, nil
+	default: // manual
+		s := c.Sentinels()[0]
+		cl := c.Sentinel(s)
+		defer cl.Close()
+		c.P.Printf(s.Spec.Name, "SENTINEL FAILOVER %s", c.Inv.Name)
+		return nil, cl.Do(ctx, "SENTINEL", "FAILOVER", c.Inv.Name).Err()
+	}
+}
+
+// waitNewMaster waits until every sentinel names the same master, other
+// than old, and that node reports role:master.
+func (c *Cluster) waitNewMaster(ctx context.Context, old *Node, bound time.Duration) (*Node, error) {
+	var found *Node
+	err := waitFor(ctx, "every sentinel to name the same new master", bound, 200*time.Millisecond, func(ctx context.Context) (bool, string) {
+		names := map[string]bool{}
+		var seen []string
+		for _, s := range c.Sentinels() {
+			cl := c.Sentinel(s)
+			v, err := cl.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", c.Inv.Name).StringSlice()
+			cl.Close()
+			if err != nil || len(v) != 2 {
+				seen = append(seen, fmt.Sprintf("%s: %v", s.Spec.Name, err))
+				names["?"] = true
+				continue
+			}
+			addr := net.JoinHostPort(v[0], v[1])
+			names[addr] = true
+			seen = append(seen, s.Spec.Name+" names "+addr)
+		}
+		if len(names) != 1 {
+			return false, strings.Join(seen, ", ")
+		}
+		for addr := range names {
+			n := c.NodeByAddr(addr)
+			if n == nil || n == old {
+				return false, strings.Join(seen, ", ")
+			}
+			cl := c.Data(n)
+			role, err := cl.Do(ctx, "ROLE").Slice()
+			cl.Close()
+			if err != nil || len(role) == 0 || role[0] != "master" {
+				return false, fmt.Sprintf("%s; %s does not report role master yet", strings.Join(seen, ", "), n.Spec.Name)
+			}
+			found = n
+		}
+		return true, ""
+	})
+	return found, err
+}
+
+// restoreOldMaster brings the failed master back as a replica of the new
+// one. Its config gets replicaof <new master> before it starts, so it never
+// comes back as a second master (see the facts note on stale masters).
+func (c *Cluster) restoreOldMaster(ctx context.Context, old, newMaster *Node, mode string) error {
+	if mode == ModeStop || mode == ModeKill {
+		changes, err := c.planFiles(ctx, old, newMaster.Spec.Address)
+		if err != nil {
+			return err
+		}
+		var redisConf []fileChange
+		for _, ch := range changes {
+			if ch.File.Path == c.Layout.RedisConf {
+				ch.Live = false
+				redisConf = append(redisConf, ch)
+			}
+		}
+		if err := c.writeFiles(ctx, old, redisConf); err != nil {
+			return err
+		}
+		if _, _, err := c.startService(ctx, old, c.Layout.RedisService, c.Layout.RedisPid); err != nil {
+			return err
+		}
+	}
+	return waitFor(ctx, fmt.Sprintf("%s to replicate from %s with its link up", old.Spec.Name, newMaster.Spec.Name), 60*time.Second, 500*time.Millisecond,
+		func(ctx context.Context) (bool, string) {
+			cl := c.Data(old)
+			defer cl.Close()
+			s, err := cl.Info(ctx, "replication").Result()
+			if err != nil {
+				return false, err.Error()
+			}
+			i := parseInfo(s)
+			if i["role"] == "slave" && i["master_host"] == newMaster.Spec.Address && i["master_link_status"] == "up" {
+				return true, ""
+			}
+			return false, fmt.Sprintf("role=%s master=%s link=%s", i["role"], i["master_host"], i["master_link_status"])
+		})
+}
+
+// sentinelEvents records when each sentinel event was first seen.
+type sentinelEvents struct {
+	mu     sync.Mutex
+	t0     time.Time
+	firsts map[string]time.Duration
+	cancel context.CancelFunc
+	subs   []*redis.PubSub
+	once   sync.Once
+}
+
+func (c *Cluster) listenSentinels(ctx context.Context) *sentinelEvents {
+	ctx, cancel := context.WithCancel(ctx)
+	ev := &sentinelEvents{firsts: map[string]time.Duration{}, cancel: cancel}
+	for _, s := range c.Sentinels() {
+		cl := c.Sentinel(s)
+		ps := cl.Subscribe(ctx, "+sdown", "+odown", "+switch-master", "+failover-end", "+convert-to-slave")
+		ev.subs = append(ev.subs, ps)
+		go func(name string) {
+			defer cl.Close()
+			for msg := range ps.Channel() {
+				if (msg.Channel == "+sdown" || msg.Channel == "+odown") && !strings.HasPrefix(msg.Payload, "master ") {
+					continue
+				}
+				c.P.Printf(name, "sentinel event %s %s", msg.Channel, msg.Payload)
+				ev.record(msg.Channel)
+			}
+		}(s.Spec.Name)
+	}
+	return ev
+}
+
+func (e *sentinelEvents) mark(t time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.t0 = t
+}
+
+func (e *sentinelEvents) record(ch string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.t0.IsZero() {
+		return
+	}
+	if _, ok := e.firsts[ch]; !ok {
+		e.firsts[ch] = time.Since(e.t0)
+	}
+}
+
+func (e *sentinelEvents) first(ch string) float64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if d, ok := e.firsts[ch]; ok {
+		return secs(d)
+	}
+	return -1
+}
+
+func (e *sentinelEvents) stop() {
+	e.once.Do(func() {
+		for _, s := range e.subs {
+			s.Close()
+		}
+		e.cancel()
+	})
+}
+
+// writer writes uniquely numbered keys through a Sentinel-aware client
+// and records which writes were acknowledged.
+type writer struct {
+	prefix string
+	mu     sync.Mutex
+	acked  []int
+	okAt   []time.Time
+	tries  int
+	fails  int
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+	client *redis.Client
+}
+
+func (c *Cluster) startWriter(ctx context.Context, interval time.Duration) *writer {
+	var addrs []string
+	for _, s := range c.Sentinels() {
+		addrs = append(addrs, c.SentinelAddr(s))
+	}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		via := c.NodeByAddr(addr)
+		if via == nil {
+			via = c.Nodes[0]
+		}
+		return via.Host.Dial(ctx, network, addr)
+	}
+	cl := redis.NewFailoverClient(&redis.FailoverOptions{
+		MasterName:       c.Inv.Name,
+		SentinelAddrs:    addrs,
+		SentinelPassword: c.Password,
+		Password:         c.Password,
+		Dialer:           dial,
+		DialTimeout:      time.Second,
+		ReadTimeout:      time.Second,
+		WriteTimeout:     time.Second,
+		MaxRetries:       -1,
+		PoolSize:         2,
+		DisableIdentity:  true,
+		Protocol:         2,
+	})
+	ctx, cancel := context.WithCancel(ctx)
+	w := &writer{prefix: fmt.Sprintf("redisctl:failover-test:%d:", time.Now().UnixNano()), cancel: cancel, done: make(chan struct{}), client: cl}
+	go func() {
+		defer close(w.done)
+		defer cl.Close()
+		for i := 0; ctx.Err() == nil; i++ {
+			err := cl.Set(ctx, w.prefix+strconv.Itoa(i), i, 0).Err()
+			w.mu.Lock()
+			w.tries++
+			if err == nil {
+				w.acked = append(w.acked, i)
+				w.okAt = append(w.okAt, time.Now())
+			} else if ctx.Err() == nil {
+				w.fails++
+			}
+			w.mu.Unlock()
+			select {
+			case <-ctx.Done():
+			case <-time.After(interval):
+			}
+		}
+	}()
+	return w
+}
+
+func (w *writer) waitAcks(ctx context.Context, n int, timeout time.Duration) error {
+	return waitFor(ctx, fmt.Sprintf("%d acknowledged writes", n), timeout, 50*time.Millisecond, func(context.Context) (bool, string) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return len(w.acked) >= n, fmt.Sprintf("%d acknowledged, %d failed", len(w.acked), w.fails)
+	})
+}
+
+func (w *writer) stop() {
+	w.once.Do(func() {
+		w.cancel()
+		<-w.done
+	})
+}
+
+func (w *writer) counts() (tries, acked, fails int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.tries, len(w.acked), w.fails
+}
+
+func (w *writer) longestGap() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var gap time.Duration
+	for i := 1; i < len(w.okAt); i++ {
+		gap = max(gap, w.okAt[i].Sub(w.okAt[i-1]))
+	}
+	return gap
+}
+
+func (w *writer) keys() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]string, len(w.acked))
+	for i, k := range w.acked {
+		out[i] = w.prefix + strconv.Itoa(k)
+	}
+	return out
+}
+
+// countMissing reads back every acknowledged key from the master.
+func (c *Cluster) countMissing(ctx context.Context, master *Node, w *writer) (int, error) {
+	cl := c.Data(master)
+	defer cl.Close()
+	keys := w.keys()
+	missing := 0
+	for i := 0; i < len(keys); i += 500 {
+		batch := keys[i:min(i+500, len(keys))]
+		vals, err := cl.MGet(ctx, batch...).Result()
+		if err != nil {
+			return 0, fmt.Errorf("read back acknowledged writes: %w", err)
+		}
+		for _, v := range vals {
+			if v == nil {
+				missing++
+			}
+		}
+	}
+	return missing, nil
+}
+
+func (c *Cluster) deleteKeys(ctx context.Context, master *Node, w *writer) error {
+	cl := c.Data(master)
+	defer cl.Close()
+	var errs []error
+	var it int
+	for {
+		keys, next, err := cl.Scan(ctx, uint64(it), w.prefix+"*", 1000).Result()
+		if err != nil {
+			return err
+		}
+		if len(keys) > 0 {
+			errs = append(errs, cl.Unlink(ctx, keys...).Err())
+		}
+		if next == 0 {
+			break
+		}
+		it = int(next)
+	}
+	errs = append(errs, cl.Del(ctx, "redisctl:failover-test:probe").Err())
+	return errors.Join(errs...)
+}

@@ -1,0 +1,246 @@
+package provision
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/redisctl/redisctl/provision/remote"
+)
+
+// binaries redisctl installs; redis-sentinel is a link to redis-server.
+var binaries = []string{"redis-server", "redis-cli"}
+
+// needsInstall reports whether a node lacks the inventory's Redis version.
+func (c *Cluster) needsInstall(n *Node) bool {
+	return n.Facts.RedisVersion != c.Inv.Redis.Version
+}
+
+// Install puts the inventory's Redis version on every node that lacks it.
+// Redis is built once per platform (OS, version, architecture) on one of
+// that platform's hosts, kept in the control machine's cache, and the
+// binaries are then copied to the others: three builds on shared cores
+// would triple the wait for the same result.
+func (c *Cluster) Install(ctx context.Context, src *Source, cacheDir string) (changed int, err error) {
+	groups := map[string][]*Node{}
+	var order []string
+	for _, n := range c.Nodes {
+		if !c.needsInstall(n) {
+			continue
+		}
+		k := n.Facts.Platform()
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], n)
+	}
+	if len(order) == 0 {
+		return 0, nil
+	}
+	err = eachHost(ctx, order, func(k string) string { return groups[k][0].Spec.Name }, "install redis", func(ctx context.Context, platform string) error {
+		nodes := groups[platform]
+		dir := filepath.Join(cacheDir, "builds", src.SHA256[:12]+"-"+platform)
+		if !haveBuild(dir) {
+			if err := c.build(ctx, nodes[0], src, dir); err != nil {
+				return err
+			}
+		} else {
+			c.P.Printf(nodes[0].Spec.Name, "using cached build of redis %s for %s", c.Inv.Redis.Version, platform)
+		}
+		return eachHost(ctx, nodes, nodeName, "install redis", func(ctx context.Context, n *Node) error {
+			return c.installBinaries(ctx, n, dir)
+		})
+	})
+	for _, k := range order {
+		changed += len(groups[k])
+	}
+	return changed, err
+}
+
+func haveBuild(dir string) bool {
+	for _, b := range binaries {
+		if st, err := os.Stat(filepath.Join(dir, b)); err != nil || st.Size() == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// build compiles Redis on n and copies the binaries into the local dir.
+func (c *Cluster) build(ctx context.Context, n *Node, src *Source, dir string) error {
+	start := time.Now()
+	if err := c.ensureBuildTools(ctx, n); err != nil {
+		return err
+	}
+	bdir := path.Join(c.Layout.StateDir, "build")
+	tarball := path.Join(bdir, "redis-"+src.SHA256[:12]+".tar.gz")
+	work := path.Join(bdir, "redis-"+src.SHA256[:12])
+	if err := c.ensureDirs(ctx, n, []dirSpec{{c.Layout.StateDir, "", 0o700}, {bdir, "", 0o700}}); err != nil {
+		return err
+	}
+	f, err := os.Open(src.Path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	c.P.Printf(n.Spec.Name, "uploading source (%d bytes)", src.Size)
+	if err := n.Host.Upload(ctx, tarball, f, 0o600, ""); err != nil {
+		return fmt.Errorf("upload source: %w", err)
+	}
+	c.P.Printf(n.Spec.Name, "building redis %s (make -j$(nproc)); takes about a minute", c.Inv.Redis.Version)
+	script := fmt.Sprintf(`set -e
+rm -rf %[1]s && mkdir -p %[1]s
+tar -xzf %[2]s -C %[1]s --strip-components=1
+cd %[1]s
+if ! make -j"$(nproc)" %[3]s >build.log 2>&1; then echo "make failed; last lines of %[1]s/build.log:" >&2; tail -n 25 build.log >&2; exit 1; fi
+./src/redis-server --version`, remote.Quote(work), remote.Quote(tarball), makeFlags(n.Facts))
+	out, err := remote.Output(ctx, n.Host, script)
+	if err != nil {
+		return fmt.Errorf("build redis: %w", err)
+	}
+	if !strings.Contains(out, "v="+c.Inv.Redis.Version+" ") {
+		return fmt.Errorf("the source built %q, but the inventory says redis.version %q", strings.TrimSpace(out), c.Inv.Redis.Version)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, b := range binaries {
+		data, err := n.Host.ReadFile(ctx, path.Join(work, "src", b))
+		if err != nil {
+			return fmt.Errorf("fetch built %s: %w", b, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, b+".tmp"), data, 0o755); err != nil {
+			return err
+		}
+		if err := os.Rename(filepath.Join(dir, b+".tmp"), filepath.Join(dir, b)); err != nil {
+			return err
+		}
+	}
+	if err := n.Host.Run(ctx, remote.Cmd("rm", "-rf", work, tarball), nil, nil, nil); err != nil {
+		return err
+	}
+	c.P.Printf(n.Spec.Name, "built redis %s in %s", c.Inv.Redis.Version, time.Since(start).Round(time.Second))
+	return nil
+}
+
+// makeFlags builds systemd support in where units use Type=notify.
+func makeFlags(f *Facts) string {
+	if f.Init == "systemd" {
+		return "USE_SYSTEMD=yes"
+	}
+	return ""
+}
+
+func (c *Cluster) ensureBuildTools(ctx context.Context, n *Node) error {
+	missing := n.Facts.MissingTools
+	if n.Facts.Init == "systemd" {
+		missing = append(missing, "libsystemd headers")
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	var cmd string
+	switch n.Facts.PkgManager {
+	case "apt":
+		cmd = "DEBIAN_FRONTEND=noninteractive apt-get install -y -q gcc make libc6-dev tar pkg-config"
+		if n.Facts.Init == "systemd" {
+			cmd += " libsystemd-dev"
+		}
+	case "dnf", "yum":
+		cmd = n.Facts.PkgManager + " install -y gcc make tar"
+		if n.Facts.Init == "systemd" {
+			cmd += " systemd-devel"
+		}
+	default:
+		return fmt.Errorf("build tools missing (%s) and no apt-get, dnf or yum to install them; install them by hand", strings.Join(missing, ", "))
+	}
+	c.P.Printf(n.Spec.Name, "installing build tools: %s", strings.Join(missing, ", "))
+	if err := n.Host.Run(ctx, cmd, nil, nil, nil); err != nil {
+		return fmt.Errorf("install build tools: %w", err)
+	}
+	return nil
+}
+
+// installBinaries copies the built binaries to the host's BinDir, records
+// what it created, and checks the installed version.
+func (c *Cluster) installBinaries(ctx context.Context, n *Node, dir string) error {
+	bin := c.Layout.BinDir
+	fresh := n.Facts.RedisVersion == ""
+	if err := c.ensureDirs(ctx, n, []dirSpec{{c.Layout.StateDir, "", 0o700}}); err != nil {
+		return err
+	}
+	for _, b := range binaries {
+		f, err := os.Open(filepath.Join(dir, b))
+		if err != nil {
+			return err
+		}
+		err = n.Host.Upload(ctx, path.Join(bin, b), f, 0o755, "")
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("install %s: %w", b, err)
+		}
+		if fresh {
+			n.Manifest.AddCreated(path.Join(bin, b))
+		}
+	}
+	sentinel := path.Join(bin, "redis-sentinel")
+	out, err := remote.Output(ctx, n.Host, fmt.Sprintf("if [ ! -e %[1]s ]; then echo created; fi; ln -sfn redis-server %[1]s; %[2]s --version",
+		remote.Quote(sentinel), remote.Quote(path.Join(bin, "redis-server"))))
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(out, "created") {
+		n.Manifest.AddCreated(sentinel)
+	}
+	if !strings.Contains(out, "v="+c.Inv.Redis.Version+" ") {
+		return fmt.Errorf("installed redis-server reports %q, want version %s", strings.TrimSpace(out), c.Inv.Redis.Version)
+	}
+	if err := n.Manifest.Save(ctx, n.Host); err != nil {
+		return err
+	}
+	n.Facts.RedisVersion = c.Inv.Redis.Version
+	c.P.Printf(n.Spec.Name, "installed redis %s in %s", c.Inv.Redis.Version, bin)
+	return nil
+}
+
+// dirSpec is a directory redisctl owns, with its owner and mode.
+type dirSpec struct {
+	Path  string
+	Owner string // "user:group"; "" for root
+	Mode  fs.FileMode
+}
+
+// ensureDirs creates missing directories (recording them in the manifest)
+// and sets owner and mode, in one round trip. It reports the created ones.
+func (c *Cluster) ensureDirs(ctx context.Context, n *Node, dirs []dirSpec) error {
+	var b strings.Builder
+	for _, d := range dirs {
+		owner := d.Owner
+		if owner == "" {
+			owner = "root:root"
+		}
+		fmt.Fprintf(&b, "if [ ! -d %[1]s ]; then mkdir %[1]s && echo %[1]s; fi; chown %[2]s %[1]s; chmod %[3]o %[1]s\n",
+			remote.Quote(d.Path), remote.Quote(owner), d.Mode)
+	}
+	var out bytes.Buffer
+	if err := n.Host.Run(ctx, b.String(), nil, &out, nil); err != nil {
+		return err
+	}
+	created := strings.Fields(out.String())
+	for _, p := range created {
+		n.Manifest.AddCreated(p)
+	}
+	if len(created) > 0 {
+		return n.Manifest.Save(ctx, n.Host)
+	}
+	return nil
+}
+
+var errNotRunning = errors.New("not running")

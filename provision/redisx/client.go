@@ -1,0 +1,51 @@
+// Package redisx speaks the Redis protocol to data nodes and sentinels
+// through a host's SSH connection, so no password ever reaches a command
+// line, and parses what they answer (INFO, SENTINEL replies).
+package redisx
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisctl/redisctl/provision/remote"
+)
+
+// Dialer opens a TCP connection to addr; remote.Host.Dial is one.
+type Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// Options common to every client redisctl opens: small pools, short
+// timeouts and no silent retries, because a check that hides a failure is
+// worse than one that reports it.
+func options(addr, password string, dial Dialer) *redis.Options {
+	return &redis.Options{
+		Addr:            addr,
+		Password:        password,
+		Dialer:          dial,
+		DialTimeout:     5 * time.Second,
+		ReadTimeout:     5 * time.Second,
+		WriteTimeout:    5 * time.Second,
+		MaxRetries:      -1,
+		PoolSize:        2,
+		DisableIdentity: true,
+		Protocol:        2,
+	}
+}
+
+// Data returns a client for the data node at addr, reached from host h.
+func Data(h remote.Host, addr, password string) *redis.Client {
+	return redis.NewClient(options(addr, password, h.Dial))
+}
+
+// Sentinel returns a client for the sentinel at addr, reached from host h.
+func Sentinel(h remote.Host, addr, password string) *redis.SentinelClient {
+	return redis.NewSentinelClient(options(addr, password, h.Dial))
+}
+
+// Raw returns a plain client for the sentinel at addr, for commands the
+// SentinelClient type does not wrap (INFO, SENTINEL SENTINELS ...).
+func Raw(dial Dialer, addr, password string) *redis.Client {
+	return redis.NewClient(options(addr, password, dial))
+}

@@ -1,0 +1,79 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redisctl/redisctl/provision/remote"
+)
+
+// startService starts svc on n unless it runs already, and returns its pid.
+func (c *Cluster) startService(ctx context.Context, n *Node, svc, pidFile string) (pid int, started bool, err error) {
+	if pid, err := c.livePid(ctx, n, pidFile); err != nil || pid > 0 {
+		return pid, false, err
+	}
+	c.P.Printf(n.Spec.Name, "starting %s", svc)
+	if err := n.Host.Run(ctx, c.serviceCmd(n, svc, "start"), nil, nil, nil); err != nil {
+		return 0, false, fmt.Errorf("start %s: %w", svc, err)
+	}
+	pid, err = c.livePid(ctx, n, pidFile)
+	if err == nil && pid == 0 {
+		err = fmt.Errorf("start %s: the service script succeeded but no process is running; see %s", svc, c.logFor(svc))
+	}
+	return pid, true, err
+}
+
+// stopService stops svc on n (the service script waits until the process
+// is gone) and reports whether it was running.
+func (c *Cluster) stopService(ctx context.Context, n *Node, svc, pidFile string) (bool, error) {
+	pid, err := c.livePid(ctx, n, pidFile)
+	if err != nil || pid == 0 {
+		return false, err
+	}
+	c.P.Printf(n.Spec.Name, "stopping %s (pid %d)", svc, pid)
+	if err := n.Host.Run(ctx, c.serviceCmd(n, svc, "stop"), nil, nil, nil); err != nil {
+		return true, fmt.Errorf("stop %s: %w", svc, err)
+	}
+	return true, nil
+}
+
+func (c *Cluster) logFor(svc string) string {
+	if svc == c.Layout.SentinelService {
+		return c.Layout.SentinelLog
+	}
+	return c.Layout.RedisLog
+}
+
+// livePid returns the pid in pidFile when that process is alive, else 0.
+func (c *Cluster) livePid(ctx context.Context, n *Node, pidFile string) (int, error) {
+	out, err := remote.Output(ctx, n.Host, fmt.Sprintf(`if [ -f %[1]s ]; then p=$(cat %[1]s); if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then echo "$p"; fi; fi`, remote.Quote(pidFile)))
+	if err != nil {
+		return 0, err
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(out))
+	return pid, nil
+}
+
+// waitPing waits until the server at addr on n answers PING with the
+// cluster password.
+func (c *Cluster) waitPing(ctx context.Context, n *Node, sentinel bool, timeout time.Duration) error {
+	what, addr := "redis", c.DataAddr(n)
+	if sentinel {
+		what, addr = "sentinel", c.SentinelAddr(n)
+	}
+	return waitFor(ctx, fmt.Sprintf("%s on %s (%s) to answer PING", what, n.Spec.Name, addr), timeout, 300*time.Millisecond,
+		func(ctx context.Context) (bool, string) {
+			cl := c.Data(n)
+			if sentinel {
+				cl = c.Sentinel(n)
+			}
+			defer cl.Close()
+			if err := cl.Ping(ctx).Err(); err != nil {
+				return false, err.Error()
+			}
+			return true, ""
+		})
+}

@@ -1,0 +1,397 @@
+package provision
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/redisctl/redisctl/provision/inventory"
+	"github.com/redisctl/redisctl/provision/redisx"
+	"github.com/redisctl/redisctl/provision/remote"
+)
+
+// UninstallOptions configure Uninstall.
+type UninstallOptions struct {
+	Connect  Connector
+	Progress *Progress
+	KeepData bool
+	// BackupDir, when set, receives the master's RDB (a fresh BGSAVE)
+	// before anything is stopped.
+	BackupDir string
+	// Confirm is shown the plan and returns whether to go on.
+	Confirm func(plan string) (bool, error)
+}
+
+// UninstallResult says what was done and what is left.
+type UninstallResult struct {
+	Backup  string   // path of the RDB copy, if any
+	Removed []string // "node1: /etc/redis/redis_7000.conf"
+	Kept    []string // things left on purpose, with why
+	Left    []string // hosts or things that could not be handled
+}
+
+// ErrNotConfirmed is returned when the plan was not confirmed.
+var ErrNotConfirmed = errors.New("not confirmed; nothing was changed")
+
+// hostPlan is what uninstall will do on one host.
+type hostPlan struct {
+	node     *Node
+	stop     []string // services running now, sentinel first
+	remove   []string // files and directories from the manifest, deepest first
+	keep     []string // recorded, kept on purpose (--keep-data)
+	userdel  bool
+	services []string
+}
+
+// Uninstall stops and removes exactly what up recorded in each host's
+// manifest: sentinels first (so nothing fails over while the cluster is
+// torn down), then replicas, then the master.
+func Uninstall(ctx context.Context, inv *inventory.Inventory, o UninstallOptions) (*UninstallResult, error) {
+	p := o.Progress
+	res := &UninstallResult{}
+	c, errs := ConnectPartial(ctx, inv, o.Connect, p)
+	defer c.Close()
+	var up []*Node
+	for _, n := range c.Nodes {
+		if n.Host == nil {
+			res.Left = append(res.Left, fmt.Sprintf("%s: unreachable, nothing done there: %v", n.Spec.Name, errs[n.Spec.Name]))
+			continue
+		}
+		up = append(up, n)
+	}
+	if err := eachHost(ctx, up, nodeName, "gather facts", func(ctx context.Context, n *Node) error {
+		f, err := GatherFacts(ctx, n.Host, inv)
+		if err != nil {
+			return err
+		}
+		m, err := LoadManifest(ctx, n.Host, c.Layout.StateDir)
+		n.Facts, n.Manifest = f, m
+		return err
+	}); err != nil {
+		return res, err
+	}
+	if pw, _, _, err := ResolvePassword(inv, false); err == nil {
+		c.Password = pw
+	}
+
+	plans := c.uninstallPlans(up, o.KeepData)
+	text := planText(plans, o)
+	if o.Confirm != nil {
+		ok, err := o.Confirm(text)
+		if err != nil {
+			return res, err
+		}
+		if !ok {
+			return res, ErrNotConfirmed
+		}
+	}
+
+	if o.BackupDir != "" {
+		file, err := c.backupMaster(ctx, up, o.BackupDir)
+		if err != nil {
+			return res, fmt.Errorf("backup failed, nothing was stopped or removed: %w", err)
+		}
+		res.Backup = file
+	}
+
+	// Stop: every sentinel, then the replicas, then the master.
+	master := c.currentMaster(ctx, up)
+	order := slices.Clone(plans)
+	slices.SortStableFunc(order, func(a, b *hostPlan) int {
+		return boolInt(a.node == master) - boolInt(b.node == master)
+	})
+	var stopErrs []error
+	for _, svc := range []string{c.Layout.SentinelService, c.Layout.RedisService} {
+		for _, hp := range order {
+			if !slices.Contains(hp.stop, svc) {
+				continue
+			}
+			pid := c.Layout.RedisPid
+			if svc == c.Layout.SentinelService {
+				pid = c.Layout.SentinelPid
+			}
+			if _, err := c.stopService(ctx, hp.node, svc, pid); err != nil {
+				stopErrs = append(stopErrs, &HostError{Host: hp.node.Spec.Name, Step: "stop " + svc, Err: err})
+			}
+		}
+	}
+	if err := errors.Join(stopErrs...); err != nil {
+		return res, fmt.Errorf("%w\nnothing was removed; run uninstall again once the services stop", err)
+	}
+
+	err := eachHost(ctx, plans, func(hp *hostPlan) string { return hp.node.Spec.Name }, "remove", func(ctx context.Context, hp *hostPlan) error {
+		removed, kept, err := c.removeHost(ctx, hp)
+		for _, r := range removed {
+			res.Removed = append(res.Removed, hp.node.Spec.Name+": "+r)
+		}
+		for _, k := range kept {
+			res.Kept = append(res.Kept, hp.node.Spec.Name+": "+k)
+		}
+		return err
+	})
+	if err != nil {
+		res.Left = append(res.Left, err.Error())
+	}
+	for _, hp := range plans {
+		for _, k := range hp.keep {
+			res.Kept = append(res.Kept, hp.node.Spec.Name+": "+k+" (--keep-data)")
+		}
+	}
+	if len(res.Left) > 0 {
+		return res, fmt.Errorf("uninstall is incomplete:\n  %s\nrun redisctl uninstall again to finish", strings.Join(res.Left, "\n  "))
+	}
+	return res, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (c *Cluster) uninstallPlans(nodes []*Node, keepData bool) []*hostPlan {
+	var plans []*hostPlan
+	for _, n := range nodes {
+		hp := &hostPlan{node: n, userdel: n.Manifest.CreatedUser, services: n.Manifest.Services}
+		if n.Facts.SentinelPid > 0 {
+			hp.stop = append(hp.stop, c.Layout.SentinelService)
+		}
+		if n.Facts.RedisPid > 0 {
+			hp.stop = append(hp.stop, c.Layout.RedisService)
+		}
+		created := slices.Clone(n.Manifest.Created)
+		// Deepest paths first, so directories are emptied before rmdir.
+		slices.SortStableFunc(created, func(a, b string) int { return strings.Count(b, "/") - strings.Count(a, "/") })
+		for _, p := range created {
+			if keepData && (p == c.Layout.DataDir || p == path.Dir(c.Layout.DataDir) || strings.HasPrefix(p, c.Layout.DataDir+"/")) {
+				hp.keep = append(hp.keep, p)
+				continue
+			}
+			hp.remove = append(hp.remove, p)
+		}
+		plans = append(plans, hp)
+	}
+	return plans
+}
+
+func planText(plans []*hostPlan, o UninstallOptions) string {
+	var b strings.Builder
+	if o.BackupDir != "" {
+		fmt.Fprintf(&b, "first: save the master's dataset (BGSAVE) and copy it to %s\n", o.BackupDir)
+	}
+	for _, hp := range plans {
+		fmt.Fprintf(&b, "%s:\n", hp.node.Spec.Name)
+		if len(hp.stop) == 0 && len(hp.remove) == 0 && !hp.userdel && len(hp.services) == 0 {
+			fmt.Fprintf(&b, "  nothing recorded by redisctl here; nothing to do\n")
+			continue
+		}
+		if len(hp.stop) > 0 {
+			fmt.Fprintf(&b, "  stop:   %s\n", strings.Join(hp.stop, ", "))
+		}
+		if len(hp.services) > 0 {
+			fmt.Fprintf(&b, "  unregister services: %s\n", strings.Join(hp.services, ", "))
+		}
+		for _, r := range hp.remove {
+			fmt.Fprintf(&b, "  remove: %s\n", r)
+		}
+		for _, k := range hp.keep {
+			fmt.Fprintf(&b, "  keep:   %s (--keep-data)\n", k)
+		}
+		if hp.userdel {
+			fmt.Fprintf(&b, "  remove the redis user (redisctl created it)\n")
+		}
+	}
+	return b.String()
+}
+
+// currentMaster is the node that reports role:master now, if any.
+func (c *Cluster) currentMaster(ctx context.Context, nodes []*Node) *Node {
+	for _, n := range nodes {
+		if n.Facts.RedisPid == 0 || c.Password == "" {
+			continue
+		}
+		cl := c.Data(n)
+		s, err := cl.Info(ctx, "replication").Result()
+		cl.Close()
+		if err == nil && redisx.ParseInfo(s)["role"] == "master" {
+			return n
+		}
+	}
+	return nil
+}
+
+// removeHost deletes what the manifest records. A directory that still
+// holds files redisctl did not create is kept and reported; the manifest
+// itself goes last, and only when everything else went.
+func (c *Cluster) removeHost(ctx context.Context, hp *hostPlan) (removed, kept []string, err error) {
+	n := hp.node
+	for _, svc := range hp.services {
+		cmd := fmt.Sprintf("if command -v update-rc.d >/dev/null 2>&1; then update-rc.d -f %[1]s remove >/dev/null; elif command -v chkconfig >/dev/null 2>&1; then chkconfig --del %[1]s || true; fi", remote.Quote(svc))
+		if n.Facts.Init == "systemd" {
+			cmd = remote.Cmd("systemctl", "disable", svc) + " || true"
+		}
+		if err := n.Host.Run(ctx, cmd, nil, nil, nil); err != nil {
+			return removed, kept, fmt.Errorf("unregister %s: %w", svc, err)
+		}
+	}
+	manifest := manifestPath(c.Layout.StateDir)
+	var script strings.Builder
+	script.WriteString(`rmpath() {
+  p=$1
+  if [ -d "$p" ] && [ ! -L "$p" ]; then
+    if [ "$2" = all ]; then rm -rf -- "$p"; fi
+    if [ ! -e "$p" ] || rmdir -- "$p" 2>/dev/null; then echo "removed $p"; else echo "kept $p"; fi
+  elif [ -e "$p" ] || [ -L "$p" ]; then rm -f -- "$p" && echo "removed $p"
+  else echo "gone $p"; fi
+}
+`)
+	for _, p := range hp.remove {
+		if p == manifest {
+			continue
+		}
+		// Files go; directories go only when empty, except the data and
+		// build directories, whose contents Redis and the build made.
+		mode := "empty"
+		if p == c.Layout.DataDir || p == c.Layout.SentinelDir || p == path.Join(c.Layout.StateDir, "build") {
+			mode = "all"
+		}
+		fmt.Fprintf(&script, "rmpath %s %s\n", remote.Quote(p), mode)
+	}
+	out, err := remote.Output(ctx, n.Host, script.String())
+	if err != nil {
+		return removed, kept, err
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		what, p, _ := strings.Cut(line, " ")
+		switch what {
+		case "removed":
+			removed = append(removed, p)
+		case "kept":
+			kept = append(kept, p+" (holds files redisctl did not create)")
+		}
+	}
+	if n.Facts.Init == "systemd" {
+		_ = n.Host.Run(ctx, "systemctl daemon-reload", nil, nil, nil)
+	}
+	if hp.userdel {
+		if err := n.Host.Run(ctx, "if id -u redis >/dev/null 2>&1; then userdel redis; fi; if getent group redis >/dev/null 2>&1; then groupdel redis 2>/dev/null || true; fi", nil, nil, nil); err != nil {
+			return removed, kept, fmt.Errorf("remove the redis user: %w", err)
+		}
+		removed = append(removed, "user redis")
+	}
+	// Finally the manifest and the state directory, when nothing is kept there.
+	out, err = remote.Output(ctx, n.Host, fmt.Sprintf("rm -f %[1]s; if rmdir %[2]s 2>/dev/null; then echo removed; fi", remote.Quote(manifest), remote.Quote(c.Layout.StateDir)))
+	if err != nil {
+		return removed, kept, err
+	}
+	removed = append(removed, manifest)
+	if strings.TrimSpace(out) == "removed" {
+		removed = append(removed, c.Layout.StateDir)
+	}
+	for _, r := range removed {
+		c.P.Printf(n.Spec.Name, "removed %s", r)
+	}
+	for _, k := range kept {
+		c.P.Printf(n.Spec.Name, "kept %s", k)
+	}
+	return removed, kept, nil
+}
+
+// backupMaster takes a fresh RDB on the master and copies it to dir on the
+// control machine, checked against the host's size and sha256.
+func (c *Cluster) backupMaster(ctx context.Context, nodes []*Node, dir string) (string, error) {
+	if c.Password == "" {
+		return "", errors.New("no password known for the cluster, cannot talk to the master")
+	}
+	m := c.currentMaster(ctx, nodes)
+	if m == nil {
+		return "", errors.New("no running master found to back up")
+	}
+	cl := c.Data(m)
+	defer cl.Close()
+	before, err := cl.LastSave(ctx).Result()
+	if err != nil {
+		return "", err
+	}
+	c.P.Printf(m.Spec.Name, "BGSAVE")
+	if err := cl.BgSave(ctx).Err(); err != nil && !strings.Contains(err.Error(), "already in progress") {
+		return "", fmt.Errorf("BGSAVE: %w", err)
+	}
+	err = waitFor(ctx, "BGSAVE to finish", 5*time.Minute, 200*time.Millisecond, func(ctx context.Context) (bool, string) {
+		s, err := cl.Info(ctx, "persistence").Result()
+		if err != nil {
+			return false, err.Error()
+		}
+		i := redisx.ParseInfo(s)
+		last, _ := cl.LastSave(ctx).Result()
+		done := i["rdb_bgsave_in_progress"] == "0" && last > before
+		if done && i["rdb_last_bgsave_status"] != "ok" {
+			return false, "rdb_last_bgsave_status:" + i["rdb_last_bgsave_status"]
+		}
+		return done, fmt.Sprintf("in progress %s, status %s", i["rdb_bgsave_in_progress"], i["rdb_last_bgsave_status"])
+	})
+	if err != nil {
+		return "", err
+	}
+	cfg, err := cl.ConfigGet(ctx, "dir").Result()
+	if err != nil {
+		return "", err
+	}
+	fn, err := cl.ConfigGet(ctx, "dbfilename").Result()
+	if err != nil {
+		return "", err
+	}
+	remotePath := path.Join(cfg["dir"], fn["dbfilename"])
+	sumOut, err := remote.Output(ctx, m.Host, "sha256sum "+remote.Quote(remotePath))
+	if err != nil {
+		return "", err
+	}
+	wantSum, _, _ := strings.Cut(strings.TrimSpace(sumOut), " ")
+	data, err := m.Host.ReadFile(ctx, remotePath)
+	if err != nil {
+		return "", err
+	}
+	got := sha256.Sum256(data)
+	if hex.EncodeToString(got[:]) != wantSum {
+		return "", fmt.Errorf("the copy of %s does not match the host's sha256 (%s)", remotePath, wantSum)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	local := filepath.Join(dir, fmt.Sprintf("%s-%s-%s.rdb", c.Inv.Name, m.Spec.Name, time.Now().UTC().Format("20060102T150405Z")))
+	if err := writeFileSync(local, data); err != nil {
+		return "", err
+	}
+	st, err := os.Stat(local)
+	if err != nil || st.Size() != int64(len(data)) {
+		return "", fmt.Errorf("backup %s: size check failed", local)
+	}
+	c.P.Printf(m.Spec.Name, "backed up %s (%d bytes, sha256 %s) to %s", remotePath, len(data), wantSum[:12], local)
+	return local, nil
+}
+
+func writeFileSync(p string, data []byte) error {
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, strings.NewReader(string(data))); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

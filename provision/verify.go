@@ -1,0 +1,120 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redisctl/redisctl/provision/redisx"
+	"github.com/redisctl/redisctl/provision/render"
+)
+
+// checkSentinelPassword refuses a password that Sentinel would break: the
+// Sentinel releases redisctl knows write auth-pass and requirepass back
+// unquoted when they rewrite their config, so a password that needs quoting
+// stops the Sentinel from starting after its first rewrite.
+func checkSentinelPassword(pw, version string, sentinels bool) error {
+	if !sentinels || render.SentinelRewriteSafe(pw) {
+		return nil
+	}
+	return fmt.Errorf("the password contains a space or a quote; Redis Sentinel %s writes passwords back unquoted when it rewrites its config, which would break it after the first failover: use letters, digits and punctuation other than quotes, without spaces (or leave redis.password out and redisctl generates one)", version)
+}
+
+// WaitReplication waits until the master lists every replica as online and
+// every replica reports its link up.
+func (c *Cluster) WaitReplication(ctx context.Context, master *Node, replicas []*Node, timeout time.Duration) error {
+	var want []string
+	for _, n := range replicas {
+		want = append(want, n.Spec.Name)
+	}
+	expected := fmt.Sprintf("%s to list %s as online replicas with their links up", master.Spec.Name, strings.Join(want, ", "))
+	start := time.Now()
+	err := waitFor(ctx, expected, timeout, 500*time.Millisecond, func(ctx context.Context) (bool, string) {
+		cl := c.Data(master)
+		s, err := cl.Info(ctx, "replication").Result()
+		cl.Close()
+		if err != nil {
+			return false, fmt.Sprintf("%s: %v", master.Spec.Name, err)
+		}
+		online := map[string]string{}
+		for _, rl := range redisx.ParseInfo(s).Replicas() {
+			online[rl.IP] = rl.State
+		}
+		var seen []string
+		ok := true
+		for _, n := range replicas {
+			st := online[n.Spec.Address]
+			if st == "" {
+				st = "not connected"
+			}
+			link := "?"
+			rc := c.Data(n)
+			if s, err := rc.Info(ctx, "replication").Result(); err == nil {
+				i := redisx.ParseInfo(s)
+				link = i["master_link_status"]
+				if i["role"] != "slave" {
+					link = "role " + i["role"]
+				}
+			}
+			rc.Close()
+			seen = append(seen, fmt.Sprintf("%s state=%s link=%s", n.Spec.Name, st, link))
+			if st != "online" || link != "up" {
+				ok = false
+			}
+		}
+		return ok, strings.Join(seen, "; ")
+	})
+	if err == nil {
+		c.P.Printf("", "replication: %d replicas online at %s (%s)", len(replicas), master.Spec.Name, time.Since(start).Round(100*time.Millisecond))
+	}
+	return err
+}
+
+// Verify proves the cluster can fail over before up declares success:
+// every sentinel names the same master, sees every replica and every other
+// sentinel as reachable, CKQUORUM passes, and a replica refuses writes.
+func (c *Cluster) Verify(ctx context.Context, master *Node, timeout time.Duration) error {
+	start := time.Now()
+	var last *Health
+	err := waitFor(ctx, "a healthy cluster (every sentinel agreeing, reaching every peer, quorum OK)", timeout, time.Second,
+		func(ctx context.Context) (bool, string) {
+			last = c.CheckHealth(ctx, nil)
+			if last.Verdict == "healthy" && last.Master == master.Spec.Name {
+				return true, ""
+			}
+			var lines []string
+			for _, p := range last.Problems {
+				lines = append(lines, p.String())
+			}
+			if last.Master != master.Spec.Name {
+				lines = append(lines, fmt.Sprintf("master is %q, expected %s", last.Master, master.Spec.Name))
+			}
+			return false, strings.Join(lines, "; ")
+		})
+	if err != nil {
+		return err
+	}
+	for _, n := range c.Nodes {
+		if n == master {
+			continue
+		}
+		cl := c.Data(n)
+		err := cl.Set(ctx, "redisctl:verify:readonly", "x", time.Second).Err()
+		cl.Close()
+		if err == nil || !strings.HasPrefix(err.Error(), "READONLY") {
+			return fmt.Errorf("%s: replica should refuse writes with READONLY, got %v", n.Spec.Name, err)
+		}
+	}
+	c.P.Printf("", "verified: master %s, %d replicas online, %d sentinels agree and reach each other, quorum OK, replicas read-only (%s)",
+		master.Spec.Name, len(c.Nodes)-1, len(c.Sentinels()), time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
+// String is the problem as one line, prefixed with its host.
+func (p Problem) String() string {
+	if p.Host == "" {
+		return p.Message
+	}
+	return p.Host + ": " + p.Message
+}
