@@ -111,7 +111,7 @@ func (c *Cluster) planFiles(ctx context.Context, n *Node, masterAddr string) ([]
 	for _, f := range files {
 		old, err := n.Host.ReadFile(ctx, f.Path)
 		if errors.Is(err, fs.ErrNotExist) {
-			old = nil
+			old, err = nil, nil
 		} else if err != nil {
 			return nil, err
 		}

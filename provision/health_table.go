@@ -35,7 +35,11 @@ func (h *Health) WriteTable(w io.Writer) {
 		for _, p := range s.Replicas {
 			reps = append(reps, peerText(p))
 		}
-		fmt.Fprintf(w, "sentinel %s: master %s [%s], epoch %d, %s\n", n.Name, s.Master, s.MasterFlags, s.Epoch, s.CKQuorum)
+		quorum := "quorum OK"
+		if !s.QuorumOK {
+			quorum = "NO QUORUM"
+		}
+		fmt.Fprintf(w, "sentinel %s: master %s [%s], epoch %d, %s\n", n.Name, s.Master, s.MasterFlags, s.Epoch, quorum)
 		fmt.Fprintf(w, "  replicas:  %s\n", strings.Join(reps, ", "))
 		fmt.Fprintf(w, "  sentinels: %s\n", strings.Join(peers, ", "))
 	}

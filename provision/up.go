@@ -193,6 +193,9 @@ func (r *upRun) password(ctx context.Context) error {
 		return err
 	}
 	r.c.Password = pw
+	// Rendering reads the password from the inventory; a generated one is
+	// filled in here so every file and every client uses the same.
+	r.c.Inv.Redis.Password = pw
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -282,7 +283,38 @@ func (h *Host) Dial(ctx context.Context, network, addr string) (net.Conn, error)
 	if err != nil {
 		return nil, fmt.Errorf("%s: connect to %s from the host: %w", h.name, addr, err)
 	}
-	return c, nil
+	return withDeadlines(c), nil
+}
+
+// withDeadlines gives an SSH channel the deadlines net.Conn promises (an
+// ssh channel has none, and Redis clients rely on them for timeouts): the
+// caller gets one end of a net.Pipe, which has deadlines, and two
+// goroutines copy between its other end and the channel.
+func withDeadlines(ch net.Conn) net.Conn {
+	local, inner := net.Pipe()
+	go func() {
+		io.Copy(inner, ch)
+		inner.Close()
+	}()
+	go func() {
+		io.Copy(ch, inner)
+		ch.Close()
+	}()
+	return &pipeConn{Conn: local, remote: ch}
+}
+
+// pipeConn reports the channel's addresses and closes it with the pipe.
+type pipeConn struct {
+	net.Conn
+	remote net.Conn
+}
+
+func (p *pipeConn) LocalAddr() net.Addr  { return p.remote.LocalAddr() }
+func (p *pipeConn) RemoteAddr() net.Addr { return p.remote.RemoteAddr() }
+func (p *pipeConn) Close() error {
+	err := p.Conn.Close()
+	p.remote.Close()
+	return err
 }
 
 // Close closes the SFTP session and the connection (and the jump host's).

@@ -1,0 +1,358 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The cluster tests drive the real redisctl binary against the lab and
+// check the outcome by talking to every node and sentinel themselves,
+// straight over the lab bridge, never through redisctl's own verdict.
+
+const (
+	redisPort    = 7000
+	sentinelPort = 8000
+	masterName   = "mymaster"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// redisctlBin builds redisctl once for the whole test run.
+func redisctlBin(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "redisctl-e2e-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "redisctl")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/redisctl")
+		cmd.Dir = repoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// result is one run of redisctl.
+type result struct {
+	stdout, stderr string
+	code           int
+	took           time.Duration
+}
+
+func cacheDir() string {
+	if d := os.Getenv("REDISCTL_CACHE"); d != "" {
+		return filepath.Join(d, "redisctl-e2e")
+	}
+	return filepath.Join(repoRoot(), ".cache", "redisctl-e2e")
+}
+
+// run runs redisctl with the lab inventory and the given arguments.
+func run(t testing.TB, inv string, args ...string) result {
+	t.Helper()
+	full := append([]string{"-i", inv, "--cache-dir", cacheDir()}, args...)
+	cmd := exec.Command(redisctlBin(t), full...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String(), took: time.Since(start)}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("redisctl %v: %v", args, err)
+	}
+	t.Logf("redisctl %s: exit %d after %s\n--- stdout\n%s--- stderr\n%s", strings.Join(args, " "), r.code, r.took.Round(100*time.Millisecond), r.stdout, r.stderr)
+	return r
+}
+
+func mustRun(t testing.TB, inv string, args ...string) result {
+	t.Helper()
+	r := run(t, inv, args...)
+	if r.code != 0 {
+		t.Fatalf("redisctl %s failed with exit %d", strings.Join(args, " "), r.code)
+	}
+	return r
+}
+
+// password is the generated password up stored for the lab.
+func password(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(labState(), "redis.password"))
+	if err != nil {
+		t.Fatalf("password file: %v", err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func addr(h labHost, port int) string { return h.Addr + ":" + strconv.Itoa(port) }
+
+func client(t testing.TB, address string) *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: address, Password: password(t), MaxRetries: -1,
+		DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, DisableIdentity: true, Protocol: 2})
+}
+
+func ctx5() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 5*time.Second)
+}
+
+// info returns INFO <section> of the server at address as a map.
+func info(t testing.TB, address, section string) (map[string]string, error) {
+	c := client(t, address)
+	defer c.Close()
+	ctx, cancel := ctx5()
+	defer cancel()
+	s, err := c.Info(ctx, section).Result()
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, line := range strings.Split(s, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok {
+			m[k] = v
+		}
+	}
+	return m, nil
+}
+
+// do runs one command on the server at address.
+func do(t testing.TB, address string, args ...any) (any, error) {
+	c := client(t, address)
+	defer c.Close()
+	ctx, cancel := ctx5()
+	defer cancel()
+	return c.Do(ctx, args...).Result()
+}
+
+// pids returns the process id of every Redis and Sentinel, by "node1/redis".
+func pids(t testing.TB) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, h := range labHosts() {
+		for kind, port := range map[string]int{"redis": redisPort, "sentinel": sentinelPort} {
+			m, err := info(t, addr(h, port), "server")
+			if err != nil {
+				t.Fatalf("%s %s: %v", h.Name, kind, err)
+			}
+			out[h.Name+"/"+kind] = m["process_id"]
+		}
+	}
+	return out
+}
+
+// sentinelMaster asks one sentinel which address it names as master.
+func sentinelMaster(t testing.TB, h labHost) (string, error) {
+	v, err := do(t, addr(h, sentinelPort), "SENTINEL", "GET-MASTER-ADDR-BY-NAME", masterName)
+	if err != nil {
+		return "", err
+	}
+	l, ok := v.([]any)
+	if !ok || len(l) != 2 {
+		return "", fmt.Errorf("unexpected reply %v", v)
+	}
+	return fmt.Sprintf("%v:%v", l[0], l[1]), nil
+}
+
+// checkSeedState checks the seed's final state from the outside: one
+// master with every other node an online replica with its link up and
+// refusing writes, and every sentinel reporting status=ok for that master
+// with all replicas and sentinels.
+func checkSeedState(t testing.TB, master labHost) {
+	t.Helper()
+	hosts := labHosts()
+	n := len(hosts)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		problems := seedStateProblems(t, master, hosts)
+		if len(problems) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster (%d hosts, master %s) is not in the seed's final state:\n  %s", n, master.Name, strings.Join(problems, "\n  "))
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func seedStateProblems(t testing.TB, master labHost, hosts []labHost) []string {
+	var p []string
+	n := len(hosts)
+	m, err := info(t, addr(master, redisPort), "replication")
+	if err != nil {
+		return []string{"master: " + err.Error()}
+	}
+	if m["role"] != "master" || m["connected_slaves"] != strconv.Itoa(n-1) {
+		p = append(p, fmt.Sprintf("master %s: role=%s connected_slaves=%s", master.Name, m["role"], m["connected_slaves"]))
+	}
+	online := 0
+	for k, v := range m {
+		if strings.HasPrefix(k, "slave") && strings.Contains(v, "state=online") {
+			online++
+		}
+	}
+	if online != n-1 {
+		p = append(p, fmt.Sprintf("master lists %d online replicas", online))
+	}
+	for _, h := range hosts {
+		if h == master {
+			continue
+		}
+		r, err := info(t, addr(h, redisPort), "replication")
+		if err != nil {
+			p = append(p, h.Name+": "+err.Error())
+			continue
+		}
+		if r["role"] != "slave" || r["master_host"] != master.Addr || r["master_link_status"] != "up" {
+			p = append(p, fmt.Sprintf("%s: role=%s master_host=%s link=%s", h.Name, r["role"], r["master_host"], r["master_link_status"]))
+		}
+		if _, err := do(t, addr(h, redisPort), "SET", "e2e:readonly", "x"); err == nil || !strings.HasPrefix(err.Error(), "READONLY") {
+			p = append(p, fmt.Sprintf("%s: a write was not refused with READONLY: %v", h.Name, err))
+		}
+	}
+	want := fmt.Sprintf("status=ok,address=%s,slaves=%d,sentinels=%d", addr(master, redisPort), n-1, n)
+	for _, h := range hosts {
+		s, err := info(t, addr(h, sentinelPort), "sentinel")
+		if err != nil {
+			p = append(p, h.Name+" sentinel: "+err.Error())
+			continue
+		}
+		if !strings.Contains(s["master0"], want) {
+			p = append(p, fmt.Sprintf("%s sentinel: master0=%s, want %s", h.Name, s["master0"], want))
+		}
+	}
+	return p
+}
+
+// statusJSON runs redisctl status -o json and decodes it.
+type statusDoc struct {
+	Master   string `json:"master"`
+	Verdict  string `json:"verdict"`
+	Problems []struct {
+		Host     string `json:"host"`
+		Severity string `json:"severity"`
+		Message  string `json:"message"`
+	} `json:"problems"`
+}
+
+func status(t testing.TB, inv string) (statusDoc, result) {
+	t.Helper()
+	r := run(t, inv, "status", "-o", "json")
+	var d statusDoc
+	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
+		t.Fatalf("status -o json is not JSON: %v\n%s", err, r.stdout)
+	}
+	return d, r
+}
+
+func hostByName(t testing.TB, name string) labHost {
+	h, err := findHost(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// currentMaster returns the host every sentinel names, failing the test
+// when they disagree.
+func currentMaster(t testing.TB) labHost {
+	t.Helper()
+	var first string
+	for _, h := range labHosts() {
+		m, err := sentinelMaster(t, h)
+		if err != nil {
+			t.Fatalf("%s sentinel: %v", h.Name, err)
+		}
+		if first == "" {
+			first = m
+		} else if m != first {
+			t.Fatalf("sentinels disagree: %s vs %s", first, m)
+		}
+	}
+	for _, h := range labHosts() {
+		if addr(h, redisPort) == first {
+			return h
+		}
+	}
+	t.Fatalf("sentinels name %s, not a lab host", first)
+	return labHost{}
+}
+
+// cmdlineSampler reads every process's command line and environment on the
+// machine (the lab hosts' processes included: their PID namespaces are
+// children of this one) until stopped, and keeps what it saw.
+type cmdlineSampler struct {
+	mu      sync.Mutex
+	seen    map[string]bool
+	samples int
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func sampleCmdlines() *cmdlineSampler {
+	s := &cmdlineSampler{seen: map[string]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
+	self := strconv.Itoa(os.Getpid())
+	go func() {
+		defer close(s.done)
+		for {
+			dirs, _ := filepath.Glob("/proc/[0-9]*")
+			s.mu.Lock()
+			for _, d := range dirs {
+				if filepath.Base(d) == self {
+					continue
+				}
+				for _, f := range []string{"cmdline", "environ"} {
+					if b, err := os.ReadFile(filepath.Join(d, f)); err == nil && len(b) > 0 {
+						s.seen[strings.ReplaceAll(string(b), "\x00", " ")] = true
+					}
+				}
+			}
+			s.samples++
+			s.mu.Unlock()
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	return s
+}
+
+// finish stops sampling and returns the lines that contain secret.
+func (s *cmdlineSampler) finish(secret string) (samples, distinct int, leaks []string) {
+	close(s.stop)
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for line := range s.seen {
+		if strings.Contains(line, secret) {
+			leaks = append(leaks, line)
+		}
+	}
+	return s.samples, len(s.seen), leaks
+}

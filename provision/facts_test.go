@@ -1,0 +1,115 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseFacts(t *testing.T) {
+	out := `os_id=rocky
+os_version=9.3
+os_like=rhel centos fedora
+arch=aarch64
+init=systemd
+pkg=dnf
+missing_tool=gcc
+missing_tool=make
+redis_version=7.0.15
+redis_user=yes
+redis_pid=4100
+sentinel_pid=4200
+redis_port_owner=redis-server[4100]
+sentinel_port_owner=redis-sentinel[4200]
+manifest=yes
+  a line the script does not print
+future_key=ignored
+`
+	want := &Facts{
+		OSID: "rocky", OSVersion: "9.3", OSLike: "rhel centos fedora", Arch: "aarch64",
+		Init: "systemd", PkgManager: "dnf", MissingTools: []string{"gcc", "make"},
+		RedisVersion: "7.0.15", RedisUser: true, RedisPid: 4100, SentinelPid: 4200,
+		RedisPortOwner: "redis-server[4100]", SentinelPortOwner: "redis-sentinel[4200]", Manifest: true,
+	}
+	got := parseFacts(out)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("parseFacts:\n got %+v\nwant %+v", got, want)
+	}
+	if p := got.Platform(); p != "rocky-9.3-aarch64-systemd" {
+		t.Errorf("Platform() = %q", p)
+	}
+
+	// A bare host: nothing found means nothing installed or running, and
+	// SysV unless systemd was seen.
+	if got := parseFacts("os_id=debian\nos_version=\r\narch=x86_64\n"); !reflect.DeepEqual(got, &Facts{OSID: "debian", Arch: "x86_64", Init: "sysv"}) {
+		t.Errorf("bare host: %+v", got)
+	}
+}
+
+func TestPortOwnedByUs(t *testing.T) {
+	for _, tc := range []struct {
+		owner string
+		pid   int
+		want  bool
+	}{
+		{"", 0, true},                      // free
+		{"redis-server[4100]", 4100, true}, // our pid file's process
+		{"redis-server[4100]", 0, false},   // a redis we did not start
+		{"nginx[4242]", 0, false},
+		{"nginx[4242]", 4100, false},
+		{"redis-server[14100]", 4100, false},
+		{"unknown", 4100, false},
+	} {
+		if got := portOwnedByUs(tc.owner, tc.pid); got != tc.want {
+			t.Errorf("portOwnedByUs(%q, %d) = %v, want %v", tc.owner, tc.pid, got, tc.want)
+		}
+	}
+}
+
+// The facts script is shell built with Sprintf: run it here, read-only as
+// it is, with the redis port on a listener of this process, and check that
+// it parses and finds that listener's owner.
+func TestFactsScriptRunsLocally(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	inv := testInventory(t)
+	script := factsScript(inv.Layout(), 7000, 8000)
+	if out, err := exec.Command(sh, "-n", "-c", script).CombinedOutput(); err != nil {
+		t.Fatalf("sh -n: %v\n%s", err, out)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	script = factsScript(inv.Layout(), port, 1) // nobody listens on port 1
+	cmd := exec.CommandContext(context.Background(), sh, "-c", script)
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("facts script: %v\n%s", err, out)
+	}
+	f := parseFacts(string(out))
+	if f.OSID == "" || f.Arch == "" || (f.Init != "sysv" && f.Init != "systemd") {
+		t.Errorf("facts from this machine: %+v\n%s", f, out)
+	}
+	if f.SentinelPortOwner != "" {
+		t.Errorf("port 1 has an owner: %q", f.SentinelPortOwner)
+	}
+	if _, err := exec.LookPath("ss"); err != nil {
+		t.Logf("no ss: port owners not checked")
+		return
+	}
+	if want := fmt.Sprintf("[%d]", os.Getpid()); !strings.HasSuffix(f.RedisPortOwner, want) || strings.HasPrefix(f.RedisPortOwner, "[") {
+		t.Errorf("owner of port %d = %q, want name%s\n%s", port, f.RedisPortOwner, want, out)
+	}
+}

