@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/redisctl/redisctl/provision"
@@ -120,7 +121,9 @@ func (g *globals) loadInventory() (*inventory.Inventory, error) {
 }
 
 func (g *globals) progress(verb string) *provision.Progress {
-	return provision.NewProgress(g.errOut, filepath.Join(g.cacheDir, "logs"), verb, g.verbose)
+	p := provision.NewProgress(g.errOut, filepath.Join(g.cacheDir, "logs"), verb, g.verbose)
+	redis.SetLogger(p.RedisLogger())
+	return p
 }
 
 func (g *globals) connector() provision.Connector {

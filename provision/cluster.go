@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io/fs"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -50,14 +52,15 @@ func Connect(ctx context.Context, inv *inventory.Inventory, connect Connector, p
 	c, errs := ConnectPartial(ctx, inv, connect, p)
 	if len(errs) > 0 {
 		c.Close()
+		if e := errs[""]; e != nil {
+			// The connector failed as a whole: one error, not one per host.
+			return nil, e
+		}
 		var all []error
 		for _, n := range c.Nodes {
 			if e := errs[n.Spec.Name]; e != nil {
 				all = append(all, e)
 			}
-		}
-		if e := errs[""]; e != nil {
-			all = append(all, e)
 		}
 		return nil, errors.Join(all...)
 	}
@@ -115,6 +118,14 @@ func hostErr(list []error, name string) error {
 	return fmt.Errorf("%s: not connected", name)
 }
 
+// SetPassword sets the cluster password for clients and rendering: a
+// generated one is not in the inventory as written, so it is filled in here
+// and every file and client uses the same.
+func (c *Cluster) SetPassword(pw string) {
+	c.Password = pw
+	c.Inv.Redis.Password = pw
+}
+
 // Close closes every connection.
 func (c *Cluster) Close() {
 	for _, n := range c.Nodes {
@@ -138,7 +149,7 @@ func (c *Cluster) Node(name string) *Node {
 // "ip"), or nil.
 func (c *Cluster) NodeByAddr(addr string) *Node {
 	host := addr
-	if h, _, ok := strings.Cut(addr, ":"); ok {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
 		host = h
 	}
 	for _, n := range c.Nodes {
@@ -178,12 +189,12 @@ func (c *Cluster) GatherFacts(ctx context.Context) error {
 
 // DataAddr is the address of a node's Redis as the cluster sees it.
 func (c *Cluster) DataAddr(n *Node) string {
-	return fmt.Sprintf("%s:%d", n.Spec.Address, c.Inv.Redis.Port)
+	return net.JoinHostPort(n.Spec.Address, strconv.Itoa(c.Inv.Redis.Port))
 }
 
 // SentinelAddr is the address of a node's sentinel.
 func (c *Cluster) SentinelAddr(n *Node) string {
-	return fmt.Sprintf("%s:%d", n.Spec.Address, c.Inv.Sentinel.Port)
+	return net.JoinHostPort(n.Spec.Address, strconv.Itoa(c.Inv.Sentinel.Port))
 }
 
 // Data returns a client for n's Redis, tunnelled through n's SSH connection.

@@ -92,7 +92,6 @@ func TestPasswordFileDefaultsToConfigDir(t *testing.T) {
 // The inventory accepts IPv6 addresses; every address built from one must
 // be usable by Dial, and map back to its node.
 func TestClusterAddrsIPv6(t *testing.T) {
-	t.Skip("bug in provision/cluster.go DataAddr/SentinelAddr/NodeByAddr (and the ip+\":\"+port joins in health.go and topology.go): they join with \":\" instead of net.JoinHostPort, so an IPv6 host gives \"fd00::13:7000\", which Dial rejects; see the report. Remove this skip once fixed.")
 	inv := testInventoryHosts(t, `hosts:
   - {name: node1, address: 10.0.0.1, role: master}
   - {name: node2, address: 10.0.0.2, role: replica}
@@ -118,7 +117,6 @@ func TestClusterAddrsIPv6(t *testing.T) {
 // A connector that fails as a whole (no hosts at all) is one error, said
 // once, not once per host.
 func TestConnectWholeFailureReportedOnce(t *testing.T) {
-	t.Skip("bug in provision/cluster.go ConnectPartial: when the connector returns no hosts, hostErr gives every node the connector's error, and Connect joins it once per host plus once more; see the report. Remove this skip once fixed.")
 	_, err := Connect(context.Background(), testInventory(t), func(context.Context, *inventory.Inventory) ([]remote.Host, error) {
 		return nil, errors.New("no ssh agent and no identity_file")
 	}, nil)

@@ -90,7 +90,7 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 		return nil, err
 	}
 	defer c.Close()
-	c.Password = pw
+	c.SetPassword(pw)
 	if err := c.GatherFacts(ctx); err != nil {
 		return nil, err
 	}

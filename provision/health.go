@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"sort"
 	"strconv"
@@ -132,7 +133,7 @@ func (c *Cluster) probeData(ctx context.Context, n *Node, r *RedisHealth) {
 	r.Role = info["role"]
 	if r.Role == "slave" {
 		r.Role = "replica"
-		r.MasterAddr = info["master_host"] + ":" + info["master_port"]
+		r.MasterAddr = net.JoinHostPort(info["master_host"], info["master_port"])
 		r.LinkStatus = info["master_link_status"]
 		r.Offset = info.Int("slave_repl_offset")
 		r.LinkAgeSec = info.Int("master_last_io_seconds_ago")
@@ -153,7 +154,7 @@ func (c *Cluster) probeSentinel(ctx context.Context, n *Node, s *SentinelHealth)
 	}
 	s.Running = true
 	mp := redisx.Pairs(m)
-	s.Master = mp["ip"] + ":" + mp["port"]
+	s.Master = net.JoinHostPort(mp["ip"], mp["port"])
 	s.MasterFlags = mp["flags"]
 	s.Epoch, _ = strconv.ParseInt(mp["config-epoch"], 10, 64)
 	downAfter := int64(c.Inv.Sentinel.DownAfterMS)
@@ -191,7 +192,7 @@ func (c *Cluster) probeSentinel(ctx context.Context, n *Node, s *SentinelHealth)
 func sortPeers(p []PeerView) { sort.Slice(p, func(i, j int) bool { return p[i].Addr < p[j].Addr }) }
 
 func peerView(p map[string]string, downAfter int64) PeerView {
-	v := PeerView{Addr: p["ip"] + ":" + p["port"], Flags: p["flags"], MasterLinkState: p["master-link-status"]}
+	v := PeerView{Addr: net.JoinHostPort(p["ip"], p["port"]), Flags: p["flags"], MasterLinkState: p["master-link-status"]}
 	v.LastOKPingMS, _ = strconv.ParseInt(p["last-ok-ping-reply"], 10, 64)
 	v.Reachable = !redisx.HasFlag(v.Flags, "s_down") && !redisx.HasFlag(v.Flags, "o_down") &&
 		!redisx.HasFlag(v.Flags, "disconnected") && v.LastOKPingMS <= downAfter
@@ -217,10 +218,9 @@ func (c *Cluster) analyze(h *Health) {
 
 	// The sentinels' view of the master.
 	views := map[string][]string{}
-	nSentinels := 0
+	nSentinels := len(c.Sentinels())
 	for _, nh := range h.Nodes {
 		if nh.Sentinel != nil {
-			nSentinels++
 			if nh.Sentinel.Running {
 				views[nh.Sentinel.Master] = append(views[nh.Sentinel.Master], nh.Name)
 			}
@@ -362,7 +362,7 @@ func Status(ctx context.Context, inv *inventory.Inventory, connect Connector, p 
 	}
 	c, errs := ConnectPartial(ctx, inv, connect, p)
 	defer c.Close()
-	c.Password = pw
+	c.SetPassword(pw)
 	return c.CheckHealth(ctx, errs), nil
 }
 

@@ -137,7 +137,6 @@ func problemLines(h *Health) string {
 // A host that cannot be reached is one problem; the sentinels on the other
 // hosts know the right number of peers and must not be blamed for it.
 func TestCheckHealthUnreachableHostIsOneProblem(t *testing.T) {
-	t.Skip("bug in provision/health.go analyze (line ~220): nSentinels counts only reachable hosts' sentinels, so with node2 unreachable node1 and node3 are reported as knowing 2 other sentinels, expected 1; see the report. Remove this skip once fixed.")
 	fc := newFakeCluster(t)
 	fc.Node("node2").Host = nil
 	h := fc.CheckHealth(t.Context(), map[string]error{"node2": errors.New("node2: dial tcp 10.0.0.2:22: connect: no route to host")})

@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redisctl/redisctl/provision/remote"
@@ -44,6 +45,7 @@ func (c *Cluster) Install(ctx context.Context, src *Source, cacheDir string) (ch
 	if len(order) == 0 {
 		return 0, nil
 	}
+	var mu sync.Mutex
 	err = eachHost(ctx, order, func(k string) string { return groups[k][0].Spec.Name }, "install redis", func(ctx context.Context, platform string) error {
 		nodes := groups[platform]
 		dir := filepath.Join(cacheDir, "builds", src.SHA256[:12]+"-"+platform)
@@ -55,12 +57,15 @@ func (c *Cluster) Install(ctx context.Context, src *Source, cacheDir string) (ch
 			c.P.Printf(nodes[0].Spec.Name, "using cached build of redis %s for %s", c.Inv.Redis.Version, platform)
 		}
 		return eachHost(ctx, nodes, nodeName, "install redis", func(ctx context.Context, n *Node) error {
-			return c.installBinaries(ctx, n, dir)
+			if err := c.installBinaries(ctx, n, dir); err != nil {
+				return err
+			}
+			mu.Lock()
+			changed++
+			mu.Unlock()
+			return nil
 		})
 	})
-	for _, k := range order {
-		changed += len(groups[k])
-	}
 	return changed, err
 }
 

@@ -195,3 +195,17 @@ func errOrOK(err error) any {
 	}
 	return err
 }
+
+// RedisLogger returns a logger for go-redis (redis.SetLogger) that sends
+// its messages to the debug log instead of the terminal.
+func (p *Progress) RedisLogger() interface {
+	Printf(ctx context.Context, format string, v ...any)
+} {
+	return redisLogger{p}
+}
+
+type redisLogger struct{ p *Progress }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.p.Debugf("go-redis: "+format, v...)
+}

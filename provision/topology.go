@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 	"sync"
@@ -37,7 +38,7 @@ func (c *Cluster) LiveMaster(ctx context.Context) (*Node, string, error) {
 			v, err := cl.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", c.Inv.Name).StringSlice()
 			a := answer{node: n, err: err}
 			if err == nil && len(v) == 2 {
-				a.addr = v[0] + ":" + v[1]
+				a.addr = net.JoinHostPort(v[0], v[1])
 			}
 			mu.Lock()
 			answers = append(answers, a)

@@ -80,7 +80,7 @@ func Uninstall(ctx context.Context, inv *inventory.Inventory, o UninstallOptions
 		return res, err
 	}
 	if pw, _, _, err := ResolvePassword(inv, false); err == nil {
-		c.Password = pw
+		c.SetPassword(pw)
 	}
 
 	plans := c.uninstallPlans(up, o.KeepData)

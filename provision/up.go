@@ -192,10 +192,7 @@ func (r *upRun) password(ctx context.Context) error {
 	if err := checkSentinelPassword(pw, r.c.Inv.Redis.Version, len(r.c.Sentinels()) > 0); err != nil {
 		return err
 	}
-	r.c.Password = pw
-	// Rendering reads the password from the inventory; a generated one is
-	// filled in here so every file and every client uses the same.
-	r.c.Inv.Redis.Password = pw
+	r.c.SetPassword(pw)
 	return nil
 }
 

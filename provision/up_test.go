@@ -172,7 +172,6 @@ func TestUpBuildFailureReportsStderrTail(t *testing.T) {
 // When the build fails no host gets Redis, so Up's summary must not count
 // installs.
 func TestUpFailedBuildCountsNoInstall(t *testing.T) {
-	t.Skip("bug in provision/install.go (Install) and up.go (upRun.install): a failed build still counts every node of the platform as installed; see the report. Remove this skip once fixed.")
 	sum, err := runUp(t, testInventory(t), &testConnector{hosts: failingBuildHosts()})
 	wantStep(t, err, "install redis")
 	if sum.Changed != 0 || len(sum.Changes) != 0 {

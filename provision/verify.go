@@ -37,31 +37,44 @@ func (c *Cluster) WaitReplication(ctx context.Context, master *Node, replicas []
 		if err != nil {
 			return false, fmt.Sprintf("%s: %v", master.Spec.Name, err)
 		}
-		online := map[string]string{}
+		// The master lists replicas by the IP they connect from, which need
+		// not be the inventory's address (a DNS name, another interface), so
+		// each replica is asked itself and the master's count must match.
+		states := map[string]string{}
+		online := 0
 		for _, rl := range redisx.ParseInfo(s).Replicas() {
-			online[rl.IP] = rl.State
-		}
-		var seen []string
-		ok := true
-		for _, n := range replicas {
-			st := online[n.Spec.Address]
-			if st == "" {
-				st = "not connected"
+			states[rl.IP] = rl.State
+			if rl.State == "online" {
+				online++
 			}
-			link := "?"
+		}
+		seen := []string{fmt.Sprintf("%s lists %d online replicas", master.Spec.Name, online)}
+		ok := online >= len(replicas)
+		for _, n := range replicas {
+			state := "up"
 			rc := c.Data(n)
-			if s, err := rc.Info(ctx, "replication").Result(); err == nil {
+			s, err := rc.Info(ctx, "replication").Result()
+			rc.Close()
+			if err != nil {
+				state = "error: " + err.Error()
+			} else {
 				i := redisx.ParseInfo(s)
-				link = i["master_link_status"]
-				if i["role"] != "slave" {
-					link = "role " + i["role"]
+				switch {
+				case i["role"] != "slave":
+					state = "role " + i["role"]
+				case i["master_host"] != master.Spec.Address:
+					state = "follows " + i["master_host"]
+				case i["master_link_status"] != "up":
+					state = "link " + i["master_link_status"]
 				}
 			}
-			rc.Close()
-			seen = append(seen, fmt.Sprintf("%s state=%s link=%s", n.Spec.Name, st, link))
-			if st != "online" || link != "up" {
+			if st, listed := states[n.Spec.Address]; listed && st != "online" && state == "up" {
+				state = "state=" + st
+			}
+			if state != "up" {
 				ok = false
 			}
+			seen = append(seen, n.Spec.Name+" "+state)
 		}
 		return ok, strings.Join(seen, "; ")
 	})

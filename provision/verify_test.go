@@ -26,21 +26,21 @@ func TestWaitReplication(t *testing.T) {
 			breakIt: func(fc *fakeCluster) {
 				fc.data["node1"].reply("INFO", masterInfo("10.0.0.2 online"))
 			},
-			seen: "node2 state=online link=up; node3 state=not connected link=up",
+			seen: "node1 lists 1 online replicas; node2 up; node3 up",
 		},
 		{
 			name: "replica link down",
 			breakIt: func(fc *fakeCluster) {
 				fc.data["node3"].reply("INFO", replicaInfo("10.0.0.1", "down"))
 			},
-			seen: "node2 state=online link=up; node3 state=online link=down",
+			seen: "node1 lists 2 online replicas; node2 up; node3 link down",
 		},
 		{
 			name: "replica still syncing",
 			breakIt: func(fc *fakeCluster) {
 				fc.data["node1"].reply("INFO", masterInfo("10.0.0.2 online", "10.0.0.3 wait_bgsave"))
 			},
-			seen: "node2 state=online link=up; node3 state=wait_bgsave link=up",
+			seen: "node1 lists 1 online replicas; node2 up; node3 state=wait_bgsave",
 		},
 		{
 			name: "replica still a master",
@@ -48,7 +48,7 @@ func TestWaitReplication(t *testing.T) {
 				fc.data["node1"].reply("INFO", masterInfo("10.0.0.2 online"))
 				fc.data["node3"].reply("INFO", masterInfo())
 			},
-			seen: "node3 state=not connected link=role master",
+			seen: "node1 lists 1 online replicas; node2 up; node3 role master",
 		},
 		{
 			name: "master refuses the password",
