@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -153,6 +154,12 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 		return rep, fmt.Errorf("the new master %s refuses a write: %w", newMaster.Spec.Name, err)
 	}
 
+	// The writer's Sentinel-aware client must find the new master by itself.
+	agreed := time.Now()
+	if err := w.waitAcksSince(ctx, agreed, 20, 20*time.Second); err != nil {
+		return rep, fmt.Errorf("the writer's Sentinel-aware client found no writable master after the failover: %w", err)
+	}
+
 	if !opts.NoRestore {
 		p.Printf("", "==> restore %s as a replica of %s", old.Spec.Name, newMaster.Spec.Name)
 		rs := time.Now()
@@ -169,6 +176,9 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 	rep.DetectionSeconds, rep.ODownSeconds, rep.PromotionSeconds = events.first("+sdown"), events.first("+odown"), events.first("+switch-master")
 	rep.WritesAttempted, rep.WritesAcked, rep.WritesFailed = w.counts()
 	rep.UnwritableSeconds = secs(w.longestGap())
+	for _, e := range w.errorsSeen() {
+		rep.Notes = append(rep.Notes, "write error seen: "+e)
+	}
 	missing, err := c.countMissing(ctx, newMaster, w)
 	if err != nil {
 		return rep, err
@@ -392,16 +402,18 @@ func (e *sentinelEvents) stop() {
 // writer writes uniquely numbered keys through a Sentinel-aware client
 // and records which writes were acknowledged.
 type writer struct {
-	prefix string
-	mu     sync.Mutex
-	acked  []int
-	okAt   []time.Time
-	tries  int
-	fails  int
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
-	client *redis.Client
+	prefix  string
+	mu      sync.Mutex
+	acked   []int
+	okAt    []time.Time
+	tries   int
+	fails   int
+	errs    []string // the first distinct write errors, for the report
+	stopped time.Time
+	cancel  context.CancelFunc
+	done    chan struct{}
+	once    sync.Once
+	client  *redis.Client
 }
 
 func (c *Cluster) startWriter(ctx context.Context, interval time.Duration) *writer {
@@ -444,6 +456,9 @@ func (c *Cluster) startWriter(ctx context.Context, interval time.Duration) *writ
 				w.okAt = append(w.okAt, time.Now())
 			} else if ctx.Err() == nil {
 				w.fails++
+				if msg := err.Error(); len(w.errs) < 5 && !slices.Contains(w.errs, msg) {
+					w.errs = append(w.errs, msg)
+				}
 			}
 			w.mu.Unlock()
 			select {
@@ -463,8 +478,28 @@ func (w *writer) waitAcks(ctx context.Context, n int, timeout time.Duration) err
 	})
 }
 
+// waitAcksSince waits until n writes were acknowledged after t.
+func (w *writer) waitAcksSince(ctx context.Context, t time.Time, n int, timeout time.Duration) error {
+	return waitFor(ctx, fmt.Sprintf("%d acknowledged writes", n), timeout, 50*time.Millisecond, func(context.Context) (bool, string) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		k := 0
+		for i := len(w.okAt) - 1; i >= 0 && w.okAt[i].After(t); i-- {
+			k++
+		}
+		last := "none"
+		if len(w.errs) > 0 {
+			last = w.errs[len(w.errs)-1]
+		}
+		return k >= n, fmt.Sprintf("%d acknowledged since, %d failed in all, an error seen: %s", k, w.fails, last)
+	})
+}
+
 func (w *writer) stop() {
 	w.once.Do(func() {
+		w.mu.Lock()
+		w.stopped = time.Now()
+		w.mu.Unlock()
 		w.cancel()
 		<-w.done
 	})
@@ -476,6 +511,9 @@ func (w *writer) counts() (tries, acked, fails int) {
 	return w.tries, len(w.acked), w.fails
 }
 
+// longestGap is the longest time between two acknowledged writes, or
+// between the last one and the writer's stop: the longest time the writer
+// had no writable master.
 func (w *writer) longestGap() time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -483,7 +521,16 @@ func (w *writer) longestGap() time.Duration {
 	for i := 1; i < len(w.okAt); i++ {
 		gap = max(gap, w.okAt[i].Sub(w.okAt[i-1]))
 	}
+	if n := len(w.okAt); n > 0 && !w.stopped.IsZero() {
+		gap = max(gap, w.stopped.Sub(w.okAt[n-1]))
+	}
 	return gap
+}
+
+func (w *writer) errorsSeen() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.errs)
 }
 
 func (w *writer) keys() []string {
