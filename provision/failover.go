@@ -124,11 +124,18 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 
 	bound := time.Duration(inv.Sentinel.DownAfterMS)*time.Millisecond + 2*time.Duration(min(inv.Sentinel.FailoverTimeoutMS, 10000))*time.Millisecond + 15*time.Second
 	p.Printf("", "==> wait for every sentinel to name a new master (at most %s)", bound.Round(time.Second))
-	newMaster, err := c.waitNewMaster(ctx, old, bound)
 	if resume != nil {
-		if rerr := resume(); rerr != nil && err == nil {
-			err = rerr
+		var once sync.Once
+		r := resume
+		resume = func() (err error) {
+			once.Do(func() { err = r() })
+			return err
 		}
+		defer resume()
+	}
+	newMaster, err := c.waitNewMaster(ctx, old, bound)
+	if err == nil && opts.Mode == ModePause {
+		err = resume()
 	}
 	if err != nil {
 		return rep, err
@@ -158,6 +165,16 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 	agreed := time.Now()
 	if err := w.waitAcksSince(ctx, agreed, 20, 20*time.Second); err != nil {
 		return rep, fmt.Errorf("the writer's Sentinel-aware client found no writable master after the failover: %w", err)
+	}
+	if opts.Mode == ModeManual {
+		// The writer has moved; lift the pause so Sentinel can make the old
+		// master a replica (its reconfiguration waits for the pause too).
+		if err := resume(); err != nil {
+			return rep, err
+		}
+		if err := c.waitRole(ctx, old, "slave", bound); err != nil {
+			return rep, err
+		}
 	}
 
 	if !opts.NoRestore {
@@ -245,12 +262,59 @@ func (c *Cluster) failMaster(ctx context.Context, old *Node, mode string) (func(
 			return old.Host.Run(context.WithoutCancel(ctx), remote.Cmd("kill", "-CONT", strconv.Itoa(pid)), nil, nil, nil)
 		}, nil
 	default: // manual
-		s := c.Sentinels()[0]
-		cl := c.Sentinel(s)
-		defer cl.Close()
-		c.P.Printf(s.Spec.Name, "SENTINEL FAILOVER %s", c.Inv.Name)
-		return nil, cl.Do(ctx, "SENTINEL", "FAILOVER", c.Inv.Name).Err()
+		return c.gracefulFailover(ctx, old)
 	}
+}
+
+// gracefulFailover is SENTINEL FAILOVER made lossless. Sentinel promotes a
+// replica without stopping writes on the old master, and what lands there
+// before Sentinel turns it into a replica is discarded. So writes on the
+// old master are paused first (CLIENT PAUSE WRITE), the replicas are let
+// catch up to its offset, and only then is the failover asked for. Writes
+// held by the pause are never executed: they time out, or are dropped when
+// the client moves to the new master and closes its connections to the old
+// one. The returned step lifts the pause, once the writer has moved.
+func (c *Cluster) gracefulFailover(ctx context.Context, old *Node) (func() error, error) {
+	cl := c.Data(old)
+	pauseMS := max(10000, 2*c.Inv.Sentinel.FailoverTimeoutMS)
+	c.P.Printf(old.Spec.Name, "CLIENT PAUSE %d WRITE", pauseMS)
+	if err := cl.Do(ctx, "CLIENT", "PAUSE", pauseMS, "WRITE").Err(); err != nil {
+		return nil, fmt.Errorf("pause writes on %s: %w", old.Spec.Name, err)
+	}
+	defer cl.Close()
+	unpause := func() error {
+		// A new connection: Sentinel kills the old master's clients, this
+		// one included, when it makes it a replica.
+		uc := c.Data(old)
+		defer uc.Close()
+		c.P.Printf(old.Spec.Name, "CLIENT UNPAUSE")
+		return uc.Do(context.WithoutCancel(ctx), "CLIENT", "UNPAUSE").Err()
+	}
+	err := waitFor(ctx, "every replica to reach the master's replication offset", 10*time.Second, 100*time.Millisecond, func(ctx context.Context) (bool, string) {
+		s, err := cl.Info(ctx, "replication").Result()
+		if err != nil {
+			return false, err.Error()
+		}
+		i := parseInfo(s)
+		offset := i.Int("master_repl_offset")
+		for _, r := range i.Replicas() {
+			if r.Offset < offset {
+				return false, fmt.Sprintf("%s at %d, master at %d", r.IP, r.Offset, offset)
+			}
+		}
+		return true, ""
+	})
+	if err != nil {
+		return nil, errors.Join(err, unpause())
+	}
+	s := c.Sentinels()[0]
+	sc := c.Sentinel(s)
+	defer sc.Close()
+	c.P.Printf(s.Spec.Name, "SENTINEL FAILOVER %s", c.Inv.Name)
+	if err := sc.Do(ctx, "SENTINEL", "FAILOVER", c.Inv.Name).Err(); err != nil {
+		return nil, errors.Join(err, unpause())
+	}
+	return unpause, nil
 }
 
 // waitNewMaster waits until every sentinel names the same master, other
@@ -292,6 +356,20 @@ func (c *Cluster) waitNewMaster(ctx context.Context, old *Node, bound time.Durat
 		return true, ""
 	})
 	return found, err
+}
+
+// waitRole waits until n reports the given role ("master" or "slave").
+func (c *Cluster) waitRole(ctx context.Context, n *Node, role string, timeout time.Duration) error {
+	return waitFor(ctx, fmt.Sprintf("%s to report role:%s", n.Spec.Name, role), timeout, 200*time.Millisecond, func(ctx context.Context) (bool, string) {
+		cl := c.Data(n)
+		defer cl.Close()
+		s, err := cl.Info(ctx, "replication").Result()
+		if err != nil {
+			return false, err.Error()
+		}
+		got := parseInfo(s)["role"]
+		return got == role, "role:" + got
+	})
 }
 
 // restoreOldMaster brings the failed master back as a replica of the new
