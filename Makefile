@@ -42,7 +42,7 @@ lab-status:
 # (namespaces, mounts); elsewhere they are skipped, and this says so loudly.
 lab-test: build deps
 	@if [ "$(IS_ROOT)" = yes ]; then \
-		REDISCTL_LAB=1 $(GO) test -count=1 -v -timeout 80m ./provision/e2e/ 2>&1 | tee $(REDISCTL_CACHE)/lab-test.log; \
+		mkdir -p $(REDISCTL_CACHE) && REDISCTL_LAB=1 $(GO) test -count=1 -v -timeout 80m ./provision/e2e/ 2>&1 | tee $(REDISCTL_CACHE)/lab-test.log; \
 		exit $${PIPESTATUS[0]}; \
 	else \
 		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
