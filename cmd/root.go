@@ -103,6 +103,7 @@ func newRootCmd(in io.Reader, out, errOut io.Writer) *cobra.Command {
 
 	root.AddCommand(
 		newUpCmd(g),
+		newPlanCmd(g),
 		newStatusCmd(g),
 		newFailoverTestCmd(g),
 		newUninstallCmd(g),

@@ -7,7 +7,8 @@ import (
 )
 
 func newUpCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var dryRun bool
+	c := &cobra.Command{
 		Use:   "up",
 		Short: "Install, configure, start and verify the cluster (safe to run again)",
 		Long: "up installs Redis from source on every host that lacks it, writes the configs and service scripts,\n" +
@@ -15,22 +16,44 @@ func newUpCmd(g *globals) *cobra.Command {
 			"On a cluster that already matches the inventory it changes nothing and restarts nothing.",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			inv, err := g.loadInventory()
-			if err != nil {
-				return err
-			}
-			p := g.progress("up")
-			defer p.Close()
-			sum, err := provision.Up(c.Context(), inv, provision.UpOptions{
-				Connect:  g.connector(),
-				CacheDir: g.cacheDir,
-				Progress: p,
-			})
-			if err != nil {
-				return failed(p, err)
-			}
-			sum.Print(g.out)
-			return nil
+			return g.runUp(c, dryRun)
 		},
 	}
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "print what up would change, per host, and change nothing (same as redisctl plan)")
+	return c
+}
+
+func newPlanCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "plan",
+		Short: "Print what up would change (files with a diff, live settings, starts) and change nothing",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return g.runUp(c, true)
+		},
+	}
+}
+
+func (g *globals) runUp(c *cobra.Command, dryRun bool) error {
+	inv, err := g.loadInventory()
+	if err != nil {
+		return err
+	}
+	verb := "up"
+	if dryRun {
+		verb = "plan"
+	}
+	p := g.progress(verb)
+	defer p.Close()
+	sum, err := provision.Up(c.Context(), inv, provision.UpOptions{
+		Connect:  g.connector(),
+		CacheDir: g.cacheDir,
+		Progress: p,
+		DryRun:   dryRun,
+	})
+	if err != nil {
+		return failed(p, err)
+	}
+	sum.Print(g.out)
+	return nil
 }

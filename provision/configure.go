@@ -39,22 +39,9 @@ echo created`
 	return false, nil
 }
 
-// prepareHost makes the user, directories and log files Redis needs. The
-// config directory belongs to redis: Redis and Sentinel rewrite their config
-// through a temporary file in that directory, and a rewrite that fails loses
-// Sentinel's state at the next restart.
-func (c *Cluster) prepareHost(ctx context.Context, n *Node) (int, error) {
-	changed := 0
-	created, err := c.ensureUser(ctx, n)
-	if err != nil {
-		return 0, err
-	}
-	if created {
-		changed++
-		c.P.Printf(n.Spec.Name, "created system user redis")
-	}
+// hostDirs are the directories redisctl owns on n, with owner and mode.
+func (c *Cluster) hostDirs(n *Node) []dirSpec {
 	l := c.Layout
-	before := len(n.Manifest.Created)
 	dirs := []dirSpec{
 		{l.StateDir, "", 0o700},
 		{l.ConfDir, "redis:redis", 0o750},
@@ -64,29 +51,61 @@ func (c *Cluster) prepareHost(ctx context.Context, n *Node) (int, error) {
 	if n.Spec.Sentinel {
 		dirs = append(dirs, dirSpec{l.SentinelDir, "redis:redis", 0o750})
 	}
-	if err := c.ensureDirs(ctx, n, dirs); err != nil {
-		return changed, err
-	}
-	logs := []string{l.RedisLog}
+	return dirs
+}
+
+func (c *Cluster) hostLogs(n *Node) []string {
+	logs := []string{c.Layout.RedisLog}
 	if n.Spec.Sentinel {
-		logs = append(logs, l.SentinelLog)
+		logs = append(logs, c.Layout.SentinelLog)
+	}
+	return logs
+}
+
+// missingOnHost lists what prepareHost would create on n (read only).
+func (c *Cluster) missingOnHost(ctx context.Context, n *Node) ([]string, error) {
+	var b strings.Builder
+	b.WriteString("id -u redis >/dev/null 2>&1 || echo 'the redis user'\n")
+	for _, d := range c.hostDirs(n) {
+		fmt.Fprintf(&b, "[ -d %[1]s ] || echo %[1]s\n", remote.Quote(d.Path))
+	}
+	for _, f := range c.hostLogs(n) {
+		fmt.Fprintf(&b, "[ -e %[1]s ] || echo %[1]s\n", remote.Quote(f))
+	}
+	out, err := remote.Output(ctx, n.Host, b.String())
+	if err != nil {
+		return nil, err
+	}
+	return strings.FieldsFunc(strings.TrimSpace(out), func(r rune) bool { return r == '\n' }), nil
+}
+
+// prepareHost makes the user, directories and log files Redis needs. The
+// config directory belongs to redis: Redis and Sentinel rewrite their config
+// through a temporary file in that directory, and a rewrite that fails loses
+// Sentinel's state at the next restart.
+func (c *Cluster) prepareHost(ctx context.Context, n *Node) error {
+	created, err := c.ensureUser(ctx, n)
+	if err != nil {
+		return err
+	}
+	if created {
+		c.P.Printf(n.Spec.Name, "created system user redis")
+	}
+	if err := c.ensureDirs(ctx, n, c.hostDirs(n)); err != nil {
+		return err
 	}
 	var b strings.Builder
-	for _, f := range logs {
+	for _, f := range c.hostLogs(n) {
 		fmt.Fprintf(&b, "if [ ! -e %[1]s ]; then : > %[1]s && echo %[1]s; fi; chown redis:redis %[1]s; chmod 640 %[1]s\n", remote.Quote(f))
 	}
 	out, err := remote.Output(ctx, n.Host, b.String())
 	if err != nil {
-		return changed, err
+		return err
 	}
 	for _, p := range strings.Fields(out) {
 		n.Manifest.AddCreated(p)
 	}
-	if len(n.Manifest.Created) != before {
-		changed++
-		return changed, n.Manifest.Save(ctx, n.Host)
-	}
-	return changed, nil
+	return n.Manifest.Save(ctx, n.Host)
 }
 
 // fileChange is one file that differs from what redisctl wants.
@@ -174,32 +193,22 @@ func (c *Cluster) serviceCmd(n *Node, svc, action string) string {
 	return remote.Cmd(path.Join(c.Layout.InitDir, svc), action)
 }
 
-// enableServices registers the services to start at boot, once.
-func (c *Cluster) enableServices(ctx context.Context, n *Node) (int, error) {
-	changed := 0
-	for _, svc := range c.services(n) {
-		if containsStr(n.Manifest.Services, svc) {
-			continue
-		}
-		var cmd string
-		if n.Facts.Init == "systemd" {
-			cmd = "systemctl daemon-reload && " + remote.Cmd("systemctl", "enable", svc) + " && echo enabled"
-		} else {
-			q := remote.Quote(svc)
-			cmd = "if command -v update-rc.d >/dev/null 2>&1; then update-rc.d " + q + " defaults >/dev/null && echo enabled; " +
-				"elif command -v chkconfig >/dev/null 2>&1; then chkconfig --add " + q + " && echo enabled; fi"
-		}
-		out, err := remote.Output(ctx, n.Host, cmd)
-		if err != nil {
-			return changed, fmt.Errorf("enable %s: %w", svc, err)
-		}
-		n.Manifest.AddService(svc, strings.Contains(out, "enabled"))
-		changed++
+// enableService registers a service to start at boot and records it.
+func (c *Cluster) enableService(ctx context.Context, n *Node, svc string) error {
+	var cmd string
+	if n.Facts.Init == "systemd" {
+		cmd = "systemctl daemon-reload && " + remote.Cmd("systemctl", "enable", svc) + " && echo enabled"
+	} else {
+		q := remote.Quote(svc)
+		cmd = "if command -v update-rc.d >/dev/null 2>&1; then update-rc.d " + q + " defaults >/dev/null && echo enabled; " +
+			"elif command -v chkconfig >/dev/null 2>&1; then chkconfig --add " + q + " && echo enabled; fi"
 	}
-	if changed > 0 {
-		return changed, n.Manifest.Save(ctx, n.Host)
+	out, err := remote.Output(ctx, n.Host, cmd)
+	if err != nil {
+		return fmt.Errorf("enable %s: %w", svc, err)
 	}
-	return 0, nil
+	n.Manifest.AddService(svc, strings.Contains(out, "enabled"))
+	return n.Manifest.Save(ctx, n.Host)
 }
 
 func containsStr(list []string, s string) bool {

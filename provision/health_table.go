@@ -3,6 +3,7 @@ package provision
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,13 +15,24 @@ func (h *Health) WriteTable(w io.Writer) {
 	if master == "" {
 		master = "none"
 	}
-	fmt.Fprintf(w, "cluster %s: %s, master %s\n\n", h.Cluster, strings.ToUpper(h.Verdict), master)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tADDRESS\tROLE\tREDIS\tREPLICATION\tSENTINEL")
+	var versions []string
 	for _, n := range h.Nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Address, n.roleText(), n.redisText(), n.replText(), n.sentinelText())
+		if r := n.Redis; r != nil && r.Running && !slices.Contains(versions, r.Version) {
+			versions = append(versions, r.Version)
+		}
+	}
+	fmt.Fprintf(w, "cluster %s: %s, master %s, redis %s\n\n", h.Cluster, strings.ToUpper(h.Verdict), master, strings.Join(versions, " and "))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tADDRESS\tROLE\tPID\tUPTIME\tREPLICATION\tSENTINEL")
+	for _, n := range h.Nodes {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.Name, n.Address, n.roleText(), n.redisText())
 	}
 	tw.Flush()
+	for _, n := range h.Nodes {
+		if r := n.Redis; r != nil && r.Running && r.Role != n.InventoryRole {
+			fmt.Fprintf(w, "note: %s is %s now; the inventory says %s (after a failover this is expected)\n", n.Name, r.Role, n.InventoryRole)
+		}
+	}
 	fmt.Fprintln(w)
 	for _, n := range h.Nodes {
 		s := n.Sentinel
@@ -62,32 +74,59 @@ func peerText(p PeerView) string {
 }
 
 func (n *NodeHealth) roleText() string {
-	if n.Redis == nil || !n.Redis.Running {
-		return "? (inv " + n.InventoryRole + ")"
-	}
-	if n.Redis.Role != n.InventoryRole {
-		return n.Redis.Role + " (inv " + n.InventoryRole + ")"
+	switch {
+	case !n.Reachable:
+		return "UNREACH"
+	case n.Redis == nil || !n.Redis.Running:
+		return "DOWN"
 	}
 	return n.Redis.Role
 }
 
+// redisText is the PID, UPTIME, REPLICATION and SENTINEL columns.
 func (n *NodeHealth) redisText() string {
-	switch {
-	case !n.Reachable:
-		return "UNREACHABLE"
-	case !n.Redis.Running:
-		return "DOWN"
+	if !n.Reachable || !n.Redis.Running {
+		return "-\t-\t-\t" + n.sentinelText()
 	}
-	return fmt.Sprintf("%s pid %d up %s", n.Redis.Version, n.Redis.Pid, time.Duration(n.Redis.UptimeSeconds)*time.Second)
+	r := n.Redis
+	return fmt.Sprintf("%d\t%s\t%s\t%s", r.Pid, shortDuration(r.UptimeSeconds), n.replText(), n.sentinelText())
+}
+
+// shortBytes writes a byte count as 512B, 12K, 3.4M or 1.0G.
+func shortBytes(b int64) string {
+	switch {
+	case b < 1<<10:
+		return fmt.Sprintf("%dB", b)
+	case b < 1<<20:
+		return fmt.Sprintf("%dK", b>>10)
+	case b < 1<<30:
+		return fmt.Sprintf("%.1fM", float64(b)/(1<<20))
+	}
+	return fmt.Sprintf("%.1fG", float64(b)/(1<<30))
+}
+
+// shortDuration writes seconds as 42s, 5m3s, 3h2m or 10d23h.
+func shortDuration(sec int64) string {
+	d := time.Duration(sec) * time.Second
+	switch {
+	case d < time.Hour:
+		return d.String()
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
 func (n *NodeHealth) replText() string {
 	r := n.Redis
-	switch {
-	case r == nil || !r.Running:
-		return "-"
-	case r.Role == "replica":
-		return fmt.Sprintf("link %s lag %dB", r.LinkStatus, r.LagBytes)
+	if r.Role == "replica" {
+		if r.LinkStatus != "up" {
+			return "link " + strings.ToUpper(r.LinkStatus)
+		}
+		if r.LagBytes > 0 {
+			return "up +" + shortBytes(r.LagBytes)
+		}
+		return "up"
 	}
 	online := 0
 	for _, rl := range r.Replicas {
@@ -95,7 +134,7 @@ func (n *NodeHealth) replText() string {
 			online++
 		}
 	}
-	return fmt.Sprintf("%d/%d replicas online", online, len(r.Replicas))
+	return fmt.Sprintf("%d/%d online", online, len(r.Replicas))
 }
 
 func (n *NodeHealth) sentinelText() string {
@@ -113,7 +152,7 @@ func (n *NodeHealth) sentinelText() string {
 		}
 	}
 	if bad > 0 {
-		return fmt.Sprintf("up, %d peers unreachable", bad)
+		return fmt.Sprintf("%d lost", bad)
 	}
-	return "up"
+	return "ok"
 }

@@ -29,7 +29,7 @@ func (c *Cluster) needsInstall(n *Node) bool {
 // that platform's hosts, kept in the control machine's cache, and the
 // binaries are then copied to the others: three builds on shared cores
 // would triple the wait for the same result.
-func (c *Cluster) Install(ctx context.Context, src *Source, cacheDir string) (changed int, err error) {
+func (c *Cluster) Install(ctx context.Context, src *Source, cacheDir string) (installed []*Node, err error) {
 	groups := map[string][]*Node{}
 	var order []string
 	for _, n := range c.Nodes {
@@ -43,7 +43,7 @@ func (c *Cluster) Install(ctx context.Context, src *Source, cacheDir string) (ch
 		groups[k] = append(groups[k], n)
 	}
 	if len(order) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	var mu sync.Mutex
 	err = eachHost(ctx, order, func(k string) string { return groups[k][0].Spec.Name }, "install redis", func(ctx context.Context, platform string) error {
@@ -61,12 +61,12 @@ func (c *Cluster) Install(ctx context.Context, src *Source, cacheDir string) (ch
 				return err
 			}
 			mu.Lock()
-			changed++
+			installed = append(installed, n)
 			mu.Unlock()
 			return nil
 		})
 	})
-	return changed, err
+	return installed, err
 }
 
 func haveBuild(dir string) bool {

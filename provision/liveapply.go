@@ -2,67 +2,70 @@ package provision
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/redis/go-redis/v9"
 )
 
-// errNeedsRestart marks a setting that a running server cannot take live.
-var errNeedsRestart = errors.New("needs a restart")
+// liveOp is one change applied to a running server: what it does, for the
+// plan and the progress output, and how.
+type liveOp struct {
+	desc string
+	do   func(ctx context.Context, cl *redis.Client) error
+}
 
-// applyRedisLive applies changed redis.conf directives to a running data
-// node with CONFIG SET (REPLICAOF for replicaof) and persists them with
-// CONFIG REWRITE, so the file and the process agree without a restart.
-// Keys it cannot apply live are returned.
-func (c *Cluster) applyRedisLive(ctx context.Context, n *Node, ch fileChange) (restart []string, err error) {
-	cl := c.Data(n)
-	defer cl.Close()
-	applied := 0
+func command(args ...any) func(context.Context, *redis.Client) error {
+	return func(ctx context.Context, cl *redis.Client) error {
+		if err := cl.Do(ctx, args...).Err(); err != nil {
+			return fmt.Errorf("%s: %w", args[0], err)
+		}
+		return nil
+	}
+}
+
+// immutableRedis are redis.conf directives a running server cannot change.
+var immutableRedis = map[string]bool{
+	"daemonize": true, "supervised": true, "pidfile": true, "logfile": true,
+	"databases": true, "io-threads": true, "unixsocket": true, "unixsocketperm": true,
+	"always-show-logo": true, "syslog-enabled": true, "syslog-ident": true,
+	"syslog-facility": true,
+}
+
+// redisLiveOps turns changed redis.conf directives into commands for a
+// running data node: CONFIG SET (REPLICAOF for replicaof), then CONFIG
+// REWRITE, so the file and the process agree without a restart. Directives
+// a running server cannot take are returned in restart.
+func (c *Cluster) redisLiveOps(ch fileChange) (ops []liveOp, restart []string) {
 	for _, k := range ch.Keys {
 		args, present := configValue(ch.New, k)
 		switch {
 		case k == "replicaof" && present && len(args) == 3:
-			c.P.Printf(n.Spec.Name, "live: REPLICAOF %s %s", args[1], args[2])
-			if err := cl.Do(ctx, "REPLICAOF", args[1], args[2]).Err(); err != nil {
-				return nil, fmt.Errorf("REPLICAOF: %w", err)
-			}
+			ops = append(ops, liveOp{"REPLICAOF " + args[1] + " " + args[2], command("REPLICAOF", args[1], args[2])})
 		case k == "replicaof":
 			// The node is the live master already (Sentinel promoted it and
 			// rewrote its file); redisctl never promotes on its own.
-			continue
-		case !present:
+		case !present || immutableRedis[k] || k == "port":
 			restart = append(restart, k)
-			continue
 		default:
-			cmd := []any{"CONFIG", "SET", k, strings.Join(args[1:], " ")}
-			if err := cl.Do(ctx, cmd...).Err(); err != nil {
-				if strings.Contains(err.Error(), "immutable") || strings.Contains(err.Error(), "Unknown option") || strings.Contains(err.Error(), "unsupported") {
-					restart = append(restart, k)
-					continue
-				}
-				return nil, fmt.Errorf("CONFIG SET %s: %w", k, err)
-			}
+			val := strings.Join(args[1:], " ")
+			desc := "CONFIG SET " + k + " " + val
 			if isSecretKey(k) {
-				c.P.Printf(n.Spec.Name, "live: CONFIG SET %s (value hidden)", k)
-			} else {
-				c.P.Printf(n.Spec.Name, "live: CONFIG SET %s %s", k, strings.Join(args[1:], " "))
+				desc = "CONFIG SET " + k + " (value hidden)"
 			}
-		}
-		applied++
-	}
-	if applied > 0 {
-		if err := cl.Do(ctx, "CONFIG", "REWRITE").Err(); err != nil {
-			return nil, fmt.Errorf("CONFIG REWRITE: %w", err)
+			ops = append(ops, liveOp{desc, command("CONFIG", "SET", k, val)})
 		}
 	}
-	return restart, nil
+	if len(ops) > 0 {
+		ops = append(ops, liveOp{"CONFIG REWRITE", command("CONFIG", "REWRITE")})
+	}
+	return ops, restart
 }
 
-// applySentinelLive applies changed sentinel settings with SENTINEL SET,
-// which Sentinel persists itself, keeping its id, epochs and known peers.
-func (c *Cluster) applySentinelLive(ctx context.Context, n *Node, ch fileChange) (restart []string, err error) {
-	cl := c.Sentinel(n)
-	defer cl.Close()
+// sentinelLiveOps turns changed sentinel settings into SENTINEL SET
+// commands, which Sentinel persists itself, keeping its id, epochs and
+// known peers. Settings SENTINEL SET cannot change are returned in restart.
+func (c *Cluster) sentinelLiveOps(ch fileChange) (ops []liveOp, restart []string, err error) {
 	name := c.Inv.Name
 	for _, k := range ch.Keys {
 		args, present := configValue(ch.New, k)
@@ -77,23 +80,20 @@ func (c *Cluster) applySentinelLive(ctx context.Context, n *Node, ch fileChange)
 		case "sentinel monitor":
 			old, _ := configValue(ch.Old, k)
 			if !present || len(args) != 6 || len(old) != 6 || old[3] != args[3] || old[4] != args[4] {
-				return nil, fmt.Errorf("sentinel monitors %s but redisctl would monitor %s; refusing to re-point a live sentinel (check `redisctl status`)", strings.Join(old[3:5], ":"), strings.Join(args[3:5], ":"))
+				return nil, nil, fmt.Errorf("the sentinel monitors %s but redisctl would monitor %s; refusing to re-point a live sentinel (check `redisctl status`)", strings.Join(old[min(3, len(old)):min(5, len(old))], ":"), strings.Join(args[min(3, len(args)):min(5, len(args))], ":"))
 			}
 			opt, val = "quorum", args[5]
 		default:
 			restart = append(restart, k)
 			continue
 		}
-		if err := cl.Do(ctx, "SENTINEL", "SET", name, opt, val).Err(); err != nil {
-			return nil, fmt.Errorf("SENTINEL SET %s: %w", opt, err)
-		}
+		desc := fmt.Sprintf("SENTINEL SET %s %s %s", name, opt, val)
 		if isSecretKey(k) {
-			c.P.Printf(n.Spec.Name, "live: SENTINEL SET %s %s (value hidden)", name, opt)
-		} else {
-			c.P.Printf(n.Spec.Name, "live: SENTINEL SET %s %s %s", name, opt, val)
+			desc = fmt.Sprintf("SENTINEL SET %s %s (value hidden)", name, opt)
 		}
+		ops = append(ops, liveOp{desc, command("SENTINEL", "SET", name, opt, val)})
 	}
-	return restart, nil
+	return ops, restart, nil
 }
 
 func isSecretKey(k string) bool {
@@ -102,4 +102,31 @@ func isSecretKey(k string) bool {
 		return true
 	}
 	return false
+}
+
+// maskSecrets hides the values of password directives in a config file,
+// for diffs that a person reads.
+func maskSecrets(data []byte) string {
+	lines := strings.Split(string(data), "\n")
+	for i, l := range lines {
+		f := strings.Fields(l)
+		if len(f) == 0 {
+			continue
+		}
+		k := strings.ToLower(f[0])
+		if k == "sentinel" && len(f) > 1 {
+			k += " " + strings.ToLower(f[1])
+		}
+		switch k {
+		case "requirepass", "masterauth", "sentinel sentinel-pass":
+			lines[i] = f[0] + " <hidden>"
+		case "sentinel auth-pass":
+			if len(f) > 2 {
+				lines[i] = f[0] + " " + f[1] + " " + f[2] + " <hidden>"
+			}
+		case "user":
+			lines[i] = f[0] + " <hidden>"
+		}
+	}
+	return strings.Join(lines, "\n")
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pmezard/go-difflib/difflib"
+
 	"github.com/redisctl/redisctl/provision/inventory"
 )
 
@@ -19,14 +21,32 @@ type UpOptions struct {
 	Progress *Progress
 	// SyncTimeout bounds each wait for replication and sentinel agreement.
 	SyncTimeout time.Duration
+	// DryRun decides everything as up would and changes nothing: the
+	// summary lists what up would change (redisctl plan).
+	DryRun bool
 }
 
-// Summary is what Up did.
+// Summary is what Up did, or with DryRun would do.
 type Summary struct {
-	Changed  int
-	Changes  []string // "node1: wrote /etc/redis/redis_7000.conf"
+	DryRun   bool
+	Changes  []Change
 	Duration time.Duration
 	Notes    []string // things the operator should know (live master kept ...)
+}
+
+// Change is one change on one host. Plan and up describe a change in the
+// same words, so a plan can be compared with what up then did.
+type Change struct {
+	Host string `json:"host,omitempty"`
+	What string `json:"what"`
+	Diff string `json:"diff,omitempty"` // unified diff of a file, secrets hidden
+}
+
+func (ch Change) String() string {
+	if ch.Host == "" {
+		return ch.What
+	}
+	return ch.Host + ": " + ch.What
 }
 
 // upRun is the state one run of Up carries from step to step.
@@ -40,15 +60,26 @@ type upRun struct {
 	mu     sync.Mutex
 }
 
-func (r *upRun) changed(n *Node, format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.sum.Changed++
-	name := ""
+// change records one change and, unless this is a dry run, makes it with
+// apply. Every change of up goes through here: that is what makes the plan
+// the list of what up does.
+func (r *upRun) change(n *Node, diff string, apply func() error, format string, args ...any) error {
+	ch := Change{What: fmt.Sprintf(format, args...), Diff: diff}
 	if n != nil {
-		name = n.Spec.Name + ": "
+		ch.Host = n.Spec.Name
 	}
-	r.sum.Changes = append(r.sum.Changes, name+fmt.Sprintf(format, args...))
+	if !r.opts.DryRun && apply != nil {
+		if err := apply(); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	r.sum.Changes = append(r.sum.Changes, ch)
+	r.mu.Unlock()
+	if r.opts.DryRun {
+		r.opts.Progress.Printf(ch.Host, "would %s", ch.What)
+	}
+	return nil
 }
 
 // Up brings the cluster to the inventory's state, the seed procedure in
@@ -60,7 +91,7 @@ func Up(ctx context.Context, inv *inventory.Inventory, opts UpOptions) (*Summary
 	if opts.SyncTimeout == 0 {
 		opts.SyncTimeout = 60*time.Second + 3*time.Duration(inv.Sentinel.DownAfterMS)*time.Millisecond
 	}
-	r := &upRun{inv: inv, opts: opts, sum: &Summary{}}
+	r := &upRun{inv: inv, opts: opts, sum: &Summary{DryRun: opts.DryRun}}
 	start := time.Now()
 
 	steps := []struct {
@@ -178,7 +209,14 @@ func running(f *Facts) string {
 }
 
 func (r *upRun) password(ctx context.Context) error {
-	pw, file, created, err := ResolvePassword(r.c.Inv, true)
+	pw, file, created, err := ResolvePassword(r.c.Inv, !r.opts.DryRun)
+	if r.opts.DryRun && err != nil && file != "" && r.c.Inv.Redis.Password == "" {
+		// Nothing stored yet: up would generate one. Plan with a stand-in.
+		if pw, err = generatePassword(40); err != nil {
+			return err
+		}
+		return errors.Join(r.change(nil, "", nil, "generate a password and store it in %s", file), r.setPassword(pw))
+	}
 	if err != nil {
 		return err
 	}
@@ -189,6 +227,10 @@ func (r *upRun) password(ctx context.Context) error {
 	} else {
 		r.opts.Progress.Printf("", "using the password from the %s", r.c.Inv.Redis.PasswordSource)
 	}
+	return r.setPassword(pw)
+}
+
+func (r *upRun) setPassword(pw string) error {
 	if err := checkSentinelPassword(pw, r.c.Inv.Redis.Version, len(r.c.Sentinels()) > 0); err != nil {
 		return err
 	}
@@ -197,23 +239,36 @@ func (r *upRun) password(ctx context.Context) error {
 }
 
 func (r *upRun) install(ctx context.Context) error {
-	n, err := r.c.Install(ctx, r.src, r.opts.CacheDir)
-	for i := 0; i < n; i++ {
-		r.changed(nil, "installed redis %s", r.c.Inv.Redis.Version)
+	var todo []*Node
+	for _, n := range r.c.Nodes {
+		if r.c.needsInstall(n) {
+			todo = append(todo, n)
+		}
 	}
-	if n == 0 && err == nil {
+	if len(todo) == 0 {
 		r.opts.Progress.Printf("", "every host has redis %s; nothing to install", r.c.Inv.Redis.Version)
+		return nil
+	}
+	if r.opts.DryRun {
+		for _, n := range todo {
+			r.change(n, "", nil, "install redis %s in %s", r.c.Inv.Redis.Version, r.c.Layout.BinDir)
+		}
+		return nil
+	}
+	done, err := r.c.Install(ctx, r.src, r.opts.CacheDir)
+	for _, n := range done {
+		r.change(n, "", nil, "install redis %s in %s", r.c.Inv.Redis.Version, r.c.Layout.BinDir)
 	}
 	return err
 }
 
 func (r *upRun) prepare(ctx context.Context) error {
 	return eachHost(ctx, r.c.Nodes, nodeName, "prepare", func(ctx context.Context, n *Node) error {
-		k, err := r.c.prepareHost(ctx, n)
-		if k > 0 {
-			r.changed(n, "created the redis user, directories or log files")
+		missing, err := r.c.missingOnHost(ctx, n)
+		if err != nil || len(missing) == 0 {
+			return err
 		}
-		return err
+		return r.change(n, "", func() error { return r.c.prepareHost(ctx, n) }, "create %s", strings.Join(missing, ", "))
 	})
 }
 
@@ -239,47 +294,61 @@ func (r *upRun) configure(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		var offline []fileChange
 		for _, ch := range changes {
-			if !ch.Live {
-				offline = append(offline, ch)
-				continue
+			if ch.Live {
+				err = r.applyLive(ctx, n, ch)
+			} else {
+				what := "write " + ch.File.Path
+				if ch.Old != nil && len(ch.Keys) > 0 {
+					what = fmt.Sprintf("update %s (%s)", ch.File.Path, strings.Join(ch.Keys, ", "))
+				}
+				err = r.change(n, fileDiff(ch), func() error { return c.writeFiles(ctx, n, []fileChange{ch}) }, "%s", what)
 			}
-			if err := r.applyLive(ctx, n, ch); err != nil {
+			if err != nil {
 				return err
 			}
 		}
-		if err := c.writeFiles(ctx, n, offline); err != nil {
-			return err
+		for _, svc := range c.services(n) {
+			if containsStr(n.Manifest.Services, svc) {
+				continue
+			}
+			if err := r.change(n, "", func() error { return c.enableService(ctx, n, svc) }, "register %s to start at boot", svc); err != nil {
+				return err
+			}
 		}
-		for _, ch := range offline {
-			r.changed(n, "wrote %s", ch.File.Path)
-		}
-		k, err := c.enableServices(ctx, n)
-		if k > 0 {
-			r.changed(n, "enabled %d services at boot", k)
-		}
-		return err
+		return nil
 	})
 }
 
 // applyLive changes the settings of a running server without restarting it.
 func (r *upRun) applyLive(ctx context.Context, n *Node, ch fileChange) error {
 	c := r.c
+	var ops []liveOp
 	var restart []string
 	var err error
+	cl := c.Data(n)
 	if ch.File.Path == c.Layout.RedisConf {
-		restart, err = c.applyRedisLive(ctx, n, ch)
+		ops, restart = c.redisLiveOps(ch)
 	} else {
-		restart, err = c.applySentinelLive(ctx, n, ch)
+		cl.Close()
+		cl = c.Sentinel(n)
+		ops, restart, err = c.sentinelLiveOps(ch)
 	}
+	defer cl.Close()
 	if err != nil {
 		return err
 	}
 	if len(restart) > 0 {
 		return fmt.Errorf("%s: changing %s on a running server needs a restart, which redisctl does not do yet; apply it by hand, one node at a time", ch.File.Path, strings.Join(restart, ", "))
 	}
-	r.changed(n, "applied %s live (%s)", ch.File.Path, strings.Join(ch.Keys, ", "))
+	for _, op := range ops {
+		if err := r.change(n, "", func() error { return op.do(ctx, cl) }, "live: %s", op.desc); err != nil {
+			return err
+		}
+	}
+	if r.opts.DryRun {
+		return nil
+	}
 	// The server rewrote its file; bring anything it did not write (our
 	// header, quoting) in line, then the file and the process agree.
 	again, err := c.planFiles(ctx, n, r.master.Spec.Address)
@@ -304,12 +373,22 @@ func (r *upRun) start(ctx context.Context, n *Node, sentinel bool) error {
 	if sentinel {
 		svc, pidFile = c.Layout.SentinelService, c.Layout.SentinelPid
 	}
-	pid, started, err := c.startService(ctx, n, svc, pidFile)
+	pid, err := c.livePid(ctx, n, pidFile)
 	if err != nil {
-		return &HostError{Host: n.Spec.Name, Step: "start " + svc, Err: err}
+		return err
 	}
+	started := pid == 0
 	if started {
-		r.changed(n, "started %s", svc)
+		err = r.change(n, "", func() (err error) {
+			pid, _, err = c.startService(ctx, n, svc, pidFile)
+			return err
+		}, "start %s", svc)
+		if err != nil {
+			return &HostError{Host: n.Spec.Name, Step: "start " + svc, Err: err}
+		}
+	}
+	if r.opts.DryRun {
+		return nil
 	}
 	if err := c.waitPing(ctx, n, sentinel, 20*time.Second); err != nil {
 		return &HostError{Host: n.Spec.Name, Step: "start " + svc, Err: err}
@@ -338,6 +417,9 @@ func (r *upRun) startReplicas(ctx context.Context) error {
 			return err
 		}
 	}
+	if r.opts.DryRun {
+		return nil
+	}
 	return r.c.WaitReplication(ctx, r.master, r.replicas(), r.opts.SyncTimeout)
 }
 
@@ -355,13 +437,46 @@ func (r *upRun) startSentinels(ctx context.Context) error {
 }
 
 func (r *upRun) verify(ctx context.Context) error {
+	if r.opts.DryRun {
+		return nil
+	}
 	return r.c.Verify(ctx, r.master, r.opts.SyncTimeout)
 }
 
-// Print writes a short summary of what Up did.
+// Print writes a short summary of what Up did, or for a plan what it would
+// do, with file diffs.
 func (s *Summary) Print(w io.Writer) {
+	if s.DryRun {
+		if len(s.Changes) == 0 {
+			fmt.Fprintln(w, "plan: nothing to do; the cluster matches the inventory")
+			return
+		}
+		for _, ch := range s.Changes {
+			fmt.Fprintf(w, "  %s\n", ch)
+			if ch.Diff != "" {
+				fmt.Fprintf(w, "      %s\n", strings.ReplaceAll(strings.TrimRight(ch.Diff, "\n"), "\n", "\n      "))
+			}
+		}
+		fmt.Fprintf(w, "plan: %d changes; run redisctl up to make them\n", len(s.Changes))
+		return
+	}
 	for _, ch := range s.Changes {
 		fmt.Fprintf(w, "  changed: %s\n", ch)
 	}
-	fmt.Fprintf(w, "up: %d changed in %s\n", s.Changed, s.Duration.Round(100*time.Millisecond))
+	fmt.Fprintf(w, "up: %d changed in %s\n", len(s.Changes), s.Duration.Round(100*time.Millisecond))
+}
+
+// fileDiff is a unified diff of a planned file change, passwords hidden.
+func fileDiff(ch fileChange) string {
+	if ch.Old == nil {
+		return ""
+	}
+	d, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: difflib.SplitLines(maskSecrets(ch.Old)), B: difflib.SplitLines(maskSecrets(ch.New)),
+		FromFile: ch.File.Path, ToFile: ch.File.Path + " (new)", Context: 1,
+	})
+	if err != nil {
+		return ""
+	}
+	return d
 }

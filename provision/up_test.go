@@ -174,8 +174,8 @@ func TestUpBuildFailureReportsStderrTail(t *testing.T) {
 func TestUpFailedBuildCountsNoInstall(t *testing.T) {
 	sum, err := runUp(t, testInventory(t), &testConnector{hosts: failingBuildHosts()})
 	wantStep(t, err, "install redis")
-	if sum.Changed != 0 || len(sum.Changes) != 0 {
-		t.Errorf("summary after a failed build: %d changed %q, want nothing", sum.Changed, sum.Changes)
+	if len(sum.Changes) != 0 {
+		t.Errorf("summary after a failed build: %v, want nothing", sum.Changes)
 	}
 }
 

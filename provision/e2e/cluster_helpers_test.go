@@ -152,8 +152,13 @@ func do(t testing.TB, address string, args ...any) (any, error) {
 // pids returns the process id of every Redis and Sentinel, by "node1/redis".
 func pids(t testing.TB) map[string]string {
 	t.Helper()
+	return pidsOf(t, labHosts())
+}
+
+func pidsOf(t testing.TB, hosts []labHost) map[string]string {
+	t.Helper()
 	out := map[string]string{}
-	for _, h := range labHosts() {
+	for _, h := range hosts {
 		for kind, port := range map[string]int{"redis": redisPort, "sentinel": sentinelPort} {
 			m, err := info(t, addr(h, port), "server")
 			if err != nil {

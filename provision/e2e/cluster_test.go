@@ -41,6 +41,7 @@ func TestCluster(t *testing.T) {
 		{"uninstall refuses without a terminal or --yes", func(t *testing.T) { testUninstallRefuses(t, inv) }},
 		{"uninstall --backup removes everything up created", func(t *testing.T) { testUninstall(t, inv, before) }},
 		{"up after uninstall; uninstall keeps what was not ours", func(t *testing.T) { testUninstallKeeps(t, inv) }},
+		{"a fourth host added to the inventory joins as a replica", func(t *testing.T) { testAddHost(t, inv) }},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, s.fn) {
@@ -269,7 +270,20 @@ func testLiveSettings(t *testing.T, inv string) {
 		t.Fatal(err)
 	}
 	before := pids(t)
-	mustRun(t, edited, "up")
+	if p := mustRun(t, inv, "plan"); !strings.Contains(p.stdout, "plan: nothing to do") {
+		t.Fatalf("plan on an unchanged cluster should say nothing to do:\n%s", p.stdout)
+	}
+	plan := planned(mustRun(t, edited, "plan").stdout)
+	if len(plan) == 0 {
+		t.Fatal("plan lists no change after the inventory was edited")
+	}
+	if after := pids(t); !mapsEqual(before, after) {
+		t.Fatalf("plan changed processes")
+	}
+	done := applied(mustRun(t, edited, "up").stdout)
+	if !slices.Equal(plan, done) {
+		t.Fatalf("plan listed:\n  %s\nup did:\n  %s", strings.Join(plan, "\n  "), strings.Join(done, "\n  "))
+	}
 	if after := pids(t); !mapsEqual(before, after) {
 		t.Fatalf("changing settings restarted processes: before %v after %v", before, after)
 	}
@@ -306,6 +320,30 @@ func testLiveSettings(t *testing.T, inv string) {
 	}
 	// Back to the lab's settings, live again, so later steps see the lab inventory.
 	mustRun(t, inv, "up")
+}
+
+// planned returns the changes redisctl plan lists, sorted.
+func planned(out string) []string {
+	var l []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "  ") && !strings.HasPrefix(line, "      ") {
+			l = append(l, strings.TrimSpace(line))
+		}
+	}
+	slices.Sort(l)
+	return l
+}
+
+// applied returns the changes redisctl up reports, sorted.
+func applied(out string) []string {
+	var l []string
+	for _, line := range strings.Split(out, "\n") {
+		if c, ok := strings.CutPrefix(line, "  changed: "); ok {
+			l = append(l, c)
+		}
+	}
+	slices.Sort(l)
+	return l
 }
 
 func pairs(v any) map[string]string {
@@ -445,6 +483,35 @@ func testUninstallKeeps(t *testing.T, inv string) {
 	}
 	// Running uninstall again is safe.
 	mustRun(t, inv, "uninstall", "--yes")
+}
+
+func testAddHost(t *testing.T, inv string) {
+	mustRun(t, inv, "up")
+	master := currentMaster(t)
+	labUp(t, 4) // node4 joins the lab and the lab's inventory
+	if n := len(labHosts()); n != 4 {
+		t.Fatalf("the lab inventory lists %d hosts, want 4", n)
+	}
+	before := pidsOf(t, labHosts()[:3]) // node4 runs no Redis yet
+	plan := planned(mustRun(t, inv, "plan").stdout)
+	for _, p := range plan {
+		if !strings.HasPrefix(p, "node4: ") {
+			t.Errorf("adding node4 should change nothing on the other hosts; plan: %s", p)
+		}
+	}
+	r := mustRun(t, inv, "up")
+	if done := applied(r.stdout); !slices.Equal(plan, done) {
+		t.Fatalf("plan listed:\n  %s\nup did:\n  %s", strings.Join(plan, "\n  "), strings.Join(done, "\n  "))
+	}
+	checkSeedState(t, master) // 3 replicas online, every sentinel sees 3 replicas and 4 sentinels
+	for k, v := range before {
+		if now := pids(t)[k]; now != v {
+			t.Errorf("%s restarted while node4 joined (pid %s -> %s)", k, v, now)
+		}
+	}
+	if d, sr := status(t, inv); sr.code != 0 || d.Verdict != "healthy" {
+		t.Fatalf("status after adding node4: exit %d, %+v", sr.code, d.Problems)
+	}
 }
 
 // upperListings lists, per host, the paths in the host's copy-on-write
