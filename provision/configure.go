@@ -67,6 +67,9 @@ func (c *Cluster) missingOnHost(ctx context.Context, n *Node) ([]string, error) 
 	var b strings.Builder
 	b.WriteString("id -u redis >/dev/null 2>&1 || echo 'the redis user'\n")
 	for _, d := range c.hostDirs(n) {
+		if d.Path == c.Layout.StateDir {
+			continue // redisctl's own bookkeeping, made with the first change
+		}
 		fmt.Fprintf(&b, "[ -d %[1]s ] || echo %[1]s\n", remote.Quote(d.Path))
 	}
 	for _, f := range c.hostLogs(n) {

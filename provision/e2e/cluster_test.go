@@ -132,7 +132,7 @@ func testStoppedSentinel(t *testing.T, inv string) {
 		t.Fatalf("a refused failover-test changed the master from %s to %s", master.Name, m.Name)
 	}
 	r = mustRun(t, inv, "up")
-	if !strings.Contains(r.stdout, "started sentinel_8000") {
+	if !strings.Contains(r.stdout, "changed: node3: start sentinel_8000") {
 		t.Fatalf("up should have started node3's sentinel:\n%s", r.stdout)
 	}
 	checkSeedState(t, master)
