@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -105,4 +106,46 @@ func (c *Cluster) LiveMaster(ctx context.Context) (*Node, string, error) {
 		names = append(names, m.Spec.Name)
 	}
 	return nil, "", fmt.Errorf("%s all run as master and no sentinel answers to say which is current; refusing to guess: stop the stale ones or make them replicas by hand", strings.Join(names, ", "))
+}
+
+// checkNoRemovedHosts refuses to go on when the running sentinels know a
+// replica or a sentinel that the inventory no longer lists: removing a host
+// is not supported yet, and carrying on would leave the sentinels counting
+// a member that redisctl ignores. Sentinels report IP addresses, so the
+// check applies when the inventory names its hosts by IP.
+func (c *Cluster) checkNoRemovedHosts(ctx context.Context) error {
+	known := map[string]bool{}
+	for _, n := range c.Nodes {
+		ip := net.ParseIP(n.Spec.Address)
+		if ip == nil {
+			return nil
+		}
+		known[ip.String()] = true
+	}
+	var unknown []string
+	for _, n := range c.Sentinels() {
+		if n.Facts == nil || n.Facts.SentinelPid == 0 {
+			continue
+		}
+		cl := c.Sentinel(n)
+		for _, kind := range []string{"REPLICAS", "SENTINELS"} {
+			v, err := cl.Do(ctx, "SENTINEL", kind, c.Inv.Name).Result()
+			if err != nil {
+				continue
+			}
+			for _, p := range redisx.PairsList(v) {
+				ip := net.ParseIP(p["ip"])
+				what := strings.ToLower(strings.TrimSuffix(kind, "S")) + " " + net.JoinHostPort(p["ip"], p["port"])
+				if ip != nil && !known[ip.String()] && !slices.Contains(unknown, what) {
+					unknown = append(unknown, what)
+				}
+			}
+		}
+		cl.Close()
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	return fmt.Errorf("the sentinels know %s, not in the inventory: removing a host is not supported yet; put it back in the inventory, or remove it by hand (stop it, then SENTINEL RESET %s on each sentinel, 30 s apart)", strings.Join(unknown, ", "), c.Inv.Name)
 }

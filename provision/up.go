@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pmezard/go-difflib/difflib"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/redisctl/redisctl/provision/inventory"
 )
@@ -57,7 +58,11 @@ type upRun struct {
 	src    *Source
 	master *Node
 	sum    *Summary
-	mu     sync.Mutex
+	// restarts and sentinelRestarts hold, per node, the settings that
+	// changed and need its data node or sentinel restarted.
+	restarts         map[*Node][]string
+	sentinelRestarts map[*Node][]string
+	mu               sync.Mutex
 }
 
 // change records one change and, unless this is a dry run, makes it with
@@ -91,7 +96,8 @@ func Up(ctx context.Context, inv *inventory.Inventory, opts UpOptions) (*Summary
 	if opts.SyncTimeout == 0 {
 		opts.SyncTimeout = 60*time.Second + 3*time.Duration(inv.Sentinel.DownAfterMS)*time.Millisecond
 	}
-	r := &upRun{inv: inv, opts: opts, sum: &Summary{DryRun: opts.DryRun}}
+	r := &upRun{inv: inv, opts: opts, sum: &Summary{DryRun: opts.DryRun},
+		restarts: map[*Node][]string{}, sentinelRestarts: map[*Node][]string{}}
 	start := time.Now()
 
 	steps := []struct {
@@ -114,6 +120,7 @@ func Up(ctx context.Context, inv *inventory.Inventory, opts UpOptions) (*Summary
 		{"start the master", r.startMaster},
 		{"start the replicas", r.startReplicas},
 		{"start the sentinels", r.startSentinels},
+		{"rolling restart", r.rollingRestart},
 		{"verify", r.verify},
 	}
 	defer func() {
@@ -130,7 +137,11 @@ func Up(ctx context.Context, inv *inventory.Inventory, opts UpOptions) (*Summary
 		if err := s.run(ctx); err != nil {
 			return r.sum, &StepError{Step: s.title, Err: err}
 		}
-		p.Debugf("step %q done in %s", s.title, time.Since(t).Round(time.Millisecond))
+		if d := time.Since(t); d >= time.Second {
+			p.Printf("", "    %s took %s", s.title, d.Round(100*time.Millisecond))
+		} else {
+			p.Debugf("step %q done in %s", s.title, d.Round(time.Millisecond))
+		}
 	}
 	r.sum.Duration = time.Since(start)
 	return r.sum, nil
@@ -273,6 +284,9 @@ func (r *upRun) prepare(ctx context.Context) error {
 }
 
 func (r *upRun) findMaster(ctx context.Context) error {
+	if err := r.c.checkNoRemovedHosts(ctx); err != nil {
+		return err
+	}
 	m, note, err := r.c.LiveMaster(ctx)
 	if err != nil {
 		return err
@@ -326,11 +340,12 @@ func (r *upRun) applyLive(ctx context.Context, n *Node, ch fileChange) error {
 	var ops []liveOp
 	var restart []string
 	var err error
-	cl := c.Data(n)
-	if ch.File.Path == c.Layout.RedisConf {
+	isRedis := ch.File.Path == c.Layout.RedisConf
+	var cl *redis.Client
+	if isRedis {
+		cl = c.Data(n)
 		ops, restart = c.redisLiveOps(ch)
 	} else {
-		cl.Close()
 		cl = c.Sentinel(n)
 		ops, restart, err = c.sentinelLiveOps(ch)
 	}
@@ -338,28 +353,176 @@ func (r *upRun) applyLive(ctx context.Context, n *Node, ch fileChange) error {
 	if err != nil {
 		return err
 	}
-	if len(restart) > 0 {
-		return fmt.Errorf("%s: changing %s on a running server needs a restart, which redisctl does not do yet; apply it by hand, one node at a time", ch.File.Path, strings.Join(restart, ", "))
-	}
 	for _, op := range ops {
 		if err := r.change(n, "", func() error { return op.do(ctx, cl) }, "live: %s", op.desc); err != nil {
 			return err
 		}
 	}
-	if r.opts.DryRun {
+	if len(restart) > 0 {
+		r.mu.Lock()
+		if isRedis {
+			r.restarts[n] = restart
+		} else {
+			r.sentinelRestarts[n] = restart
+		}
+		r.mu.Unlock()
+		if !isRedis {
+			// A sentinel rewrites its file from memory: the file is written
+			// while it is stopped, in the rolling restart.
+			return nil
+		}
+	}
+	// The server rewrote its file (CONFIG REWRITE writes what runs, so a
+	// setting that needs a restart is undone there): bring the file in line
+	// again; the process takes the rest when it restarts.
+	var again []fileChange
+	if !r.opts.DryRun {
+		if again, err = c.planFiles(ctx, n, r.master.Spec.Address); err != nil {
+			return err
+		}
+	} else if len(restart) > 0 {
+		again = []fileChange{ch}
+	}
+	for _, a := range again {
+		if a.File.Path != ch.File.Path {
+			continue
+		}
+		apply := func() error { return c.writeFiles(ctx, n, []fileChange{a}) }
+		if len(restart) == 0 {
+			return apply() // formatting only: nothing a person needs to see
+		}
+		return r.change(n, fileDiff(a), apply, "update %s (%s; takes effect at the restart)", a.File.Path, strings.Join(restart, ", "))
+	}
+	return nil
+}
+
+// rollingRestart restarts the servers whose new settings need a restart,
+// never more than one at a time: the replicas, each waited for until it is
+// back in sync; then, when the master needs one, a graceful failover away
+// from it and its restart as a replica; then the sentinels, one by one.
+func (r *upRun) rollingRestart(ctx context.Context) error {
+	c := r.c
+	if len(r.restarts) == 0 && len(r.sentinelRestarts) == 0 {
 		return nil
 	}
-	// The server rewrote its file; bring anything it did not write (our
-	// header, quoting) in line, then the file and the process agree.
-	again, err := c.planFiles(ctx, n, r.master.Spec.Address)
+	if !r.opts.DryRun {
+		if h := c.CheckHealth(ctx, nil); h.Verdict != "healthy" {
+			return fmt.Errorf("settings need a restart, but the cluster is %s; refusing to restart anything until it is healthy: %s", h.Verdict, problemsText(h))
+		}
+	}
+	for _, n := range r.replicas() {
+		if keys := r.restarts[n]; keys != nil {
+			if err := r.change(n, "", func() error { return r.restartData(ctx, n) }, "restart %s to apply %s", c.Layout.RedisService, strings.Join(keys, ", ")); err != nil {
+				return err
+			}
+		}
+	}
+	if keys := r.restarts[r.master]; keys != nil {
+		old := r.master
+		err := r.change(old, "", func() error { return r.failoverAway(ctx, old) }, "fail over away from %s with SENTINEL FAILOVER, to restart it", old.Spec.Name)
+		if err != nil {
+			return err
+		}
+		if err := r.change(old, "", func() error { return r.restartData(ctx, old) }, "restart %s to apply %s", c.Layout.RedisService, strings.Join(keys, ", ")); err != nil {
+			return err
+		}
+	}
+	for _, n := range c.Nodes {
+		if keys := r.sentinelRestarts[n]; keys != nil {
+			if err := r.change(n, "", func() error { return r.restartSentinel(ctx, n) }, "restart %s to apply %s", c.Layout.SentinelService, strings.Join(keys, ", ")); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func problemsText(h *Health) string {
+	var l []string
+	for _, p := range h.Problems {
+		l = append(l, p.String())
+	}
+	return strings.Join(l, "; ")
+}
+
+// restartData restarts one data node with its current config (written
+// again first: Sentinel may have rewritten it during a failover) and waits
+// until it is back in sync and the cluster is healthy.
+func (r *upRun) restartData(ctx context.Context, n *Node) error {
+	c := r.c
+	if err := r.rewriteIfChanged(ctx, n, c.Layout.RedisConf); err != nil {
+		return err
+	}
+	if _, err := c.stopService(ctx, n, c.Layout.RedisService, c.Layout.RedisPid); err != nil {
+		return err
+	}
+	if _, _, err := c.startService(ctx, n, c.Layout.RedisService, c.Layout.RedisPid); err != nil {
+		return err
+	}
+	if err := c.waitPing(ctx, n, false, 20*time.Second); err != nil {
+		return err
+	}
+	if err := c.WaitReplication(ctx, r.master, r.replicas(), r.opts.SyncTimeout); err != nil {
+		return err
+	}
+	return c.Verify(ctx, r.master, r.opts.SyncTimeout)
+}
+
+func (r *upRun) restartSentinel(ctx context.Context, n *Node) error {
+	c := r.c
+	if _, err := c.stopService(ctx, n, c.Layout.SentinelService, c.Layout.SentinelPid); err != nil {
+		return err
+	}
+	if err := r.rewriteIfChanged(ctx, n, c.Layout.SentinelConf); err != nil {
+		return err
+	}
+	if _, _, err := c.startService(ctx, n, c.Layout.SentinelService, c.Layout.SentinelPid); err != nil {
+		return err
+	}
+	return c.Verify(ctx, r.master, r.opts.SyncTimeout)
+}
+
+// rewriteIfChanged writes one file of n again when it differs from what
+// redisctl wants (merged, so the server's own state stays).
+func (r *upRun) rewriteIfChanged(ctx context.Context, n *Node, file string) error {
+	changes, err := r.c.planFiles(ctx, n, r.master.Spec.Address)
 	if err != nil {
 		return err
 	}
-	for _, a := range again {
-		if a.File.Path == ch.File.Path {
-			return c.writeFiles(ctx, n, []fileChange{a})
+	for _, ch := range changes {
+		if ch.File.Path == file {
+			return r.c.writeFiles(ctx, n, []fileChange{ch})
 		}
 	}
+	return nil
+}
+
+// failoverAway moves the master role off old gracefully (writes paused,
+// replicas caught up, SENTINEL FAILOVER) and reports how long writes were
+// held.
+func (r *upRun) failoverAway(ctx context.Context, old *Node) error {
+	c := r.c
+	start := time.Now()
+	unpause, err := c.gracefulFailover(ctx, old)
+	if err != nil {
+		return err
+	}
+	bound := time.Duration(c.Inv.Sentinel.DownAfterMS)*time.Millisecond + 2*time.Duration(min(c.Inv.Sentinel.FailoverTimeoutMS, 10000))*time.Millisecond + 15*time.Second
+	newMaster, err := c.waitNewMaster(ctx, old, bound)
+	if err != nil {
+		return errors.Join(err, unpause())
+	}
+	held := time.Since(start)
+	if err := unpause(); err != nil {
+		return err
+	}
+	if err := c.waitRole(ctx, old, "slave", bound); err != nil {
+		return err
+	}
+	r.master = newMaster
+	note := fmt.Sprintf("writes were held for %.1fs while the master moved from %s to %s", held.Seconds(), old.Spec.Name, newMaster.Spec.Name)
+	c.P.Printf("", "%s", note)
+	r.sum.Notes = append(r.sum.Notes, note)
 	return nil
 }
 
@@ -462,6 +625,9 @@ func (s *Summary) Print(w io.Writer) {
 	}
 	for _, ch := range s.Changes {
 		fmt.Fprintf(w, "  changed: %s\n", ch)
+	}
+	for _, n := range s.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
 	}
 	fmt.Fprintf(w, "up: %d changed in %s\n", len(s.Changes), s.Duration.Round(100*time.Millisecond))
 }

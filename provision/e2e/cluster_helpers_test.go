@@ -367,3 +367,56 @@ func (s *cmdlineSampler) finish(secret string) (samples, distinct int, leaks []s
 	}
 	return s.samples, len(s.seen), leaks
 }
+
+// testWriter writes numbered keys through a Sentinel-aware client straight
+// over the lab bridge, as an application would, until stopped.
+type testWriter struct {
+	mu     sync.Mutex
+	okAt   []time.Time
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startWriter(t testing.TB) *testWriter {
+	var sentinels []string
+	for _, h := range labHosts() {
+		sentinels = append(sentinels, addr(h, sentinelPort))
+	}
+	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: masterName, SentinelAddrs: sentinels,
+		Password: password(t), SentinelPassword: password(t), DialTimeout: time.Second,
+		ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: -1, DisableIdentity: true, Protocol: 2})
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &testWriter{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		defer c.Close()
+		for i := 0; ctx.Err() == nil; i++ {
+			if c.Set(ctx, "e2e:writer:"+strconv.Itoa(i), i, time.Hour).Err() == nil {
+				w.mu.Lock()
+				w.okAt = append(w.okAt, time.Now())
+				w.mu.Unlock()
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	return w
+}
+
+// stop ends the writer after two more seconds of writing and returns the
+// acknowledged writes, the longest time between two of them, and how many
+// came in those last two seconds.
+func (w *testWriter) stop() (acked int, gap time.Duration, last int) {
+	end := time.Now()
+	time.Sleep(2 * time.Second)
+	w.cancel()
+	<-w.done
+	for i, t := range w.okAt {
+		if i > 0 {
+			gap = max(gap, t.Sub(w.okAt[i-1]))
+		}
+		if t.After(end) {
+			last++
+		}
+	}
+	return len(w.okAt), gap, last
+}

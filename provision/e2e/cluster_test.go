@@ -38,6 +38,7 @@ func TestCluster(t *testing.T) {
 		{"failover-test --mode manual", func(t *testing.T) { testFailover(t, inv, "manual") }},
 		{"up after a failover keeps the live master and sentinel state", func(t *testing.T) { testUpAfterFailover(t, inv) }},
 		{"changed settings are applied live", func(t *testing.T) { testLiveSettings(t, inv) }},
+		{"a setting that needs a restart gets a rolling restart with one failover", func(t *testing.T) { testRollingRestart(t, inv) }},
 		{"uninstall refuses without a terminal or --yes", func(t *testing.T) { testUninstallRefuses(t, inv) }},
 		{"uninstall --backup removes everything up created", func(t *testing.T) { testUninstall(t, inv, before) }},
 		{"up after uninstall; uninstall keeps what was not ours", func(t *testing.T) { testUninstallKeeps(t, inv) }},
@@ -361,6 +362,59 @@ func pairs(v any) map[string]string {
 	return out
 }
 
+func testRollingRestart(t *testing.T, inv string) {
+	data, err := os.ReadFile(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(data), "  port: 7000\n", "  port: 7000\n  config:\n    databases: 32\n", 1)
+	edited := filepath.Join(t.TempDir(), "inventory.yaml")
+	if err := os.WriteFile(edited, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := currentMaster(t)
+	before := pids(t)
+	plan := planned(mustRun(t, edited, "plan").stdout)
+	if !slices.Contains(plan, old.Name+": fail over away from "+old.Name+" with SENTINEL FAILOVER, to restart it") {
+		t.Fatalf("plan does not list the failover away from %s:\n  %s", old.Name, strings.Join(plan, "\n  "))
+	}
+
+	w := startWriter(t)
+	r := mustRun(t, edited, "up")
+	acked, gap, afterUp := w.stop()
+	t.Logf("MEASURE rolling restart: up took %s; the test's writer had %d writes acknowledged, longest gap %s", r.took.Round(100*time.Millisecond), acked, gap.Round(10*time.Millisecond))
+	if afterUp == 0 {
+		t.Fatal("the writer could not write once up had finished")
+	}
+	if !strings.Contains(r.stdout, "note: writes were held for") {
+		t.Errorf("up should report how long writes were held during the failover:\n%s", r.stdout)
+	}
+	if done := applied(r.stdout); !slices.Equal(plan, done) {
+		t.Fatalf("plan listed:\n  %s\nup did:\n  %s", strings.Join(plan, "\n  "), strings.Join(done, "\n  "))
+	}
+	nm := currentMaster(t)
+	if nm == old {
+		t.Fatalf("the master is still %s: no failover happened", old.Name)
+	}
+	checkSeedState(t, nm)
+	after := pids(t)
+	for _, h := range labHosts() {
+		if before[h.Name+"/redis"] == after[h.Name+"/redis"] {
+			t.Errorf("%s: redis was not restarted (pid %s)", h.Name, after[h.Name+"/redis"])
+		}
+		if before[h.Name+"/sentinel"] != after[h.Name+"/sentinel"] {
+			t.Errorf("%s: the sentinel was restarted", h.Name)
+		}
+		v, err := do(t, addr(h, redisPort), "CONFIG", "GET", "databases")
+		if err != nil || !strings.Contains(fmt.Sprint(v), "32") {
+			t.Errorf("%s: CONFIG GET databases = %v, %v", h.Name, v, err)
+		}
+	}
+	if r := mustRun(t, edited, "up"); !strings.Contains(r.stdout, "up: 0 changed") {
+		t.Fatalf("up after the rolling restart should change nothing:\n%s", r.stdout)
+	}
+}
+
 func testUninstallRefuses(t *testing.T, inv string) {
 	before := pids(t)
 	r := run(t, inv, "uninstall")
@@ -488,6 +542,10 @@ func testUninstallKeeps(t *testing.T, inv string) {
 func testAddHost(t *testing.T, inv string) {
 	mustRun(t, inv, "up")
 	master := currentMaster(t)
+	three, err := os.ReadFile(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
 	labUp(t, 4) // node4 joins the lab and the lab's inventory
 	if n := len(labHosts()); n != 4 {
 		t.Fatalf("the lab inventory lists %d hosts, want 4", n)
@@ -512,6 +570,21 @@ func testAddHost(t *testing.T, inv string) {
 	if d, sr := status(t, inv); sr.code != 0 || d.Verdict != "healthy" {
 		t.Fatalf("status after adding node4: exit %d, %+v", sr.code, d.Problems)
 	}
+
+	// Taking node4 out of the inventory again is refused, and changes nothing.
+	without := filepath.Join(t.TempDir(), "inventory.yaml")
+	if err := os.WriteFile(without, three, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before = pids(t)
+	r = run(t, without, "up")
+	if r.code == 0 || !strings.Contains(r.stderr, "removing a host is not supported yet") {
+		t.Fatalf("up without node4 should refuse: exit %d", r.code)
+	}
+	if after := pids(t); !mapsEqual(before, after) {
+		t.Fatalf("a refused up changed processes")
+	}
+	checkSeedState(t, master)
 }
 
 // upperListings lists, per host, the paths in the host's copy-on-write
