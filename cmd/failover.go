@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -28,8 +27,8 @@ func newFailoverTestCmd(g *globals) *cobra.Command {
 			"replica and reads back every acknowledged write. Lost writes are reported as measured.",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if o.output != "table" && o.output != "json" {
-				return &exitError{code: ExitUsage, err: fmt.Errorf("-o must be table or json, not %q", o.output)}
+			if err := checkOutput(o.output); err != nil {
+				return err
 			}
 			inv, err := g.loadInventory()
 			if err != nil {
@@ -42,9 +41,7 @@ func newFailoverTestCmd(g *globals) *cobra.Command {
 			})
 			if rep != nil && rep.NewMaster != "" {
 				if o.output == "json" {
-					enc := json.NewEncoder(g.out)
-					enc.SetIndent("", "  ")
-					if err := enc.Encode(rep); err != nil {
+					if err := writeJSON(g.out, rep); err != nil {
 						return err
 					}
 				} else {

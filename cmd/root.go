@@ -4,6 +4,7 @@ package cmd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -140,6 +141,21 @@ func failed(p *provision.Progress, err error) error {
 		return fmt.Errorf("%w\n(the debug log with every remote command and its output: %s)", err, path)
 	}
 	return err
+}
+
+// checkOutput validates an -o flag.
+func checkOutput(o string) error {
+	if o != "table" && o != "json" {
+		return &exitError{code: ExitUsage, err: fmt.Errorf("-o must be table or json, not %q", o)}
+	}
+	return nil
+}
+
+// writeJSON writes v as indented JSON, the stable machine-readable form.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func newVersionCmd(g *globals) *cobra.Command {

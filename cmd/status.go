@@ -1,8 +1,6 @@
 package cmd
 
 import (
-	"encoding/json"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -23,8 +21,8 @@ func newStatusCmd(g *globals) *cobra.Command {
 			"Exit status: 0 healthy, 3 degraded (works, needs attention), 4 unusable or a host unreachable.",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if o.output != "table" && o.output != "json" {
-				return &exitError{code: ExitUsage, err: fmt.Errorf("-o must be table or json, not %q", o.output)}
+			if err := checkOutput(o.output); err != nil {
+				return err
 			}
 			inv, err := g.loadInventory()
 			if err != nil {
@@ -38,9 +36,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 				return failed(p, err)
 			}
 			if o.output == "json" {
-				enc := json.NewEncoder(g.out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(h); err != nil {
+				if err := writeJSON(g.out, h); err != nil {
 					return err
 				}
 			} else {
