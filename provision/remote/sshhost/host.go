@@ -283,14 +283,22 @@ func (h *Host) Dial(ctx context.Context, network, addr string) (net.Conn, error)
 	if err != nil {
 		return nil, fmt.Errorf("%s: connect to %s from the host: %w", h.name, addr, err)
 	}
-	return withDeadlines(c), nil
+	return withDeadlines(c, dialedAddr{network, addr}), nil
 }
+
+// dialedAddr is the address a channel was opened to: the channel itself
+// reports none, and Sentinel-aware clients tell connections to the old
+// master from connections to the new one by RemoteAddr.
+type dialedAddr struct{ network, addr string }
+
+func (a dialedAddr) Network() string { return a.network }
+func (a dialedAddr) String() string  { return a.addr }
 
 // withDeadlines gives an SSH channel the deadlines net.Conn promises (an
 // ssh channel has none, and Redis clients rely on them for timeouts): the
 // caller gets one end of a net.Pipe, which has deadlines, and two
 // goroutines copy between its other end and the channel.
-func withDeadlines(ch net.Conn) net.Conn {
+func withDeadlines(ch net.Conn, raddr net.Addr) net.Conn {
 	local, inner := net.Pipe()
 	go func() {
 		io.Copy(inner, ch)
@@ -300,17 +308,18 @@ func withDeadlines(ch net.Conn) net.Conn {
 		io.Copy(ch, inner)
 		ch.Close()
 	}()
-	return &pipeConn{Conn: local, remote: ch}
+	return &pipeConn{Conn: local, remote: ch, raddr: raddr}
 }
 
 // pipeConn reports the channel's addresses and closes it with the pipe.
 type pipeConn struct {
 	net.Conn
 	remote net.Conn
+	raddr  net.Addr
 }
 
 func (p *pipeConn) LocalAddr() net.Addr  { return p.remote.LocalAddr() }
-func (p *pipeConn) RemoteAddr() net.Addr { return p.remote.RemoteAddr() }
+func (p *pipeConn) RemoteAddr() net.Addr { return p.raddr }
 func (p *pipeConn) Close() error {
 	err := p.Conn.Close()
 	p.remote.Close()

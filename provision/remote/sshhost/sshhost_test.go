@@ -734,6 +734,21 @@ func TestDial(t *testing.T) {
 	if _, err := io.ReadFull(conn, buf); err != nil || string(buf) != "PING\r\n" {
 		t.Errorf("echo = %q, %v", buf, err)
 	}
+	// Redis clients rely on deadlines; an SSH channel alone has none.
+	if err := conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
+		t.Fatalf("SetReadDeadline: %v", err)
+	}
+	start := time.Now()
+	var ne net.Error
+	if _, err := conn.Read(buf); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("a read past the deadline returned %v, want a timeout", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the read deadline was not honoured (%s)", d)
+	}
+	if conn.RemoteAddr().String() != ln.Addr().String() {
+		t.Errorf("RemoteAddr = %s, want %s", conn.RemoteAddr(), ln.Addr())
+	}
 	closed, _ := net.Listen("tcp", "127.0.0.1:0")
 	closed.Close()
 	if _, err := h.Dial(context.Background(), "tcp", closed.Addr().String()); err == nil || !strings.HasPrefix(err.Error(), "node1: ") {
