@@ -30,11 +30,10 @@ func newFailoverTestCmd(g *globals) *cobra.Command {
 			if err := checkOutput(o.output); err != nil {
 				return err
 			}
-			inv, err := g.loadInventory()
+			inv, p, err := g.begin("failover-test")
 			if err != nil {
 				return err
 			}
-			p := g.progress("failover-test")
 			defer p.Close()
 			rep, err := provision.FailoverTest(c.Context(), inv, provision.FailoverOptions{
 				Connect: g.connector(), Progress: p, Mode: o.mode, NoRestore: o.noRestore,

@@ -122,6 +122,16 @@ func (g *globals) loadInventory() (*inventory.Inventory, error) {
 	return inv, err
 }
 
+// begin loads the inventory and opens the progress output and debug log
+// for one command; the caller closes the progress.
+func (g *globals) begin(verb string) (*inventory.Inventory, *provision.Progress, error) {
+	inv, err := g.loadInventory()
+	if err != nil {
+		return nil, nil, err
+	}
+	return inv, g.progress(verb), nil
+}
+
 func (g *globals) progress(verb string) *provision.Progress {
 	p := provision.NewProgress(g.errOut, filepath.Join(g.cacheDir, "logs"), verb, g.verbose)
 	redis.SetLogger(p.RedisLogger())

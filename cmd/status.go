@@ -1,7 +1,6 @@
 package cmd
 
 import (
-
 	"github.com/spf13/cobra"
 
 	"github.com/redisctl/redisctl/provision"
@@ -24,11 +23,10 @@ func newStatusCmd(g *globals) *cobra.Command {
 			if err := checkOutput(o.output); err != nil {
 				return err
 			}
-			inv, err := g.loadInventory()
+			inv, p, err := g.begin("status")
 			if err != nil {
 				return err
 			}
-			p := g.progress("status")
 			defer p.Close()
 			p.SetQuiet(true)
 			h, err := provision.Status(c.Context(), inv, g.connector(), p)

@@ -29,11 +29,10 @@ func newUninstallCmd(g *globals) *cobra.Command {
 			"for confirmation first; without a terminal it needs --yes.",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			inv, err := g.loadInventory()
+			inv, p, err := g.begin("uninstall")
 			if err != nil {
 				return err
 			}
-			p := g.progress("uninstall")
 			defer p.Close()
 			res, err := provision.Uninstall(c.Context(), inv, provision.UninstallOptions{
 				Connect:   g.connector(),

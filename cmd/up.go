@@ -35,15 +35,14 @@ func newPlanCmd(g *globals) *cobra.Command {
 }
 
 func (g *globals) runUp(c *cobra.Command, dryRun bool) error {
-	inv, err := g.loadInventory()
-	if err != nil {
-		return err
-	}
 	verb := "up"
 	if dryRun {
 		verb = "plan"
 	}
-	p := g.progress(verb)
+	inv, p, err := g.begin(verb)
+	if err != nil {
+		return err
+	}
 	defer p.Close()
 	sum, err := provision.Up(c.Context(), inv, provision.UpOptions{
 		Connect:  g.connector(),
