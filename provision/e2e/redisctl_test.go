@@ -42,6 +42,7 @@ func TestCluster(t *testing.T) {
 		{"uninstall refuses without a terminal or --yes", func(t *testing.T) { testUninstallRefuses(t, inv) }},
 		{"uninstall --backup removes everything up created", func(t *testing.T) { testUninstall(t, inv, before) }},
 		{"up after uninstall; uninstall keeps what was not ours", func(t *testing.T) { testUninstallKeeps(t, inv) }},
+		{"uninstall with a host down does the rest and finishes later", func(t *testing.T) { testUninstallHostDown(t, inv) }},
 		{"a fourth host added to the inventory joins as a replica", func(t *testing.T) { testAddHost(t, inv) }},
 	}
 	for _, s := range steps {
@@ -537,6 +538,35 @@ func testUninstallKeeps(t *testing.T, inv string) {
 	}
 	// Running uninstall again is safe.
 	mustRun(t, inv, "uninstall", "--yes")
+}
+
+func testUninstallHostDown(t *testing.T, inv string) {
+	mustRun(t, inv, "up")
+	pid, err := hostPID("node3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// sshd is PID 1 of node3's PID namespace: killing it ends the whole host.
+	if err := exec.Command("kill", "-KILL", strconv.Itoa(pid)).Run(); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, inv, "uninstall", "--yes")
+	if r.code == 0 || !strings.Contains(r.stderr, "node3: unreachable") {
+		t.Fatalf("uninstall with node3 down should fail naming node3: exit %d", r.code)
+	}
+	for _, h := range []string{"node1", "node2"} {
+		if out, _ := hostExec(t, h, "sh", "-c", "pgrep -a redis-server; ls /etc/redis/redis_7000.conf /usr/local/bin/redis-server 2>/dev/null; true"); out != "" {
+			t.Errorf("%s was not uninstalled while node3 was down: %s", h, out)
+		}
+	}
+	labUp(t, 3) // node3 comes back with its disk as it was
+	if out, _ := hostExec(t, "node3", "ls", "/etc/redis"); !strings.Contains(out, "redis_7000.conf") {
+		t.Fatalf("node3 came back without its files (%q); the test proves nothing", out)
+	}
+	mustRun(t, inv, "uninstall", "--yes")
+	if out, _ := hostExec(t, "node3", "sh", "-c", "ls /etc/redis /usr/local/bin/redis-server /var/lib/redisctl 2>/dev/null; true"); out != "" {
+		t.Errorf("a second uninstall left files on node3: %s", out)
+	}
 }
 
 func testAddHost(t *testing.T, inv string) {
