@@ -100,9 +100,13 @@ func mustRun(t testing.TB, inv string, args ...string) result {
 	return r
 }
 
-// password is the generated password up stored for the lab.
+// password is the generated password up stored for the lab, or the one a
+// test gave in E2E_PASSWORD.
 func password(t testing.TB) string {
 	t.Helper()
+	if pw := os.Getenv("E2E_PASSWORD"); pw != "" {
+		return pw
+	}
 	b, err := os.ReadFile(filepath.Join(labState(), "redis.password"))
 	if err != nil {
 		t.Fatalf("password file: %v", err)
@@ -313,9 +317,10 @@ func currentMaster(t testing.TB) labHost {
 	return labHost{}
 }
 
-// cmdlineSampler reads every process's command line and environment on the
-// machine (the lab hosts' processes included: their PID namespaces are
-// children of this one) until stopped, and keeps what it saw.
+// cmdlineSampler reads every process's command line on the machine (the lab
+// hosts' processes included: their PID namespaces are children of this
+// one), and the environment of the hosts' processes, until stopped, and
+// keeps what it saw.
 type cmdlineSampler struct {
 	mu      sync.Mutex
 	seen    map[string]bool
@@ -327,6 +332,7 @@ type cmdlineSampler struct {
 func sampleCmdlines() *cmdlineSampler {
 	s := &cmdlineSampler{seen: map[string]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
 	self := strconv.Itoa(os.Getpid())
+	ownNS, _ := os.Readlink("/proc/self/ns/pid")
 	go func() {
 		defer close(s.done)
 		for {
@@ -336,7 +342,14 @@ func sampleCmdlines() *cmdlineSampler {
 				if filepath.Base(d) == self {
 					continue
 				}
-				for _, f := range []string{"cmdline", "environ"} {
+				files := []string{"cmdline"}
+				if ns, _ := os.Readlink(filepath.Join(d, "ns", "pid")); ns != "" && ns != ownNS {
+					// A lab host's process: its environment must not hold
+					// the secret either. (On the control side the operator
+					// may pass it in the environment, as ${VAR} intends.)
+					files = append(files, "environ")
+				}
+				for _, f := range files {
 					if b, err := os.ReadFile(filepath.Join(d, f)); err == nil && len(b) > 0 {
 						s.seen[strings.ReplaceAll(string(b), "\x00", " ")] = true
 					}

@@ -44,6 +44,7 @@ func TestCluster(t *testing.T) {
 		{"up after uninstall; uninstall keeps what was not ours", func(t *testing.T) { testUninstallKeeps(t, inv) }},
 		{"uninstall with a host down does the rest and finishes later", func(t *testing.T) { testUninstallHostDown(t, inv) }},
 		{"a fourth host added to the inventory joins as a replica", func(t *testing.T) { testAddHost(t, inv) }},
+		{"a password with # $ and a backslash survives up, restarts and a failover", func(t *testing.T) { testTrickyPassword(t, inv) }},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, s.fn) {
@@ -210,7 +211,9 @@ func testUpAfterFailover(t *testing.T, inv string) {
 	}
 	ids := sentinelState(t)
 	before := pids(t)
-	r := mustRun(t, inv, "up")
+	// The inventory names the old master as master, as an operator's
+	// inventory would after a failover nobody edited it for.
+	r := mustRun(t, inventoryWithMaster(t, inv, old.Name), "up")
 	if !strings.Contains(r.stderr, "keeping "+nm.Name) {
 		t.Errorf("up should say it keeps the live master %s:\n%s", nm.Name, r.stderr)
 	}
@@ -234,6 +237,32 @@ func testUpAfterFailover(t *testing.T, inv string) {
 	if after := pids(t); !mapsEqual(before, after) {
 		t.Fatalf("up restarted processes: before %v after %v", before, after)
 	}
+}
+
+// inventoryWithMaster writes a copy of the lab inventory naming host as the
+// master and every other host a replica.
+func inventoryWithMaster(t *testing.T, inv, host string) string {
+	data, err := os.ReadFile(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := regexp.MustCompile(`(?m)^(\s*- \{name: (\S+), .*role: )(master|replica)\}`)
+	out := role.ReplaceAllStringFunc(string(data), func(line string) string {
+		m := role.FindStringSubmatch(line)
+		want := "replica"
+		if m[2] == host {
+			want = "master"
+		}
+		return m[1] + want + "}"
+	})
+	if !strings.Contains(out, "{name: "+host+", ") || strings.Count(out, "role: master") != 1 {
+		t.Fatalf("could not make %s the master in:\n%s", host, out)
+	}
+	p := filepath.Join(t.TempDir(), "inventory.yaml")
+	if err := os.WriteFile(p, []byte(out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // sentinelState returns every sentinel's myid and current epoch, read from
@@ -615,6 +644,42 @@ func testAddHost(t *testing.T, inv string) {
 		t.Fatalf("a refused up changed processes")
 	}
 	checkSeedState(t, master)
+}
+
+func testTrickyPassword(t *testing.T, inv string) {
+	mustRun(t, inv, "uninstall", "--yes")
+	const pw = `p@ss#$\x%&*!;w0rd`
+	t.Setenv("E2E_PASSWORD", pw) // password(t) and redisctl both read it
+	data, err := os.ReadFile(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := regexp.MustCompile(`(?m)^  password_file: .*$`).ReplaceAllLiteralString(string(data), "  password: ${E2E_PASSWORD}")
+	if !strings.Contains(s, "${E2E_PASSWORD}") {
+		t.Fatalf("could not set the password in the inventory:\n%s", data)
+	}
+	edited := filepath.Join(t.TempDir(), "inventory.yaml")
+	if err := os.WriteFile(edited, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sampler := sampleCmdlines()
+	r := mustRun(t, edited, "up")
+	_, _, leaks := sampler.finish(pw)
+	if len(leaks) > 0 || strings.Contains(r.stdout+r.stderr, pw) {
+		t.Fatalf("the password leaked: %q", leaks)
+	}
+	master := currentMaster(t)
+	checkSeedState(t, master)
+	// Sentinel rewrote its config at its first start; a restart reads it back.
+	if _, err := hostExec(t, "node2", "/etc/init.d/sentinel_8000", "restart"); err != nil {
+		t.Fatal(err)
+	}
+	checkSeedState(t, master)
+	mustRun(t, edited, "failover-test", "--mode", "kill")
+	checkSeedState(t, currentMaster(t))
+	if r := mustRun(t, edited, "up"); !strings.Contains(r.stdout, "up: 0 changed") {
+		t.Fatalf("up after the failover should change nothing:\n%s", r.stdout)
+	}
 }
 
 // upperListings lists, per host, the paths in the host's copy-on-write
