@@ -3,7 +3,6 @@ package provision
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -247,5 +246,3 @@ func (c *Cluster) ensureDirs(ctx context.Context, n *Node, dirs []dirSpec) error
 	}
 	return nil
 }
-
-var errNotRunning = errors.New("not running")

@@ -161,7 +161,9 @@ func TestInitScript(t *testing.T) {
 
 	// restart from stopped starts it.
 	run("restart", 0)
-	pid = pidFrom(t, conf.PidFile)
+	if pid = pidFrom(t, conf.PidFile); !alive(pid) {
+		t.Errorf("restart from stopped did not start the server (pid %d)", pid)
+	}
 	run("stop", 0)
 
 	// A config Redis refuses: start fails and shows why.
