@@ -149,3 +149,21 @@ func (c *Cluster) checkNoRemovedHosts(ctx context.Context) error {
 	sort.Strings(unknown)
 	return fmt.Errorf("the sentinels know %s, not in the inventory: removing a host is not supported yet; put it back in the inventory, or remove it by hand (stop it, then SENTINEL RESET %s on each sentinel, 30 s apart)", strings.Join(unknown, ", "), c.Inv.Name)
 }
+
+// checkPasswordAccepted stops up when a running server refuses the
+// inventory's password: the password of a live cluster cannot be changed
+// by redisctl yet, and going on would lock the sentinels out.
+func (c *Cluster) checkPasswordAccepted(ctx context.Context) error {
+	for _, n := range c.Nodes {
+		if n.Facts == nil || n.Facts.RedisPid == 0 {
+			continue
+		}
+		cl := c.Data(n)
+		err := cl.Ping(ctx).Err()
+		cl.Close()
+		if err != nil && (strings.Contains(err.Error(), "WRONGPASS") || strings.Contains(err.Error(), "NOAUTH")) {
+			return fmt.Errorf("%s: the running Redis refuses the password (%v): changing the password of a live cluster is not supported yet; use the password it runs with (requirepass in %s)", n.Spec.Name, err, c.Layout.RedisConf)
+		}
+	}
+	return nil
+}

@@ -284,6 +284,9 @@ func (r *upRun) prepare(ctx context.Context) error {
 }
 
 func (r *upRun) findMaster(ctx context.Context) error {
+	if err := r.c.checkPasswordAccepted(ctx); err != nil {
+		return err
+	}
 	if err := r.c.checkNoRemovedHosts(ctx); err != nil {
 		return err
 	}

@@ -680,6 +680,15 @@ func testTrickyPassword(t *testing.T, inv string) {
 	if r := mustRun(t, edited, "up"); !strings.Contains(r.stdout, "up: 0 changed") {
 		t.Fatalf("up after the failover should change nothing:\n%s", r.stdout)
 	}
+	// Another password in the inventory is refused, and changes nothing.
+	before := pids(t)
+	r = run(t, inv, "up")
+	if r.code == 0 || !strings.Contains(r.stderr, "changing the password of a live cluster is not supported yet") {
+		t.Fatalf("up with another password should refuse: exit %d", r.code)
+	}
+	if after := pids(t); !mapsEqual(before, after) {
+		t.Fatal("a refused up changed processes")
+	}
 }
 
 // upperListings lists, per host, the paths in the host's copy-on-write
