@@ -97,7 +97,13 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 	}
 
 	p.Printf("", "==> preflight")
-	h := c.CheckHealth(ctx, nil)
+	// A sentinel reconnecting to a restarted peer looks degraded for a
+	// moment: give the cluster a few seconds before refusing.
+	var h *Health
+	_ = waitFor(ctx, "a healthy cluster", 5*time.Second, 500*time.Millisecond, func(ctx context.Context) (bool, string) {
+		h = c.CheckHealth(ctx, nil)
+		return h.Verdict == "healthy", h.Verdict
+	})
 	if h.Verdict != "healthy" {
 		return nil, &PreflightError{Health: h}
 	}

@@ -141,6 +141,22 @@ func testStoppedSentinel(t *testing.T, inv string) {
 	checkSeedState(t, master)
 }
 
+// waitHealthy waits (30 s at most) until redisctl status says healthy.
+func waitHealthy(t *testing.T, inv string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		d, r := status(t, inv)
+		if r.code == 0 && d.Verdict == "healthy" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cluster did not become healthy: %+v", d.Problems)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
 func hasProblem(d statusDoc, host, text string) bool {
 	for _, p := range d.Problems {
 		if p.Host == host && strings.Contains(p.Message, text) {
@@ -675,6 +691,7 @@ func testTrickyPassword(t *testing.T, inv string) {
 		t.Fatal(err)
 	}
 	checkSeedState(t, master)
+	waitHealthy(t, edited) // the other sentinels reconnect to node2's
 	mustRun(t, edited, "failover-test", "--mode", "kill")
 	checkSeedState(t, currentMaster(t))
 	if r := mustRun(t, edited, "up"); !strings.Contains(r.stdout, "up: 0 changed") {
