@@ -213,12 +213,3 @@ func (c *Cluster) enableService(ctx context.Context, n *Node, svc string) error 
 	n.Manifest.AddService(svc, strings.Contains(out, "enabled"))
 	return n.Manifest.Save(ctx, n.Host)
 }
-
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}

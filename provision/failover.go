@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisctl/redisctl/provision/inventory"
+	"github.com/redisctl/redisctl/provision/redisx"
 	"github.com/redisctl/redisctl/provision/remote"
 )
 
@@ -301,7 +302,7 @@ func (c *Cluster) gracefulFailover(ctx context.Context, old *Node) (func() error
 		if err != nil {
 			return false, err.Error()
 		}
-		i := parseInfo(s)
+		i := redisx.ParseInfo(s)
 		offset := i.Int("master_repl_offset")
 		for _, r := range i.Replicas() {
 			if r.Offset < offset {
@@ -373,7 +374,7 @@ func (c *Cluster) waitRole(ctx context.Context, n *Node, role string, timeout ti
 		if err != nil {
 			return false, err.Error()
 		}
-		got := parseInfo(s)["role"]
+		got := redisx.ParseInfo(s)["role"]
 		return got == role, "role:" + got
 	})
 }
@@ -409,7 +410,7 @@ func (c *Cluster) restoreOldMaster(ctx context.Context, old, newMaster *Node, mo
 			if err != nil {
 				return false, err.Error()
 			}
-			i := parseInfo(s)
+			i := redisx.ParseInfo(s)
 			if i["role"] == "slave" && i["master_host"] == newMaster.Spec.Address && i["master_link_status"] == "up" {
 				return true, ""
 			}

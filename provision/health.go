@@ -365,5 +365,3 @@ func Status(ctx context.Context, inv *inventory.Inventory, connect Connector, p 
 	c.SetPassword(pw)
 	return c.CheckHealth(ctx, errs), nil
 }
-
-func parseInfo(s string) redisx.Info { return redisx.ParseInfo(s) }

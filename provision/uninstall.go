@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -385,7 +384,7 @@ func writeFileSync(p string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, strings.NewReader(string(data))); err != nil {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err
 	}

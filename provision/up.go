@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -326,7 +327,7 @@ func (r *upRun) configure(ctx context.Context) error {
 			}
 		}
 		for _, svc := range c.services(n) {
-			if containsStr(n.Manifest.Services, svc) {
+			if slices.Contains(n.Manifest.Services, svc) {
 				continue
 			}
 			if err := r.change(n, "", func() error { return c.enableService(ctx, n, svc) }, "register %s to start at boot", svc); err != nil {
