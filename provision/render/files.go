@@ -98,7 +98,7 @@ func NewRedisConf(inv *inventory.Inventory, h *inventory.Host, masterAddr, initS
 		}
 		// The value is written as it would be after the name in redis.conf,
 		// so "save 3600 1 300 100" and quoted arguments both work.
-		args, ok := SplitArgs(d.Value)
+		args, ok := inventory.SplitArgs(d.Value)
 		if !ok {
 			return RedisConf{}, fmt.Errorf("%s: unbalanced quotes in the value", where)
 		}

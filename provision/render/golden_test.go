@@ -256,7 +256,7 @@ func TestRenderedConfigsReadBack(t *testing.T) {
 						t.Errorf("%s: replicaof %q, want %q", where, got, want)
 					}
 					for _, d := range set.inv.Redis.Config {
-						want, _ := SplitArgs(d.Value)
+						want, _ := inventory.SplitArgs(d.Value)
 						if got := argsOf(lines, d.Name); !slices.Equal(got, want) {
 							t.Errorf("%s: %s reads back as %q, want %q", where, d.Name, got, want)
 						}
