@@ -47,14 +47,33 @@ func (c *Cluster) logFor(svc string) string {
 	return c.Layout.RedisLog
 }
 
-// livePid returns the pid in pidFile when that process is alive, else 0.
+// livePid returns the pid in pidFile when that process is alive and runs
+// the installed redis-server, else 0. The pid file's directory belongs to
+// redis, so its content is not trusted: the number must be a live process
+// whose executable is ours, as the init script checks before it signals.
 func (c *Cluster) livePid(ctx context.Context, n *Node, pidFile string) (int, error) {
-	out, err := remote.Output(ctx, n.Host, fmt.Sprintf(`if [ -f %[1]s ]; then p=$(cat %[1]s); if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then echo "$p"; fi; fi`, remote.Quote(pidFile)))
+	out, err := remote.Output(ctx, n.Host, livePidScript(pidFile, c.Layout.BinDir+"/redis-server"))
 	if err != nil {
 		return 0, err
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(out))
 	return pid, nil
+}
+
+// livePidScript prints the pid in pidFile when it is a number, the process
+// is alive and not a zombie, and /proc/PID/exe is exe (or exe deleted, after
+// an upgrade replaced the file).
+func livePidScript(pidFile, exe string) string {
+	return fmt.Sprintf(`f=%[1]s
+[ -f "$f" ] && [ ! -L "$f" ] || exit 0
+p=$(head -c 32 -- "$f" 2>/dev/null | tr -d '[:space:]')
+case $p in '' | *[!0-9]*) exit 0 ;; esac
+kill -0 "$p" 2>/dev/null || exit 0
+s=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$p/status" 2>/dev/null)
+[ "$s" != Z ] || exit 0
+want=$(readlink -f -- %[2]s 2>/dev/null) || want=%[2]s
+e=$(readlink "/proc/$p/exe" 2>/dev/null) || exit 0
+case $e in "$want" | "$want (deleted)") echo "$p" ;; esac`, remote.Quote(pidFile), remote.Quote(exe))
 }
 
 // waitPing waits until the server at addr on n answers PING with the

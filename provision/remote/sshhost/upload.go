@@ -123,6 +123,15 @@ func stage(ctx context.Context, sc *sftp.Client, r io.Reader) (dir, file string,
 // installScript moves the staged file onto dest as root: copy next to dest,
 // chown, chmod, rename, and remove the staging directory whatever happens.
 // The copy is made in dest's directory so the final rename is atomic.
+//
+// Root never follows a link there: dest's directory may belong to redis
+// (Redis rewrites its config through a temporary file next to it), so a
+// link planted at dest or at the temporary name must not make root write,
+// chown or chmod another file. A link at dest is refused by name; the
+// temporary file is created with O_EXCL (set -C), so a link planted there
+// fails the write; chown -h changes a link, never its target; and in a
+// directory that another user can write, the mode comes from the umask at
+// creation, never from a chmod that a swapped-in link would redirect.
 func installScript(staged, stageDir, dest string, mode fs.FileMode, owner string) string {
 	if owner == "" {
 		owner = "root:root"
@@ -130,13 +139,32 @@ func installScript(staged, stageDir, dest string, mode fs.FileMode, owner string
 	q := remote.Quote
 	dir := path.Dir(dest)
 	tmp := path.Join(dir, "."+path.Base(dest)+".redisctl-tmp")
+	// chmod is safe only where no one but root can replace the file; there
+	// the umask can set the mode alone when it needs no x or special bits.
+	umask := fmt.Sprintf("%04o", 0o777&^uint32(mode.Perm()))
+	byUmask := mode.Perm()&0o111 == 0 && mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) == 0
 	return fmt.Sprintf(`umask 077
-if [ ! -d %[1]s ]; then echo redisctl: no directory %[1]s >&2; rc=%[8]d
-elif [ -d %[6]s ]; then echo redisctl: %[6]s is a directory >&2; rc=1
-elif rm -f -- %[2]s && cp -- %[3]s %[2]s && chown -- %[4]s %[2]s && chmod -- %[5]s %[2]s && mv -f -- %[2]s %[6]s; then rc=0
-else rc=$?; rm -f -- %[2]s; fi
+d=%[1]s t=%[2]s dest=%[6]s
+shared=no
+if [ -d "$d" ]; then
+	set -- $(stat -L -c '%%u %%a' -- "$d")
+	if [ "$1" != 0 ] || [ $(( 0$2 & 022 )) != 0 ]; then shared=yes; fi
+fi
+if [ ! -d "$d" ]; then echo "redisctl: no directory $d" >&2; rc=%[8]d
+elif [ -L "$dest" ]; then echo "redisctl: $dest is a symbolic link; refusing to replace it as root (check who made it, remove it, and run again)" >&2; rc=1
+elif [ -d "$dest" ]; then echo "redisctl: $dest is a directory" >&2; rc=1
+elif [ $shared = yes ] && [ %[10]s != yes ]; then echo "redisctl: $d is writable by a user other than root; refusing to install $dest with mode %[5]s there" >&2; rc=1
+elif rm -f -- "$t" && (umask %[9]s; set -C; cat -- %[3]s > "$t") && chown -h -- %[4]s "$t" && { [ $shared = yes ] || chmod -- %[5]s "$t"; } && mv -f -T -- "$t" "$dest"; then rc=0
+else rc=$?; [ -L "$t" ] || rm -f -- "$t"; fi
 rm -rf -- %[7]s
-exit $rc`, q(dir), q(tmp), q(staged), q(owner), octal(mode), q(dest), q(stageDir), statusMissing)
+exit $rc`, q(dir), q(tmp), q(staged), q(owner), octal(mode), q(dest), q(stageDir), statusMissing, umask, yesNo(byUmask))
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 // octal is mode in chmod's notation, with setuid, setgid and sticky bits.
