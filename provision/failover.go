@@ -245,12 +245,12 @@ func secs(d time.Duration) float64 {
 
 // failMaster injects the failure; for pause it returns the resume step.
 func (c *Cluster) failMaster(ctx context.Context, old *Node, mode string) (func() error, error) {
-	pid, err := c.livePid(ctx, old, c.Layout.RedisPid)
-	if err != nil {
-		return nil, err
-	}
-	if pid == 0 && mode != ModeManual {
-		return nil, fmt.Errorf("%s: redis is not running", old.Spec.Name)
+	var pid int
+	if mode == ModeKill || mode == ModePause {
+		var err error
+		if pid, err = c.serverPid(ctx, old); err != nil {
+			return nil, err
+		}
 	}
 	switch mode {
 	case ModeStop:
@@ -271,6 +271,40 @@ func (c *Cluster) failMaster(ctx context.Context, old *Node, mode string) (func(
 	default: // manual
 		return c.gracefulFailover(ctx, old)
 	}
+}
+
+// serverPid is the pid of the Redis that answers on old's port, as the
+// server itself reports it (INFO server process_id, through the SSH
+// tunnel), confirmed by the pid file and /proc/PID/exe. A signal sent as
+// root goes to that process only: the pid file alone is writable by redis
+// and could name any process.
+func (c *Cluster) serverPid(ctx context.Context, n *Node) (int, error) {
+	cl := c.Data(n)
+	defer cl.Close()
+	s, err := cl.Info(ctx, "server").Result()
+	if err != nil {
+		return 0, fmt.Errorf("%s: ask redis for its pid: %w", n.Spec.Name, err)
+	}
+	pid := int(redisx.ParseInfo(s).Int("process_id"))
+	if pid <= 0 {
+		return 0, fmt.Errorf("%s: redis reported no process_id in INFO server", n.Spec.Name)
+	}
+	file, err := c.livePid(ctx, n, c.Layout.RedisPid)
+	if err != nil {
+		return 0, err
+	}
+	if file != pid {
+		return 0, fmt.Errorf("%s: redis on port %d reports pid %d, but %s names %s; refusing to signal a process redisctl cannot confirm is its redis-server (restart it with the service script first)",
+			n.Spec.Name, c.Inv.Redis.Port, pid, c.Layout.RedisPid, pidText(file))
+	}
+	return pid, nil
+}
+
+func pidText(pid int) string {
+	if pid == 0 {
+		return "no live redis-server"
+	}
+	return fmt.Sprintf("pid %d", pid)
 }
 
 // gracefulFailover is SENTINEL FAILOVER made lossless. Sentinel promotes a
