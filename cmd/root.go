@@ -139,7 +139,10 @@ func (g *globals) progress(verb string) *provision.Progress {
 }
 
 func (g *globals) connector() provision.Connector {
-	return provision.SSHConnector(provision.SSHOptions{AcceptNewHostKeys: g.acceptNewHostKeys, ConnectTimeout: 10 * time.Second})
+	return provision.SSHConnector(provision.SSHOptions{
+		AcceptNewHostKeys: g.acceptNewHostKeys, ConnectTimeout: 10 * time.Second,
+		PromptIn: g.in, PromptOut: g.errOut,
+	})
 }
 
 // failed wraps a command's error with the debug log's path.

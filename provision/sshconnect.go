@@ -3,12 +3,9 @@ package provision
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
+	"io"
 	"sync"
 	"time"
-
-	"golang.org/x/term"
 
 	"github.com/redisctl/redisctl/provision/inventory"
 	"github.com/redisctl/redisctl/provision/remote"
@@ -19,6 +16,12 @@ import (
 type SSHOptions struct {
 	AcceptNewHostKeys bool
 	ConnectTimeout    time.Duration
+
+	// PromptIn and PromptOut are where the passphrase of an encrypted key is
+	// asked, once per key file for all hosts (see sshhost.PassphrasePrompt).
+	// A nil PromptIn: such keys must be in ssh-agent.
+	PromptIn  io.Reader
+	PromptOut io.Writer
 }
 
 // SSHConnector connects to every inventory host over SSH, in parallel. A
@@ -26,24 +29,13 @@ type SSHOptions struct {
 // (prefixed with its name), so callers that can work with part of the
 // cluster (status) may.
 func SSHConnector(o SSHOptions) Connector {
-	var askMu sync.Mutex
-	asked := map[string][]byte{} // one prompt per key file, not per host
-	ask := func(file string) ([]byte, error) {
-		askMu.Lock()
-		defer askMu.Unlock()
-		if pw, ok := asked[file]; ok {
-			return pw, nil
+	var ask func(string) ([]byte, error)
+	if o.PromptIn != nil {
+		out := o.PromptOut
+		if out == nil {
+			out = io.Discard
 		}
-		if !term.IsTerminal(int(os.Stdin.Fd())) {
-			return nil, fmt.Errorf("%s is encrypted and there is no terminal to ask for its passphrase; load it into ssh-agent", file)
-		}
-		fmt.Fprintf(os.Stderr, "Passphrase for %s: ", file)
-		pw, err := term.ReadPassword(int(os.Stdin.Fd()))
-		fmt.Fprintln(os.Stderr)
-		if err == nil {
-			asked[file] = pw
-		}
-		return pw, err
+		ask = sshhost.PassphrasePrompt(o.PromptIn, out)
 	}
 	return func(ctx context.Context, inv *inventory.Inventory) ([]remote.Host, error) {
 		hosts := make([]remote.Host, len(inv.Hosts))

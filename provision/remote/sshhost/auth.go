@@ -1,6 +1,7 @@
 package sshhost
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -13,11 +14,91 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+	"golang.org/x/term"
 )
 
 // ErrAuth is wrapped by every error saying the server accepted none of the
 // keys offered (or an encrypted key could not be unlocked).
 var ErrAuth = errors.New("SSH authentication failed")
+
+// PassphrasePrompt returns a Config.Passphrase that asks on out and reads
+// the answer from in, once per key file for all the hosts it is given to.
+// When in is an *os.File it must be a terminal (echo is off while reading);
+// any other reader is read up to a newline, as a fake terminal in tests.
+//
+// Every call returns a copy of its own: whoever unlocks a key with it
+// clears it afterwards, and the next host still needs the passphrase.
+func PassphrasePrompt(in io.Reader, out io.Writer) func(file string) ([]byte, error) {
+	var mu sync.Mutex
+	asked := map[string][]byte{} // one prompt per key file, not per host
+	return func(file string) ([]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if pw, ok := asked[file]; ok {
+			return bytes.Clone(pw), nil
+		}
+		pw, err := readPassphrase(in, out, file)
+		if err != nil {
+			return nil, err
+		}
+		asked[file] = pw
+		return bytes.Clone(pw), nil
+	}
+}
+
+func readPassphrase(in io.Reader, out io.Writer, file string) ([]byte, error) {
+	noTerminal := fmt.Errorf("%s is encrypted and there is no terminal to ask for its passphrase; load it into ssh-agent (ssh-add %s)", file, file)
+	if in == nil {
+		return nil, noTerminal
+	}
+	f, isFile := in.(*os.File)
+	if isFile && !term.IsTerminal(int(f.Fd())) {
+		return nil, noTerminal
+	}
+	fmt.Fprintf(out, "Passphrase for %s: ", file)
+	defer fmt.Fprintln(out)
+	if isFile {
+		return term.ReadPassword(int(f.Fd()))
+	}
+	return readLine(in)
+}
+
+// readLine reads up to a newline one byte at a time, so nothing after it is
+// consumed, and clears what it read on the way.
+func readLine(r io.Reader) ([]byte, error) {
+	var line []byte
+	b := make([]byte, 1)
+	for {
+		n, err := r.Read(b)
+		if n == 1 {
+			if b[0] == '\n' {
+				break
+			}
+			grown := append(line, b[0])
+			if cap(grown) != cap(line) {
+				clear(line)
+			}
+			line = grown
+			continue
+		}
+		if errors.Is(err, io.EOF) && len(line) > 0 {
+			break
+		}
+		if err != nil {
+			clear(line)
+			if errors.Is(err, io.EOF) {
+				err = errors.New("no passphrase given")
+			}
+			return nil, err
+		}
+	}
+	clear(b)
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line[n-1] = 0
+		line = line[:n-1]
+	}
+	return line, nil
+}
 
 // keyring unlocks encrypted key files once per file, even for hosts
 // connecting in parallel, so a passphrase is asked at most once.
@@ -40,7 +121,7 @@ func (r *keyring) unlock(file string, pemBytes []byte, ask func(string) ([]byte,
 	if err, ok := r.failed[file]; ok {
 		return nil, err
 	}
-	pass, err := ask(file)
+	pass, err := ask(file) // ours to clear: see Config.Passphrase
 	if err != nil {
 		err = fmt.Errorf("passphrase for %s: %w", file, err)
 		r.failed[file] = err

@@ -51,8 +51,10 @@ type Config struct {
 	ConnectTimeout time.Duration // TCP connect and SSH handshake; default 10s
 
 	// Passphrase is asked for an encrypted key, only once the server has
-	// accepted that key. nil: encrypted keys are skipped (the ssh-agent may
-	// still hold them) and the authentication error says so.
+	// accepted that key. It must return a slice of its own on every call:
+	// the slice is cleared once the key is unlocked. nil: encrypted keys are
+	// skipped (the ssh-agent may still hold them) and the authentication
+	// error says so. See PassphrasePrompt.
 	Passphrase func(file string) ([]byte, error)
 
 	SSHConfigFile string // "": ~/.ssh/config; for tests
