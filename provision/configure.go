@@ -43,13 +43,17 @@ echo created`
 func (c *Cluster) hostDirs(n *Node) []dirSpec {
 	l := c.Layout
 	dirs := []dirSpec{
-		{l.StateDir, "", 0o700},
-		{l.ConfDir, "redis:redis", 0o750},
-		{path.Dir(l.DataDir), "redis:redis", 0o750},
-		{l.DataDir, "redis:redis", 0o750},
+		{Path: l.StateDir, Mode: 0o700},
+		// Redis and Sentinel rewrite their configs through a temporary file
+		// here, so the directory is theirs.
+		{Path: l.ConfDir, Owner: "redis:redis", Mode: 0o750},
+		// Redis writes only in its own data directory: the parent is
+		// root's, so the redis account cannot swap the directories in it.
+		{Path: path.Dir(l.DataDir), Mode: 0o755, KeepForeign: true},
+		{Path: l.DataDir, Owner: "redis:redis", Mode: 0o750},
 	}
 	if n.Spec.Sentinel {
-		dirs = append(dirs, dirSpec{l.SentinelDir, "redis:redis", 0o750})
+		dirs = append(dirs, dirSpec{Path: l.SentinelDir, Owner: "redis:redis", Mode: 0o750})
 	}
 	return dirs
 }
@@ -99,7 +103,7 @@ func (c *Cluster) prepareHost(ctx context.Context, n *Node) error {
 	}
 	var b strings.Builder
 	for _, f := range c.hostLogs(n) {
-		fmt.Fprintf(&b, "if [ ! -e %[1]s ]; then : > %[1]s && echo %[1]s; fi; chown redis:redis %[1]s; chmod 640 %[1]s\n", remote.Quote(f))
+		b.WriteString(logFileScript(f, "redis:redis"))
 	}
 	out, err := remote.Output(ctx, n.Host, b.String())
 	if err != nil {
@@ -212,4 +216,19 @@ func (c *Cluster) enableService(ctx context.Context, n *Node, svc string) error 
 	}
 	n.Manifest.AddService(svc, strings.Contains(out, "enabled"))
 	return n.Manifest.Save(ctx, n.Host)
+}
+
+// logFileScript creates a log file for redis (mode 0640) without following
+// a link: a link is refused, a new file is made with O_EXCL under a umask
+// that gives its mode, chown -h changes the file and never a target, and
+// chmod runs only where no one but root can swap the file. It prints the
+// file when it created it.
+func logFileScript(file, owner string) string {
+	return fmt.Sprintf(`f=%[1]s
+if [ -L "$f" ]; then printf 'redisctl: %%s is a symbolic link; refusing to follow it as root (check who made it, remove it, and run again)\n' "$f" >&2; exit 3; fi
+if [ ! -e "$f" ]; then (umask 137; set -C; : > "$f") && echo "$f"; fi
+chown -h %[2]s "$f"
+set -- $(stat -L -c '%%u %%a' -- "$(dirname -- "$f")")
+if [ "$1" = 0 ] && [ $(( 0$2 & 022 )) = 0 ]; then chmod 640 "$f"; fi
+`, remote.Quote(file), remote.Quote(owner))
 }

@@ -86,7 +86,7 @@ func (c *Cluster) build(ctx context.Context, n *Node, src *Source, dir string) e
 	bdir := path.Join(c.Layout.StateDir, "build")
 	tarball := path.Join(bdir, "redis-"+src.SHA256[:12]+".tar.gz")
 	work := path.Join(bdir, "redis-"+src.SHA256[:12])
-	if err := c.ensureDirs(ctx, n, []dirSpec{{c.Layout.StateDir, "", 0o700}, {bdir, "", 0o700}}); err != nil {
+	if err := c.ensureDirs(ctx, n, []dirSpec{{Path: c.Layout.StateDir, Mode: 0o700}, {Path: bdir, Mode: 0o700}}); err != nil {
 		return err
 	}
 	f, err := os.Open(src.Path)
@@ -177,7 +177,7 @@ func (c *Cluster) ensureBuildTools(ctx context.Context, n *Node) error {
 func (c *Cluster) installBinaries(ctx context.Context, n *Node, dir string) error {
 	bin := c.Layout.BinDir
 	fresh := n.Facts.RedisVersion == ""
-	if err := c.ensureDirs(ctx, n, []dirSpec{{c.Layout.StateDir, "", 0o700}}); err != nil {
+	if err := c.ensureDirs(ctx, n, []dirSpec{{Path: c.Layout.StateDir, Mode: 0o700}}); err != nil {
 		return err
 	}
 	for _, b := range binaries {
@@ -219,22 +219,24 @@ type dirSpec struct {
 	Path  string
 	Owner string // "user:group"; "" for root
 	Mode  fs.FileMode
+	// KeepForeign leaves an existing directory that redisctl did not
+	// create as it is (for example /var/lib/redis of Debian's own
+	// redis-server package).
+	KeepForeign bool
 }
 
 // ensureDirs creates missing directories (recording them in the manifest)
-// and sets owner and mode, in one round trip. It reports the created ones.
+// and sets owner and mode, in one round trip.
+//
+// Root never acts through a link another user could have planted: a path
+// that is a symbolic link is refused by name; where the parent belongs to
+// root alone, root creates the directory, and chown -h and chmod cannot be
+// redirected (no one else can swap the path); where another user can write
+// the parent, root does nothing there at all and the owner does the work
+// as itself (runuser), so it can only reach what it could reach anyway.
 func (c *Cluster) ensureDirs(ctx context.Context, n *Node, dirs []dirSpec) error {
-	var b strings.Builder
-	for _, d := range dirs {
-		owner := d.Owner
-		if owner == "" {
-			owner = "root:root"
-		}
-		fmt.Fprintf(&b, "if [ ! -d %[1]s ]; then mkdir %[1]s && echo %[1]s; fi; chown %[2]s %[1]s; chmod %[3]o %[1]s\n",
-			remote.Quote(d.Path), remote.Quote(owner), d.Mode)
-	}
 	var out bytes.Buffer
-	if err := n.Host.Run(ctx, b.String(), nil, &out, nil); err != nil {
+	if err := n.Host.Run(ctx, ensureDirsScript(dirs, n.Manifest.Has), nil, &out, nil); err != nil {
 		return err
 	}
 	created := strings.Fields(out.String())
@@ -245,4 +247,42 @@ func (c *Cluster) ensureDirs(ctx context.Context, n *Node, dirs []dirSpec) error
 		return n.Manifest.Save(ctx, n.Host)
 	}
 	return nil
+}
+
+// ensureDirsScript is the shell script of ensureDirs; ours tells which
+// paths redisctl created earlier. It prints each directory it creates.
+func ensureDirsScript(dirs []dirSpec, ours func(string) bool) string {
+	var b strings.Builder
+	b.WriteString(`# redisctl: ensure directories
+set -e
+refuse() { printf 'redisctl: %s\n' "$*" >&2; exit 3; }
+ensure_dir() {
+	p=$1 owner=$2 mode=$3 keep=$4
+	if [ -L "$p" ]; then refuse "$p is a symbolic link; refusing to follow it as root (check who made it, remove it, and run again)"; fi
+	if [ -e "$p" ] && [ ! -d "$p" ]; then refuse "$p exists and is not a directory"; fi
+	if [ "$keep" = keep ] && [ -d "$p" ]; then return 0; fi
+	set -- $(stat -L -c '%u %a' -- "$(dirname -- "$p")")
+	if [ "$1" = 0 ] && [ $(( 0$2 & 022 )) = 0 ]; then
+		if [ ! -d "$p" ]; then mkdir -m 700 -- "$p"; echo "$p"; fi
+		chown -h -- "$owner" "$p"
+		chmod -- "$mode" "$p"
+	else
+		u=${owner%%:*}
+		if [ "$u" = root ]; then refuse "$p is in a directory another user can write; refusing to make a root-owned directory there"; fi
+		runuser -u "$u" -- sh -c 'set -e; if [ ! -d "$1" ]; then mkdir -m "$2" -- "$1"; echo "$1"; fi; chmod -- "$2" "$1"' redisctl "$p" "$mode"
+	fi
+}
+`)
+	for _, d := range dirs {
+		owner := d.Owner
+		if owner == "" {
+			owner = "root:root"
+		}
+		keep := "own"
+		if d.KeepForeign && !ours(d.Path) {
+			keep = "keep"
+		}
+		fmt.Fprintf(&b, "ensure_dir %s %s %04o %s\n", remote.Quote(d.Path), remote.Quote(owner), uint32(d.Mode.Perm()), keep)
+	}
+	return b.String()
 }

@@ -119,7 +119,7 @@ const buildStderr = "make failed; last lines of /var/lib/redisctl/build/redis-x/
 func failingBuildHosts() []*testHost {
 	hosts := freshHosts()
 	hosts[0].
-		Answer(`^if \[ ! -d \S+ \]; then mkdir`, fakehost.Result{Stdout: "/var/lib/redisctl\n/var/lib/redisctl/build\n"}).
+		Answer(`^# redisctl: ensure directories`, fakehost.Result{Stdout: "/var/lib/redisctl\n/var/lib/redisctl/build\n"}).
 		Answer(`make -j`, fakehost.Result{Status: 1, Stderr: buildStderr})
 	return hosts
 }
@@ -193,7 +193,7 @@ func TestUpBuildsOncePerPlatform(t *testing.T) {
 	hosts[0].SetFile(work+"redis-server", []byte("server binary"), 0o755, "")
 	hosts[0].SetFile(work+"redis-cli", []byte("cli binary"), 0o755, "")
 	for _, h := range hosts {
-		h.Answer(`^if \[ ! -d \S+ \]; then mkdir`, fakehost.Result{}).
+		h.Answer(`^# redisctl: ensure directories`, fakehost.Result{}).
 			Answer(`ln -sfn redis-server`, fakehost.Result{Status: 1, Stderr: "stop here"})
 	}
 
@@ -241,7 +241,7 @@ func TestUpUsesCachedBuild(t *testing.T) {
 	}
 	hosts := freshHosts()
 	for _, h := range hosts {
-		h.Answer(`^if \[ ! -d \S+ \]; then mkdir`, fakehost.Result{}).
+		h.Answer(`^# redisctl: ensure directories`, fakehost.Result{}).
 			Answer(`ln -sfn redis-server`, fakehost.Result{Status: 1, Stderr: "stop here"})
 	}
 
