@@ -60,6 +60,10 @@ func problems(t *testing.T, file string, err error) []string {
 	return got
 }
 
+// unbalanced is the message for a redis.config value Redis would not load.
+const unbalanced = `unbalanced quotes: Redis would not start (a quoted argument must end with its quote, ` +
+	`then a space or the end of the value; write a literal quote as \" inside double quotes)`
+
 // badCases holds each bad inventory and its exact problems. Host indexes
 // count from 0.
 var badCases = []struct {
@@ -137,6 +141,30 @@ var badCases = []struct {
 	{name: "managed-directive", want: []string{
 		`8:5: redis.config.requirepass: managed by redisctl (set redis.password instead)`,
 		`9:5: redis.config.replicaof: managed by redisctl (set the hosts' roles instead)`,
+	}},
+	{name: "directive-render-refuses", want: []string{
+		`7:11: redis.config.save: ` + unbalanced,
+		`8:29: redis.config.notify-keyspace-events: ` + unbalanced,
+		`9:16: redis.config.maxmemory: needs a value (for an empty argument write '""')`,
+		`10:5: redis.config.9lives: "9lives" is not a redis.conf directive name (want lower-case letters, digits and '-', starting with a letter)`,
+	}},
+	{name: "directive-rendered", want: []string{
+		`8:5: redis.config.protected-mode: managed by redisctl (it is always yes)`,
+		`9:5: redis.config.repl-timeout: managed by redisctl (it is 60 seconds, as in the manual procedure)`,
+		`10:5: redis.config.repl-ping-slave-period: managed by redisctl (it is 10 seconds, as in the manual procedure)`,
+		`11:5: redis.config.primaryauth: managed by redisctl (set redis.password instead)`,
+		`12:5: redis.config.aclfile: not allowed: ACL users from a file can let clients in without the password or shut Sentinel and redisctl out; redis.password protects the cluster`,
+		`13:5: redis.config.sentinel: managed by redisctl (set the sentinel section instead; redis-server refuses sentinel lines)`,
+	}},
+	{name: "directive-guarantees", want: []string{
+		`8:5: redis.config.user: not allowed: an ACL user can let clients in without the password (user default nopass) or shut Sentinel and redisctl out; redis.password protects the cluster`,
+		`9:5: redis.config.masteruser: not allowed: replicas log in to the master as the default user with redis.password`,
+		`10:5: redis.config.rename-command: not allowed: Sentinel, replicas and redisctl need the commands under their own names`,
+		`11:5: redis.config.replica-announce-ip: not allowed: every replica would announce that address; Sentinel and redisctl know each node by its hosts[].address`,
+		`12:5: redis.config.slave-announce-port: not allowed: every replica would announce that port; Sentinel and redisctl reach each node at redis.port`,
+		`13:5: redis.config.replica-read-only: not allowed: replicas must refuse writes, and redisctl checks that they do; a write to a replica is lost at its next sync`,
+		`14:5: redis.config.replica-priority: not allowed: it applies to every host alike: 0 would forbid every failover, and any other value changes nothing`,
+		`15:5: redis.config.cluster-enabled: not allowed: redisctl sets up Sentinel, not Redis Cluster, whose nodes refuse replicaof`,
 	}},
 	{name: "directive-name", want: []string{`7:5: redis.config.MaxMemory: "MaxMemory" is not a redis.conf directive name (want lower-case letters, digits and '-', e.g. maxmemory)`}},
 	{name: "directive-value", want: []string{

@@ -24,8 +24,6 @@ var (
 	tarballVersion = regexp.MustCompile(`^redis[-_]([0-9][0-9A-Za-z.-]*?)(\.orig)?\.tar\.gz$`)
 	// envRef is a password written as a reference: ${NAME}.
 	envRef = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
-	// directiveName is how redis.conf spells directives.
-	directiveName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 )
 
 func (d *decoder) version(n *yaml.Node, f fieldPath, r *Redis) {
@@ -219,24 +217,6 @@ func blockHint(n *yaml.Node, source string) string {
 	return ""
 }
 
-// managed lists the redis.conf directives redisctl writes itself, with what
-// to use instead.
-var managed = map[string]string{
-	"port":           "set redis.port instead",
-	"bind":           "it binds the host's address and loopback",
-	"requirepass":    "set redis.password instead",
-	"masterauth":     "set redis.password instead",
-	"replicaof":      "set the hosts' roles instead",
-	"slaveof":        "set the hosts' roles instead",
-	"dir":            "it follows redisctl's file layout",
-	"logfile":        "it follows redisctl's file layout",
-	"pidfile":        "it follows redisctl's file layout",
-	"daemonize":      "it follows how redisctl runs the service",
-	"supervised":     "it follows how redisctl runs the service",
-	"include":        "every setting must be in the one file Sentinel rewrites",
-	"rename-command": "Sentinel and redisctl need the commands under their own names",
-}
-
 // config reads extra redis.conf directives, in the order written.
 func (d *decoder) config(n *yaml.Node, f fieldPath) []Directive {
 	if absent(n) {
@@ -259,18 +239,11 @@ func (d *decoder) config(n *yaml.Node, f fieldPath) []Directive {
 	return ds
 }
 
-// directive checks a directive name: redis.conf's spelling, not managed.
+// directive checks a directive name: redis.conf's spelling, neither
+// managed by redisctl nor refused (see CheckDirectiveName).
 func (d *decoder) directive(k *yaml.Node, f fieldPath, name string) bool {
-	if !directiveName.MatchString(name) {
-		want := "want lower-case letters, digits and '-'"
-		if lower := strings.ToLower(name); directiveName.MatchString(lower) {
-			want += ", e.g. " + lower
-		}
-		d.errorf(k, f, "%q is not a redis.conf directive name (%s)", name, want)
-		return false
-	}
-	if instead, ok := managed[name]; ok {
-		d.errorf(k, f, "managed by redisctl (%s)", instead)
+	if err := CheckDirectiveName(name); err != nil {
+		d.errorf(k, f, "%s", err)
 		return false
 	}
 	return true
@@ -286,9 +259,13 @@ func (d *decoder) directiveValue(k, n *yaml.Node, f fieldPath) (string, bool) {
 		d.errorf(n, f, "want a single value as redis.conf takes it, not %s", describe(n))
 	case n.ShortTag() == "!!bool":
 		d.errorf(n, f, "%s is not a redis.conf value (write yes or no)", n.Value)
-	case hasControl(n.Value):
-		d.errorf(n, f, "contains %s (a value must fit on one line)", controlName(n.Value))
 	default:
+		// The same rules render applies: control characters, quotes
+		// Redis would not load, nothing but blanks.
+		if _, err := valueArgs(n.Value); err != nil {
+			d.errorf(n, f, "%s", err)
+			return "", false
+		}
 		return n.Value, true
 	}
 	return "", false

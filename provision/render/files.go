@@ -42,20 +42,8 @@ const (
 	sentinelStopWait      = 10
 )
 
-// managedDirectives are written by redisctl itself; an inventory setting
-// for one of them would contradict or silently override it. The inventory
-// loader refuses the same list, with advice.
-var managedDirectives = map[string]bool{
-	"port": true, "bind": true, "requirepass": true, "masterauth": true,
-	"replicaof": true, "slaveof": true, "dir": true, "logfile": true,
-	"pidfile": true, "daemonize": true, "supervised": true, "include": true,
-	"rename-command": true,
-}
-
-var (
-	directiveName = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
-	masterName    = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
-)
+// masterName is what Sentinel accepts in a master name.
+var masterName = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 // NewRedisConf builds the redis.conf of host h. Replicas follow masterAddr,
 // the address of the live master (it may no longer be the inventory's
@@ -82,30 +70,15 @@ func NewRedisConf(inv *inventory.Inventory, h *inventory.Host, masterAddr, initS
 		c.ReplicaOf = &Addr{Host: masterAddr, Port: inv.Redis.Port}
 	}
 	for _, d := range inv.Redis.Config {
-		name := strings.ToLower(d.Name)
-		where := fmt.Sprintf("%s: redis setting %q", inv.File, d.Name)
-		if d.Line > 0 {
-			where = fmt.Sprintf("%s:%d: redis setting %q", inv.File, d.Line, d.Name)
+		// The loader's own rules: what loads renders, and nothing else.
+		args, err := inventory.DirectiveArgs(d.Name, d.Value)
+		if err != nil {
+			if d.Line > 0 {
+				return RedisConf{}, fmt.Errorf("%s:%d: redis.config.%s: %w", inv.File, d.Line, d.Name, err)
+			}
+			return RedisConf{}, fmt.Errorf("%s: redis.config.%s: %w", inv.File, d.Name, err)
 		}
-		if !directiveName.MatchString(name) {
-			return RedisConf{}, fmt.Errorf("%s: not a Redis directive name", where)
-		}
-		if managedDirectives[name] {
-			return RedisConf{}, fmt.Errorf("%s: redisctl sets this itself; remove it from the inventory", where)
-		}
-		if strings.ContainsAny(d.Value, "\n\r\x00") {
-			return RedisConf{}, fmt.Errorf("%s: the value must be one line", where)
-		}
-		// The value is written as it would be after the name in redis.conf,
-		// so "save 3600 1 300 100" and quoted arguments both work.
-		args, ok := inventory.SplitArgs(d.Value)
-		if !ok {
-			return RedisConf{}, fmt.Errorf("%s: unbalanced quotes in the value", where)
-		}
-		if len(args) == 0 {
-			return RedisConf{}, fmt.Errorf("%s: no value (write \"\" for an empty one)", where)
-		}
-		c.Extra = append(c.Extra, Directive{Name: name, Args: args})
+		c.Extra = append(c.Extra, Directive{Name: d.Name, Args: args})
 	}
 	return c, nil
 }

@@ -306,13 +306,21 @@ func TestHostFilesRefuses(t *testing.T) {
 			`node1: master name "my master": use only letters, digits, '.', '-' and '_'`},
 		{"managed directive", func(inv *inventory.Inventory, _, _ *string) {
 			inv.Redis.Config = []inventory.Directive{{Name: "bind", Value: "0.0.0.0", Line: 12}}
-		}, `test.yaml:12: redis setting "bind": redisctl sets this itself; remove it from the inventory`},
+		}, `test.yaml:12: redis.config.bind: managed by redisctl (it binds the host's address and loopback)`},
+		{"directive undoing a guarantee", func(inv *inventory.Inventory, _, _ *string) {
+			inv.Redis.Config = []inventory.Directive{{Name: "user", Value: "default on nopass ~* +@all", Line: 7}}
+		}, `test.yaml:7: redis.config.user: not allowed: an ACL user can let clients in without the password ` +
+			`(user default nopass) or shut Sentinel and redisctl out; redis.password protects the cluster`},
+		{"directive name", func(inv *inventory.Inventory, _, _ *string) {
+			inv.Redis.Config = []inventory.Directive{{Name: "9lives", Value: "yes", Line: 4}}
+		}, `test.yaml:4: redis.config.9lives: "9lives" is not a redis.conf directive name (want lower-case letters, digits and '-', starting with a letter)`},
 		{"unbalanced value", func(inv *inventory.Inventory, _, _ *string) {
 			inv.Redis.Config = []inventory.Directive{{Name: "save", Value: `"900 1`, Line: 3}}
-		}, `test.yaml:3: redis setting "save": unbalanced quotes in the value`},
+		}, `test.yaml:3: redis.config.save: unbalanced quotes: Redis would not start (a quoted argument must end ` +
+			`with its quote, then a space or the end of the value; write a literal quote as \" inside double quotes)`},
 		{"empty value", func(inv *inventory.Inventory, _, _ *string) {
 			inv.Redis.Config = []inventory.Directive{{Name: "save", Value: " ", Line: 3}}
-		}, `test.yaml:3: redis setting "save": no value (write "" for an empty one)`},
+		}, `test.yaml:3: redis.config.save: needs a value (for an empty argument write '""')`},
 		{"address with blank", func(_ *inventory.Inventory, m, _ *string) { *m = "10.0.0.1 6379" },
 			`node1: address "10.0.0.1 6379": empty or contains blanks or control characters`},
 	} {
