@@ -29,8 +29,38 @@ type Facts struct {
 // Platform identifies hosts that can share one build of Redis: the same
 // OS release and architecture, and the same init system (systemd hosts get
 // a build with systemd support for Type=notify units).
-func (f *Facts) Platform() string {
-	return fmt.Sprintf("%s-%s-%s-%s", f.OSID, f.OSVersion, f.Arch, f.Init)
+//
+// The parts come from the host (/etc/os-release, uname -m) and name a
+// directory on the control machine, so a host must not be able to choose
+// that path: only [A-Za-z0-9._-] is accepted in each part (see
+// platformPart), and Platform returns an error otherwise.
+func (f *Facts) Platform() (string, error) {
+	parts := []struct{ what, v string }{{"os ID", f.OSID}, {"os version", f.OSVersion}, {"architecture", f.Arch}, {"init system", f.Init}}
+	var out []string
+	for _, p := range parts {
+		if p.v == "" && p.what == "os version" {
+			p.v = "unversioned" // Debian testing and sid have no VERSION_ID
+		}
+		if !platformPart(p.v) {
+			return "", fmt.Errorf("the host reports %s %q; refusing it as part of a cache path on the control machine (only letters, digits, '.', '_' and '-')", p.what, p.v)
+		}
+		out = append(out, p.v)
+	}
+	return strings.Join(out, "-"), nil
+}
+
+// platformPart reports whether s is a safe path component: not empty, not
+// "." or "..", only [A-Za-z0-9._-].
+func platformPart(s string) bool {
+	if s == "" || s == "." || s == ".." || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // factsScript prints one key=value per line. It only reads.

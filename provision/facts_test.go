@@ -40,8 +40,24 @@ future_key=ignored
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("parseFacts:\n got %+v\nwant %+v", got, want)
 	}
-	if p := got.Platform(); p != "rocky-9.3-aarch64-systemd" {
-		t.Errorf("Platform() = %q", p)
+	if p, err := got.Platform(); p != "rocky-9.3-aarch64-systemd" || err != nil {
+		t.Errorf("Platform() = %q, %v", p, err)
+	}
+	// The parts name a directory on the control machine: a host cannot
+	// choose that path.
+	for _, bad := range []*Facts{
+		{OSID: "../../etc", OSVersion: "12", Arch: "x86_64", Init: "sysv"},
+		{OSID: "debian", OSVersion: "12/../../x", Arch: "x86_64", Init: "sysv"},
+		{OSID: "debian", OSVersion: "12", Arch: "..", Init: "sysv"},
+		{OSID: "debian", OSVersion: "12", Arch: "x86 64", Init: "sysv"},
+		{OSID: "", OSVersion: "12", Arch: "x86_64", Init: "sysv"},
+	} {
+		if p, err := bad.Platform(); err == nil {
+			t.Errorf("Platform(%+v) = %q, want an error", bad, p)
+		}
+	}
+	if p, err := (&Facts{OSID: "debian", Arch: "x86_64", Init: "sysv"}).Platform(); p != "debian-unversioned-x86_64-sysv" || err != nil {
+		t.Errorf("Platform() without a version = %q, %v", p, err)
 	}
 
 	// A bare host: nothing found means nothing installed or running, and

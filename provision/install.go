@@ -3,6 +3,9 @@ package provision
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -31,15 +34,23 @@ func (c *Cluster) needsInstall(n *Node) bool {
 func (c *Cluster) Install(ctx context.Context, src *Source, cacheDir string) (installed []*Node, err error) {
 	groups := map[string][]*Node{}
 	var order []string
+	var bad []error
 	for _, n := range c.Nodes {
 		if !c.needsInstall(n) {
 			continue
 		}
-		k := n.Facts.Platform()
+		k, err := n.Facts.Platform()
+		if err != nil {
+			bad = append(bad, &HostError{Host: n.Spec.Name, Err: err})
+			continue
+		}
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
 		}
 		groups[k] = append(groups[k], n)
+	}
+	if len(bad) > 0 {
+		return nil, errors.Join(bad...)
 	}
 	if len(order) == 0 {
 		return nil, nil
@@ -48,15 +59,19 @@ func (c *Cluster) Install(ctx context.Context, src *Source, cacheDir string) (in
 	err = eachHost(ctx, order, func(k string) string { return groups[k][0].Spec.Name }, "install redis", func(ctx context.Context, platform string) error {
 		nodes := groups[platform]
 		dir := filepath.Join(cacheDir, "builds", src.SHA256[:12]+"-"+platform)
-		if !haveBuild(dir) {
-			if err := c.build(ctx, nodes[0], src, dir); err != nil {
+		sums, err := cachedBuild(dir)
+		if err != nil {
+			return err
+		}
+		if sums == nil {
+			if sums, err = c.build(ctx, nodes[0], src, dir); err != nil {
 				return err
 			}
 		} else {
-			c.P.Printf(nodes[0].Spec.Name, "using cached build of redis %s for %s", c.Inv.Redis.Version, platform)
+			c.P.Printf(nodes[0].Spec.Name, "using cached build of redis %s for %s (checksums verified)", c.Inv.Redis.Version, platform)
 		}
 		return eachHost(ctx, nodes, nodeName, "install redis", func(ctx context.Context, n *Node) error {
-			if err := c.installBinaries(ctx, n, dir); err != nil {
+			if err := c.installBinaries(ctx, n, dir, sums); err != nil {
 				return err
 			}
 			mu.Lock()
@@ -68,35 +83,88 @@ func (c *Cluster) Install(ctx context.Context, src *Source, cacheDir string) (in
 	return installed, err
 }
 
-func haveBuild(dir string) bool {
-	for _, b := range binaries {
-		if st, err := os.Stat(filepath.Join(dir, b)); err != nil || st.Size() == 0 {
-			return false
+// sumsFile records, beside a cached build, the sha256 of each binary as it
+// came off the build host.
+const sumsFile = "SHA256SUMS"
+
+// cachedBuild returns the recorded checksums of a complete cached build in
+// dir after checking every binary against them, or nil when there is no
+// usable build (nothing cached, or cached by an older redisctl without
+// checksums: built again). A binary that differs from its recorded sum is
+// an error: something changed the cache, and shipping it to every host as
+// root would spread whatever did.
+func cachedBuild(dir string) (map[string]string, error) {
+	data, err := os.ReadFile(filepath.Join(dir, sumsFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	sums := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 {
+			sums[f[1]] = f[0]
 		}
 	}
-	return true
+	for _, b := range binaries {
+		want, ok := sums[b]
+		if !ok {
+			return nil, fmt.Errorf("cached build %s: %s lists no checksum for %s; remove the directory to build again", dir, sumsFile, b)
+		}
+		got, _, err := hashFile(filepath.Join(dir, b))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if got != want {
+			return nil, fmt.Errorf("cached build %s: %s has sha256 %s, but %s recorded %s when it was built; refusing to install it (remove the directory to build again)", dir, b, got, sumsFile, want)
+		}
+	}
+	return sums, nil
 }
 
-// build compiles Redis on n and copies the binaries into the local dir.
-func (c *Cluster) build(ctx context.Context, n *Node, src *Source, dir string) error {
+// build compiles Redis on n, copies the binaries into the local dir and
+// records their checksums there (written last: a build cut short leaves no
+// sums, and is built again).
+func (c *Cluster) build(ctx context.Context, n *Node, src *Source, dir string) (map[string]string, error) {
+	sums, err := c.buildInto(ctx, n, src, dir)
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	for _, name := range binaries {
+		fmt.Fprintf(&b, "%s  %s\n", sums[name], name)
+	}
+	tmp := filepath.Join(dir, sumsFile+".tmp")
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		return nil, err
+	}
+	return sums, os.Rename(tmp, filepath.Join(dir, sumsFile))
+}
+
+func (c *Cluster) buildInto(ctx context.Context, n *Node, src *Source, dir string) (map[string]string, error) {
 	start := time.Now()
 	if err := c.ensureBuildTools(ctx, n); err != nil {
-		return err
+		return nil, err
 	}
 	bdir := path.Join(c.Layout.StateDir, "build")
 	tarball := path.Join(bdir, "redis-"+src.SHA256[:12]+".tar.gz")
 	work := path.Join(bdir, "redis-"+src.SHA256[:12])
 	if err := c.ensureDirs(ctx, n, []dirSpec{{Path: c.Layout.StateDir, Mode: 0o700}, {Path: bdir, Mode: 0o700}}); err != nil {
-		return err
+		return nil, err
 	}
 	f, err := os.Open(src.Path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
 	c.P.Printf(n.Spec.Name, "uploading source (%d bytes)", src.Size)
 	if err := n.Host.Upload(ctx, tarball, f, 0o600, ""); err != nil {
-		return fmt.Errorf("upload source: %w", err)
+		return nil, fmt.Errorf("upload source: %w", err)
 	}
 	c.P.Printf(n.Spec.Name, "building redis %s (make -j$(nproc)); takes about a minute", c.Inv.Redis.Version)
 	script := fmt.Sprintf(`set -e
@@ -104,34 +172,54 @@ rm -rf %[1]s && mkdir -p %[1]s
 tar -xzf %[2]s -C %[1]s --strip-components=1
 cd %[1]s
 if ! make -j"$(nproc)" %[3]s >build.log 2>&1; then echo "make failed; last lines of %[1]s/build.log:" >&2; tail -n 25 build.log >&2; exit 1; fi
-./src/redis-server --version`, remote.Quote(work), remote.Quote(tarball), makeFlags(n.Facts))
+./src/redis-server --version
+cd src && sha256sum redis-server redis-cli`, remote.Quote(work), remote.Quote(tarball), makeFlags(n.Facts))
 	out, err := remote.Output(ctx, n.Host, script)
 	if err != nil {
-		return fmt.Errorf("build redis: %w", err)
+		return nil, fmt.Errorf("build redis: %w", err)
 	}
 	if !strings.Contains(out, "v="+c.Inv.Redis.Version+" ") {
-		return fmt.Errorf("the source built %q, but the inventory says redis.version %q", strings.TrimSpace(out), c.Inv.Redis.Version)
+		return nil, fmt.Errorf("the source built %q, but the inventory says redis.version %q", strings.TrimSpace(out), c.Inv.Redis.Version)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+	remoteSums := parseSums(out)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
 	}
+	sums := map[string]string{}
 	for _, b := range binaries {
 		data, err := n.Host.ReadFile(ctx, path.Join(work, "src", b))
 		if err != nil {
-			return fmt.Errorf("fetch built %s: %w", b, err)
+			return nil, fmt.Errorf("fetch built %s: %w", b, err)
+		}
+		sum := sha256.Sum256(data)
+		sums[b] = hex.EncodeToString(sum[:])
+		if sums[b] != remoteSums[b] {
+			return nil, fmt.Errorf("fetched %s has sha256 %s, but it is %s on the build host; the copy was damaged, run again", b, sums[b], orNone(remoteSums[b]))
 		}
 		if err := os.WriteFile(filepath.Join(dir, b+".tmp"), data, 0o755); err != nil {
-			return err
+			return nil, err
 		}
 		if err := os.Rename(filepath.Join(dir, b+".tmp"), filepath.Join(dir, b)); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := n.Host.Run(ctx, remote.Cmd("rm", "-rf", work, tarball), nil, nil, nil); err != nil {
-		return err
+		return nil, err
 	}
 	c.P.Printf(n.Spec.Name, "built redis %s in %s", c.Inv.Redis.Version, time.Since(start).Round(time.Second))
-	return nil
+	return sums, nil
+}
+
+// parseSums reads sha256sum's "SUM  NAME" lines out of output, by name.
+func parseSums(out string) map[string]string {
+	sums := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 && len(f[0]) == 64 {
+			sums[strings.TrimPrefix(f[1], "*")] = f[0]
+		}
+	}
+	return sums
 }
 
 // makeFlags builds systemd support in where units use Type=notify.
@@ -174,7 +262,7 @@ func (c *Cluster) ensureBuildTools(ctx context.Context, n *Node) error {
 
 // installBinaries copies the built binaries to the host's BinDir, records
 // what it created, and checks the installed version.
-func (c *Cluster) installBinaries(ctx context.Context, n *Node, dir string) error {
+func (c *Cluster) installBinaries(ctx context.Context, n *Node, dir string, sums map[string]string) error {
 	bin := c.Layout.BinDir
 	fresh := n.Facts.RedisVersion == ""
 	if err := c.ensureDirs(ctx, n, []dirSpec{{Path: c.Layout.StateDir, Mode: 0o700}}); err != nil {
@@ -195,10 +283,16 @@ func (c *Cluster) installBinaries(ctx context.Context, n *Node, dir string) erro
 		}
 	}
 	sentinel := path.Join(bin, "redis-sentinel")
-	out, err := remote.Output(ctx, n.Host, fmt.Sprintf("if [ ! -e %[1]s ]; then echo created; fi; ln -sfn redis-server %[1]s; %[2]s --version",
-		remote.Quote(sentinel), remote.Quote(path.Join(bin, "redis-server"))))
+	out, err := remote.Output(ctx, n.Host, fmt.Sprintf("if [ ! -e %[1]s ]; then echo created; fi; ln -sfn redis-server %[1]s; %[2]s --version; cd %[3]s && sha256sum redis-server redis-cli",
+		remote.Quote(sentinel), remote.Quote(path.Join(bin, "redis-server")), remote.Quote(bin)))
 	if err != nil {
 		return err
+	}
+	installed := parseSums(out)
+	for _, b := range binaries {
+		if installed[b] != sums[b] {
+			return fmt.Errorf("installed %s has sha256 %s, want %s (the build's); run up again", path.Join(bin, b), orNone(installed[b]), sums[b])
+		}
 	}
 	if strings.HasPrefix(out, "created") {
 		n.Manifest.AddCreated(sentinel)

@@ -3,6 +3,7 @@ package provision
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -187,7 +188,8 @@ func TestUpBuildsOncePerPlatform(t *testing.T) {
 	inv := testInventory(t)
 	hosts := failingBuildHosts()
 	hosts[0].
-		Answer(`make -j`, fakehost.Result{Stdout: "Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc-5.2.1 bits=64 build=1\n"}).
+		Answer(`make -j`, fakehost.Result{Stdout: "Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc-5.2.1 bits=64 build=1\n" +
+			sha256Hex([]byte("server binary")) + "  redis-server\n" + sha256Hex([]byte("cli binary")) + "  redis-cli\n"}).
 		Answer(`^rm -rf `, fakehost.Result{})
 	work := "/var/lib/redisctl/build/redis-" + inv.Redis.SHA256[:12] + "/src/"
 	hosts[0].SetFile(work+"redis-server", []byte("server binary"), 0o755, "")
@@ -208,6 +210,9 @@ func TestUpBuildsOncePerPlatform(t *testing.T) {
 		if data, err := os.ReadFile(filepath.Join(dir, b)); err != nil || !strings.HasSuffix(string(data), "binary") {
 			t.Errorf("cached build %s: %q, %v", b, data, err)
 		}
+	}
+	if sums, err := cachedBuild(dir); err != nil || sums["redis-server"] != sha256Hex([]byte("server binary")) {
+		t.Errorf("cached build has no verified checksums: %v %v", sums, err)
 	}
 	for _, h := range hosts {
 		if f, ok := h.File("/usr/local/bin/redis-server"); !ok || string(f.Data) != "server binary" || f.Mode != 0o755 {
@@ -234,11 +239,7 @@ func TestUpUsesCachedBuild(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range []string{"redis-server", "redis-cli"} {
-		if err := os.WriteFile(filepath.Join(dir, b), []byte("cached "+b), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeCachedBuild(t, dir)
 	hosts := freshHosts()
 	for _, h := range hosts {
 		h.Answer(`^# redisctl: ensure directories`, fakehost.Result{}).
@@ -257,5 +258,63 @@ func TestUpUsesCachedBuild(t *testing.T) {
 				t.Errorf("%s: built redis although the cache has a build", h.Name())
 			}
 		}
+	}
+}
+
+// writeCachedBuild puts a build with its checksums in dir.
+func writeCachedBuild(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var sums strings.Builder
+	for _, b := range []string{"redis-server", "redis-cli"} {
+		data := []byte("cached " + b)
+		if err := os.WriteFile(filepath.Join(dir, b), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&sums, "%s  %s\n", sha256Hex(data), b)
+	}
+	if err := os.WriteFile(filepath.Join(dir, sumsFile), []byte(sums.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A cached binary that no longer matches the checksum recorded at build
+// time is never shipped to a host.
+func TestUpRefusesTamperedCachedBuild(t *testing.T) {
+	cache := t.TempDir()
+	inv := testInventory(t)
+	dir := filepath.Join(cache, "builds", inv.Redis.SHA256[:12]+"-debian-12-x86_64-sysv")
+	writeCachedBuild(t, dir)
+	if err := os.WriteFile(filepath.Join(dir, "redis-server"), []byte("#!/bin/sh\nevil\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hosts := freshHosts()
+	for _, h := range hosts {
+		h.Answer(`^# redisctl: ensure directories`, fakehost.Result{})
+	}
+	_, err := Up(t.Context(), inv, UpOptions{Connect: (&testConnector{hosts: hosts}).connect, CacheDir: cache, Progress: testProgress(t)})
+	msg := wantStep(t, err, "install redis")
+	if !strings.Contains(msg, "redis-server has sha256") || !strings.Contains(msg, "refusing to install it") {
+		t.Errorf("error does not explain the checksum mismatch: %s", msg)
+	}
+	for _, h := range hosts {
+		if _, ok := h.File("/usr/local/bin/redis-server"); ok {
+			t.Errorf("%s: a tampered binary was installed", h.Name())
+		}
+	}
+}
+
+// A host whose os-release would steer the cache path is refused before
+// anything is built or installed.
+func TestUpRefusesUnsafePlatform(t *testing.T) {
+	inv := testInventory(t)
+	hosts := freshHosts()
+	hosts[1] = newTestHost("node2", "os_id=../../../etc\nos_version=12\narch=x86_64\ninit=sysv\npkg=apt\n")
+	_, err := Up(t.Context(), inv, UpOptions{Connect: (&testConnector{hosts: hosts}).connect, CacheDir: t.TempDir(), Progress: testProgress(t)})
+	msg := wantStep(t, err, "install redis")
+	if !strings.Contains(msg, "node2") || !strings.Contains(msg, `os ID "../../../etc"`) {
+		t.Errorf("error does not name the host and the part: %s", msg)
 	}
 }
