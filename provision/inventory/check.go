@@ -1,13 +1,10 @@
 package inventory
 
-import (
-	"net"
-	"strconv"
-	"strings"
-)
+import "strconv"
 
-// This file holds the rules that involve several fields: ports, roles,
-// unique hosts and the number of sentinels.
+// This file holds the rules that involve several fields, or that wait
+// until every field is read: ports, roles, canonical and unique addresses
+// and the number of sentinels.
 
 // check runs the rules across fields once every field has been read.
 func (d *decoder) check(inv *Inventory) {
@@ -16,6 +13,7 @@ func (d *decoder) check(inv *Inventory) {
 		return // reported as missing or empty hosts
 	}
 	d.checkRoles(inv)
+	d.checkAddresses(inv)
 	d.checkUnique(inv)
 	d.checkSentinels(inv)
 }
@@ -58,6 +56,20 @@ func (d *decoder) checkRoles(inv *Inventory) {
 	}
 }
 
+// checkAddresses wants every address in canonical form (see CheckAddress).
+// An address whose syntax is wrong is reported already and left empty.
+func (d *decoder) checkAddresses(inv *Inventory) {
+	for i, h := range inv.Hosts {
+		if h.Address == "" {
+			continue
+		}
+		if err := CheckAddress(h.Address); err != nil {
+			f := hostField(i, "address")
+			d.problem(d.locate(f), f, "%s", err)
+		}
+	}
+}
+
 // checkUnique wants distinct host names and addresses; a repeat is reported
 // where it is repeated.
 func (d *decoder) checkUnique(inv *Inventory) {
@@ -77,14 +89,6 @@ func (d *decoder) checkUnique(inv *Inventory) {
 			addrs[key] = i
 		}
 	}
-}
-
-// addressKey compares addresses: IPs in canonical form, names without case.
-func addressKey(addr string) string {
-	if ip := net.ParseIP(addr); ip != nil {
-		return ip.String()
-	}
-	return strings.TrimSuffix(strings.ToLower(addr), ".")
 }
 
 // checkSentinels relates the quorum to the number of sentinels.

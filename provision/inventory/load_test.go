@@ -166,6 +166,15 @@ var badCases = []struct {
 		`14:5: redis.config.replica-priority: not allowed: it applies to every host alike: 0 would forbid every failover, and any other value changes nothing`,
 		`15:5: redis.config.cluster-enabled: not allowed: redisctl sets up Sentinel, not Redis Cluster, whose nodes refuse replicaof`,
 	}},
+	{name: "address-not-canonical", want: []string{
+		`8:30: hosts[1].address: "0:0::1" is not in canonical form (write ::1, as Redis and Sentinel print it)`,
+		`8:30: hosts[1].address: "0:0::1" is also the address of hosts[0] (want one host per address)`,
+		`9:30: hosts[2].address: "FD00::3" is not in canonical form (write fd00::3, as Redis and Sentinel print it)`,
+		`10:30: hosts[3].address: "::ffff:10.0.0.4" is an IPv4 address written as IPv6 (write 10.0.0.4)`,
+		`11:30: hosts[4].address: "10.0.0.010" is neither an IPv4 address in the usual form (four numbers 0 to 255 without leading zeros, e.g. 10.0.0.5) nor a DNS name`,
+		`12:30: hosts[5].address: "10.6" is neither an IPv4 address in the usual form (four numbers 0 to 255 without leading zeros, e.g. 10.0.0.5) nor a DNS name`,
+		`13:30: hosts[6].address: "fd00:0:0:0:0:0:0:7" is not in canonical form (write fd00::7, as Redis and Sentinel print it)`,
+	}},
 	{name: "directive-name", want: []string{`7:5: redis.config.MaxMemory: "MaxMemory" is not a redis.conf directive name (want lower-case letters, digits and '-', e.g. maxmemory)`}},
 	{name: "directive-value", want: []string{
 		`7:11: redis.config.save: want a single value as redis.conf takes it, not a list`,

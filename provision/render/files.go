@@ -66,7 +66,7 @@ func NewRedisConf(inv *inventory.Inventory, h *inventory.Host, masterAddr, initS
 		ReplTimeout:           replTimeout,
 	}
 	setDaemon(initSystem, &c.Daemonize, &c.Supervised)
-	if h.Address != masterAddr {
+	if !inventory.SameAddress(h.Address, masterAddr) {
 		c.ReplicaOf = &Addr{Host: masterAddr, Port: inv.Redis.Port}
 	}
 	for _, d := range inv.Redis.Config {
@@ -230,6 +230,9 @@ func check(inv *inventory.Inventory, h *inventory.Host, masterAddr, initSystem s
 	for _, a := range []string{h.Address, masterAddr} {
 		if a == "" || strings.ContainsFunc(a, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 			return fmt.Errorf("%s: address %q: empty or contains blanks or control characters", h.Name, a)
+		}
+		if err := inventory.CheckAddress(a); err != nil {
+			return fmt.Errorf("%s: address %w", h.Name, err)
 		}
 	}
 	for _, c := range []byte(inv.Redis.Password) {

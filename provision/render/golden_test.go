@@ -323,6 +323,8 @@ func TestHostFilesRefuses(t *testing.T) {
 		}, `test.yaml:3: redis.config.save: needs a value (for an empty argument write '""')`},
 		{"address with blank", func(_ *inventory.Inventory, m, _ *string) { *m = "10.0.0.1 6379" },
 			`node1: address "10.0.0.1 6379": empty or contains blanks or control characters`},
+		{"address not canonical", func(_ *inventory.Inventory, m, _ *string) { *m = "fd00:0::1" },
+			`node1: address "fd00:0::1" is not in canonical form (write fd00::1, as Redis and Sentinel print it)`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			inv := testInventory("pw", "10.0.0.1", "10.0.0.2", "10.0.0.3")
