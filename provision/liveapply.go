@@ -2,7 +2,9 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -49,11 +51,11 @@ func (c *Cluster) redisLiveOps(ch fileChange) (ops []liveOp, restart []string) {
 			restart = append(restart, k)
 		default:
 			val := strings.Join(args[1:], " ")
-			desc := "CONFIG SET " + k + " " + val
+			op := liveOp{"CONFIG SET " + k + " " + val, command("CONFIG", "SET", k, val)}
 			if isSecretKey(k) {
-				desc = "CONFIG SET " + k + " (value hidden)"
+				op = liveOp{"CONFIG SET " + k + " (value hidden)", hideValue(val, op.do)}
 			}
-			ops = append(ops, liveOp{desc, command("CONFIG", "SET", k, val)})
+			ops = append(ops, op)
 		}
 	}
 	if len(ops) > 0 {
@@ -87,46 +89,174 @@ func (c *Cluster) sentinelLiveOps(ch fileChange) (ops []liveOp, restart []string
 			restart = append(restart, k)
 			continue
 		}
-		desc := fmt.Sprintf("SENTINEL SET %s %s %s", name, opt, val)
+		op := liveOp{fmt.Sprintf("SENTINEL SET %s %s %s", name, opt, val), command("SENTINEL", "SET", name, opt, val)}
 		if isSecretKey(k) {
-			desc = fmt.Sprintf("SENTINEL SET %s %s (value hidden)", name, opt)
+			op = liveOp{fmt.Sprintf("SENTINEL SET %s %s (value hidden)", name, opt), hideValue(val, op.do)}
 		}
-		ops = append(ops, liveOp{desc, command("SENTINEL", "SET", name, opt, val)})
+		ops = append(ops, op)
 	}
 	return ops, restart, nil
 }
 
+// isSecretKey reports whether config key k (as configKey names it) carries
+// a secret.
 func isSecretKey(k string) bool {
-	switch k {
-	case "requirepass", "masterauth", "sentinel auth-pass", "sentinel sentinel-pass":
+	switch strings.ToLower(k) {
+	case "requirepass", "masterauth", "tls-key-file-pass", "tls-client-key-file-pass", "user",
+		"sentinel auth-pass", "sentinel sentinel-pass":
 		return true
 	}
 	return false
 }
 
-// maskSecrets hides the values of password directives in a config file,
-// for diffs that a person reads.
+// hideValue runs a command whose argument val is a secret: an error that
+// quotes the value (Redis 6 says "Invalid argument '<value>' for CONFIG SET")
+// has it replaced.
+func hideValue(val string, do func(context.Context, *redis.Client) error) func(context.Context, *redis.Client) error {
+	return func(ctx context.Context, cl *redis.Client) error {
+		err := do(ctx, cl)
+		if err == nil || val == "" || !strings.Contains(err.Error(), val) {
+			return err
+		}
+		return errors.New(strings.ReplaceAll(err.Error(), val, hidden))
+	}
+}
+
+// hidden replaces a secret in everything a person or a log sees.
+const hidden = "<hidden>"
+
+// maskSecrets hides the values of secret directives in a config file, for
+// diffs that a person reads; see maskLine.
 func maskSecrets(data []byte) string {
-	lines := strings.Split(string(data), "\n")
+	return maskText(string(data))
+}
+
+// maskText applies maskLine to every line of s.
+func maskText(s string) string {
+	if !mayHoldSecret(s) {
+		return s
+	}
+	lines := strings.Split(s, "\n")
 	for i, l := range lines {
-		f := strings.Fields(l)
-		if len(f) == 0 {
-			continue
-		}
-		k := strings.ToLower(f[0])
-		if k == "sentinel" && len(f) > 1 {
-			k += " " + strings.ToLower(f[1])
-		}
-		switch k {
-		case "requirepass", "masterauth", "sentinel sentinel-pass":
-			lines[i] = f[0] + " <hidden>"
-		case "sentinel auth-pass":
-			if len(f) > 2 {
-				lines[i] = f[0] + " " + f[1] + " " + f[2] + " <hidden>"
-			}
-		case "user":
-			lines[i] = f[0] + " <hidden>"
-		}
+		lines[i] = maskLine(l)
 	}
 	return strings.Join(lines, "\n")
 }
+
+// secretWords are the words after which a line carries a secret, in any
+// case: redis.conf and sentinel.conf directives and the option names of
+// CONFIG SET and SENTINEL SET. The value is everything after the word
+// (after the master name, for "sentinel auth-pass <master>").
+var secretWords = []string{"requirepass", "masterauth", "tls-key-file-pass", "tls-client-key-file-pass", "auth-pass", "sentinel-pass"}
+
+// aclWords start ACL rules ("user alice on >password #sha256 ~* +@all",
+// "ACL SETUSER alice >password"): their password rules are hidden, the
+// others kept.
+var aclWords = []string{"user", "setuser"}
+
+// mayHoldSecret is a cheap test that s contains none of the words.
+func mayHoldSecret(s string) bool {
+	l := strings.ToLower(s)
+	for _, w := range secretWords {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	for _, w := range aclWords {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// maskLine hides secrets in one line of text: a config line ("requirepass
+// \"x y\"", "sentinel auth-pass mymaster x", "user u on >x"), or a line
+// that carries one anywhere, such as a log line of a command's output or
+// "CONFIG SET requirepass x". It errs on the side of hiding: everything
+// after a secret word goes, quoted or not.
+func maskLine(line string) string {
+	if !mayHoldSecret(line) {
+		return line
+	}
+	words := splitSpans(line)
+	var b strings.Builder
+	at := 0 // line[:at] is in b
+	acl := false
+	for i, word := range words {
+		w := strings.ToLower(strings.TrimLeft(word.text, "\"'-"))
+		switch {
+		case slices.Contains(secretWords, w):
+			from := i + 1
+			if w == "auth-pass" && i > 0 && strings.EqualFold(words[i-1].text, "sentinel") &&
+				(i < 2 || !strings.EqualFold(words[i-2].text, "set")) {
+				from++ // sentinel auth-pass <master> <password>
+			}
+			if from < len(words) {
+				b.WriteString(line[at:words[from].start])
+				b.WriteString(hidden)
+				return b.String()
+			}
+		case slices.Contains(aclWords, w):
+			acl = true
+		case acl && word.text != hidden && strings.ContainsAny(w[:min(1, len(w))], "><#!"):
+			b.WriteString(line[at:word.start])
+			b.WriteString(hidden)
+			at = word.end
+		case strings.ContainsAny(word.text[:1], `"'`) && strings.ContainsAny(word.text, " \t") && mayHoldSecret(word.text):
+			// A quoted line inside a line ("%q" of a config line, say):
+			// look inside the quotes.
+			inner := line[word.start+1:]
+			if m := maskLine(inner); m != inner {
+				b.WriteString(line[at : word.start+1])
+				b.WriteString(m)
+				return b.String()
+			}
+		}
+	}
+	b.WriteString(line[at:])
+	return b.String()
+}
+
+// span is one word of a line and where it is: line[start:end] == text.
+type span struct {
+	text       string
+	start, end int
+}
+
+// splitSpans splits a line into words as Redis reads a config line: blanks
+// separate words, and a word in double quotes (with backslash escapes) or
+// single quotes may hold blanks. An unterminated quote runs to the end of
+// the line. The text of a word is as written, quotes included.
+func splitSpans(line string) []span {
+	var out []span
+	i := 0
+	for i < len(line) {
+		for i < len(line) && isBlank(line[i]) {
+			i++
+		}
+		if i == len(line) {
+			break
+		}
+		start := i
+		var quote byte
+	word:
+		for ; i < len(line); i++ {
+			c := line[i]
+			switch {
+			case quote == 0 && isBlank(c):
+				break word
+			case quote == 0 && (c == '"' || c == '\''):
+				quote = c
+			case c == '\\' && i+1 < len(line) && (quote == '"' || quote == '\'' && line[i+1] == '\''):
+				i++ // an escaped character, a quote included
+			case quote != 0 && c == quote:
+				quote = 0
+			}
+		}
+		out = append(out, span{text: line[start:i], start: start, end: i})
+	}
+	return out
+}
+
+func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f' }

@@ -16,7 +16,9 @@ import (
 )
 
 // Progress prints what redisctl does, per host and step, and keeps a debug
-// log with every remote command and its whole output. It is safe for use
+// log with every remote command and its whole output. Secrets are hidden on
+// the way out of both (maskText): the values of requirepass, masterauth,
+// auth-pass and the like, wherever they appear in a line. It is safe for use
 // from several goroutines.
 type Progress struct {
 	mu      sync.Mutex
@@ -69,7 +71,7 @@ func (p *Progress) Printf(host, format string, args ...any) {
 	if p == nil {
 		return
 	}
-	msg := fmt.Sprintf(format, args...)
+	msg := maskText(fmt.Sprintf(format, args...))
 	line := msg
 	if host != "" {
 		line = fmt.Sprintf("%-8s %s", host, msg)
@@ -102,7 +104,7 @@ func (p *Progress) Debugf(format string, args ...any) {
 
 func (p *Progress) debugf(format string, args ...any) {
 	if p.debug != nil {
-		fmt.Fprintf(p.debug, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+		fmt.Fprintf(p.debug, "%s %s\n", time.Now().Format("15:04:05.000"), maskText(fmt.Sprintf(format, args...)))
 	}
 }
 
@@ -151,6 +153,7 @@ func (w *lineWriter) flush() {
 }
 
 func (w *lineWriter) emit(line string) {
+	line = maskLine(line)
 	w.p.p.mu.Lock()
 	defer w.p.p.mu.Unlock()
 	w.p.p.debugf("[%s] %s: %s", w.p.Name(), w.stream, line)

@@ -636,9 +636,11 @@ func (s *Summary) Print(w io.Writer) {
 	fmt.Fprintf(w, "up: %d changed in %s\n", len(s.Changes), s.Duration.Round(100*time.Millisecond))
 }
 
-// fileDiff is a unified diff of a planned file change, passwords hidden.
+// fileDiff is a unified diff of a planned file change, the values of
+// secret directives hidden (maskSecrets). A secret file that is not a
+// config file has no diff at all: all of it may be secret.
 func fileDiff(ch fileChange) string {
-	if ch.Old == nil {
+	if ch.Old == nil || ch.File.Secret && !ch.IsConfig {
 		return ""
 	}
 	d, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
