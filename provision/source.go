@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -30,7 +32,27 @@ func isURL(s string) bool {
 // (and checked when want is given); a URL is downloaded once into cacheDir,
 // named by its checksum, and checked before it is used. Nothing touches a
 // host before this succeeds.
+//
+// A download has no overall time limit, since a big tarball on a slow link
+// may take long, but it gives up when connecting, or waiting for the
+// response headers, takes more than 30 s, or when no byte arrives for 60 s.
 func FetchSource(ctx context.Context, src, want, cacheDir string, p *Progress) (*Source, error) {
+	return fetchSource(ctx, src, want, cacheDir, p, defaultDownloadTimeouts)
+}
+
+// downloadTimeouts bound each wait of a download, never its whole length.
+type downloadTimeouts struct {
+	Connect time.Duration // TCP connect, and the TLS handshake
+	Headers time.Duration // request sent to response headers received
+	Stall   time.Duration // no byte of the body for this long aborts
+}
+
+var defaultDownloadTimeouts = downloadTimeouts{Connect: 30 * time.Second, Headers: 30 * time.Second, Stall: 60 * time.Second}
+
+// errStalled ends a download whose server stopped sending.
+var errStalled = errors.New("stalled")
+
+func fetchSource(ctx context.Context, src, want, cacheDir string, p *Progress, t downloadTimeouts) (*Source, error) {
 	want = strings.ToLower(want)
 	if !isURL(src) {
 		sum, size, err := hashFile(src)
@@ -58,12 +80,25 @@ func FetchSource(ctx context.Context, src, want, cacheDir string, p *Progress) (
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
+	// The stall watchdog cancels the request; its cause tells that apart
+	// from the caller's own cancellation.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second}).DialContext
+	tr.TLSHandshakeTimeout = t.Connect
+	tr.ResponseHeaderTimeout = t.Headers
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
+			return nil, fmt.Errorf("download %s: the server did not answer in time (%s to connect, %s for the headers): %w", src, t.Connect, t.Headers, err)
+		}
 		return nil, fmt.Errorf("download %s: %w", src, err)
 	}
 	defer resp.Body.Close()
@@ -71,11 +106,18 @@ func FetchSource(ctx context.Context, src, want, cacheDir string, p *Progress) (
 		return nil, fmt.Errorf("download %s: %s", src, resp.Status)
 	}
 	h := sha256.New()
-	pr := &progressReader{r: resp.Body, total: resp.ContentLength, p: p, name: src, last: time.Now()}
+	watchdog := time.AfterFunc(t.Stall, func() { cancel(errStalled) })
+	defer watchdog.Stop()
+	pr := &progressReader{r: resp.Body, total: resp.ContentLength, p: p, name: src, last: time.Now(),
+		got: func() { watchdog.Reset(t.Stall) }}
 	size, err := io.Copy(io.MultiWriter(tmp, h), pr)
 	if err != nil {
+		if errors.Is(context.Cause(ctx), errStalled) {
+			return nil, fmt.Errorf("download %s: no data for %s after %d bytes; the server stalled, try again", src, t.Stall, size)
+		}
 		return nil, fmt.Errorf("download %s: %w", src, err)
 	}
+	watchdog.Stop()
 	sum := hex.EncodeToString(h.Sum(nil))
 	if sum != want {
 		return nil, &ChecksumError{Source: src, Want: want, Got: sum}
@@ -118,11 +160,15 @@ type progressReader struct {
 	p     *Progress
 	name  string
 	last  time.Time
+	got   func() // called when bytes arrived
 }
 
 func (pr *progressReader) Read(b []byte) (int, error) {
 	n, err := pr.r.Read(b)
 	pr.done += int64(n)
+	if n > 0 && pr.got != nil {
+		pr.got()
+	}
 	if time.Since(pr.last) > 2*time.Second {
 		pr.last = time.Now()
 		if pr.total > 0 {
