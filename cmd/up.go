@@ -7,7 +7,7 @@ import (
 )
 
 func newUpCmd(g *globals) *cobra.Command {
-	var dryRun bool
+	var dryRun, force bool
 	c := &cobra.Command{
 		Use:   "up",
 		Short: "Install, configure, start and verify the cluster (safe to run again)",
@@ -16,10 +16,11 @@ func newUpCmd(g *globals) *cobra.Command {
 			"On a cluster that already matches the inventory it changes nothing and restarts nothing.",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return g.runUp(c, dryRun)
+			return g.runUp(c, dryRun, force)
 		},
 	}
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print what up would change, per host, and change nothing (same as redisctl plan)")
+	c.Flags().BoolVar(&force, "force", false, "start a master that is down even when a replica holds newer data or a failover is due (that data is lost)")
 	return c
 }
 
@@ -29,12 +30,12 @@ func newPlanCmd(g *globals) *cobra.Command {
 		Short: "Print what up would change (files with a diff, live settings, starts) and change nothing",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return g.runUp(c, true)
+			return g.runUp(c, true, false)
 		},
 	}
 }
 
-func (g *globals) runUp(c *cobra.Command, dryRun bool) error {
+func (g *globals) runUp(c *cobra.Command, dryRun, force bool) error {
 	verb := "up"
 	if dryRun {
 		verb = "plan"
@@ -49,6 +50,7 @@ func (g *globals) runUp(c *cobra.Command, dryRun bool) error {
 		CacheDir: g.cacheDir,
 		Progress: p,
 		DryRun:   dryRun,
+		Force:    force,
 	})
 	if err != nil {
 		return failed(p, err)

@@ -23,7 +23,9 @@ type Facts struct {
 	SentinelPid             int    // live pid from the sentinel pid file, 0 if not running
 	RedisPortOwner          string // process listening on the redis port ("" if free)
 	SentinelPortOwner       string // process listening on the sentinel port ("" if free)
-	Manifest                bool   // a redisctl manifest exists
+	// Manifests are the manifest files in the state directory: one per
+	// cluster ("NAME.manifest.json"), or an older redisctl's "manifest.json".
+	Manifests []string
 }
 
 // Platform identifies hosts that can share one build of Redis: the same
@@ -74,9 +76,10 @@ for p in apt-get dnf yum; do if command -v $p >/dev/null 2>&1; then echo "pkg=${
 for t in gcc make tar; do command -v $t >/dev/null 2>&1 || echo "missing_tool=$t"; done
 if [ -x %[1]s/redis-server ]; then echo "redis_version=$(%[1]s/redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')"; fi
 if id -u redis >/dev/null 2>&1; then echo redis_user=yes; fi
+%[7]s
 for svc in redis:%[2]s sentinel:%[3]s; do
   name=${svc%%%%:*}; pf=${svc#*:}
-  if [ -f "$pf" ]; then pid=$(cat "$pf" 2>/dev/null); if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "${name}_pid=$pid"; fi; fi
+  pid=$(live_pid "$pf" %[1]s/redis-server); if [ -n "$pid" ]; then echo "${name}_pid=$pid"; fi
 done
 if command -v ss >/dev/null 2>&1; then
   for p in redis:%[4]d sentinel:%[5]d; do
@@ -86,8 +89,8 @@ if command -v ss >/dev/null 2>&1; then
     if [ -n "$owner" ]; then echo "${name}_port_owner=$owner"; fi
   done
 fi
-if [ -f %[6]s/manifest.json ]; then echo manifest=yes; fi
-`, l.BinDir, l.RedisPid, l.SentinelPid, redisPort, sentinelPort, l.StateDir)
+for f in %[6]s/*.manifest.json %[6]s/manifest.json; do if [ -f "$f" ] && [ ! -L "$f" ]; then echo "manifest=${f##*/}"; fi; done
+`, l.BinDir, l.RedisPid, l.SentinelPid, redisPort, sentinelPort, l.StateDir, livePidFunc)
 }
 
 // GatherFacts reads a host's facts in one round trip.
@@ -134,7 +137,7 @@ func parseFacts(out string) *Facts {
 		case "sentinel_port_owner":
 			f.SentinelPortOwner = v
 		case "manifest":
-			f.Manifest = true
+			f.Manifests = append(f.Manifests, v)
 		}
 	}
 	return f

@@ -26,7 +26,8 @@ redis_pid=4100
 sentinel_pid=4200
 redis_port_owner=redis-server[4100]
 sentinel_port_owner=redis-sentinel[4200]
-manifest=yes
+manifest=mymaster.manifest.json
+manifest=other.manifest.json
   a line the script does not print
 future_key=ignored
 `
@@ -34,7 +35,7 @@ future_key=ignored
 		OSID: "rocky", OSVersion: "9.3", OSLike: "rhel centos fedora", Arch: "aarch64",
 		Init: "systemd", PkgManager: "dnf", MissingTools: []string{"gcc", "make"},
 		RedisVersion: "7.0.15", RedisUser: true, RedisPid: 4100, SentinelPid: 4200,
-		RedisPortOwner: "redis-server[4100]", SentinelPortOwner: "redis-sentinel[4200]", Manifest: true,
+		RedisPortOwner: "redis-server[4100]", SentinelPortOwner: "redis-sentinel[4200]", Manifests: []string{"mymaster.manifest.json", "other.manifest.json"},
 	}
 	got := parseFacts(out)
 	if !reflect.DeepEqual(got, want) {

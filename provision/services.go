@@ -64,17 +64,23 @@ func (c *Cluster) livePid(ctx context.Context, n *Node, pidFile string) (int, er
 // is alive and not a zombie, and /proc/PID/exe is exe (or exe deleted, after
 // an upgrade replaced the file).
 func livePidScript(pidFile, exe string) string {
-	return fmt.Sprintf(`f=%[1]s
-[ -f "$f" ] && [ ! -L "$f" ] || exit 0
-p=$(head -c 32 -- "$f" 2>/dev/null | tr -d '[:space:]')
-case $p in '' | *[!0-9]*) exit 0 ;; esac
-kill -0 "$p" 2>/dev/null || exit 0
-s=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$p/status" 2>/dev/null)
-[ "$s" != Z ] || exit 0
-want=$(readlink -f -- %[2]s 2>/dev/null) || want=%[2]s
-e=$(readlink "/proc/$p/exe" 2>/dev/null) || exit 0
-case $e in "$want" | "$want (deleted)") echo "$p" ;; esac`, remote.Quote(pidFile), remote.Quote(exe))
+	return livePidFunc + "live_pid " + remote.Quote(pidFile) + " " + remote.Quote(exe) + "\n"
 }
+
+// livePidFunc defines the shell function live_pid PIDFILE EXE behind
+// livePidScript, for scripts that check several pid files.
+const livePidFunc = `live_pid() {
+	[ -f "$1" ] && [ ! -L "$1" ] || return 0
+	_p=$(head -c 32 -- "$1" 2>/dev/null | tr -d '[:space:]')
+	case $_p in '' | *[!0-9]*) return 0 ;; esac
+	kill -0 "$_p" 2>/dev/null || return 0
+	_s=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$_p/status" 2>/dev/null)
+	[ "$_s" != Z ] || return 0
+	_w=$(readlink -f -- "$2" 2>/dev/null) || _w=$2
+	_e=$(readlink "/proc/$_p/exe" 2>/dev/null) || return 0
+	case $_e in "$_w" | "$_w (deleted)") echo "$_p" ;; esac
+}
+`
 
 // waitPing waits until the server at addr on n answers PING with the
 // cluster password.

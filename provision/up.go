@@ -26,6 +26,10 @@ type UpOptions struct {
 	// DryRun decides everything as up would and changes nothing: the
 	// summary lists what up would change (redisctl plan).
 	DryRun bool
+	// Force starts a master that is down even when that rolls data back
+	// (see checkStaleMaster); the operator has decided it holds the data
+	// to keep.
+	Force bool
 }
 
 // Summary is what Up did, or with DryRun would do.
@@ -185,7 +189,9 @@ func (r *upRun) checkHosts(ctx context.Context) error {
 			fail("port %d is taken by another program (%s); free it or choose another sentinel.port", c.Inv.Sentinel.Port, f.SentinelPortOwner)
 		}
 		bin := c.Layout.BinDir + "/redis-server"
-		if f.RedisVersion != "" && f.RedisVersion != c.Inv.Redis.Version && !n.Manifest.Has(bin) {
+		if f.RedisVersion != "" && f.RedisVersion != c.Inv.Redis.Version && !n.Manifest.Has(bin) && n.Manifest.Shared() {
+			fail("%s is Redis %s, installed for another cluster on this host (%s); clusters on one host share %s, so set redis.version to %s", bin, f.RedisVersion, strings.Join(named(n.Manifest.Others), ", "), c.Layout.BinDir, f.RedisVersion)
+		} else if f.RedisVersion != "" && f.RedisVersion != c.Inv.Redis.Version && !n.Manifest.Has(bin) {
 			fail("%s is Redis %s and was not installed by redisctl; refusing to replace it (remove it, or set redis.version to %s)", bin, f.RedisVersion, f.RedisVersion)
 		}
 		if f.RedisVersion != "" && f.RedisVersion != c.Inv.Redis.Version && n.Manifest.Has(bin) && f.RedisPid > 0 {
@@ -197,6 +203,18 @@ func (r *upRun) checkHosts(ctx context.Context) error {
 		r.opts.Progress.Printf(n.Spec.Name, "%s %s %s, %s, redis %s%s", f.OSID, f.OSVersion, f.Arch, f.Init, orNone(f.RedisVersion), running(f))
 	}
 	return errors.Join(errs...)
+}
+
+// named lists cluster names, an older redisctl's unnamed manifest as such.
+func named(clusters []string) []string {
+	out := make([]string, len(clusters))
+	for i, c := range clusters {
+		out[i] = c
+		if c == "" {
+			out[i] = "a cluster recorded by an older redisctl"
+		}
+	}
+	return out
 }
 
 func orNone(s string) string {
@@ -296,6 +314,13 @@ func (r *upRun) findMaster(ctx context.Context) error {
 		return err
 	}
 	r.master = m
+	if err := r.c.checkStaleMaster(ctx, m); err != nil {
+		var stale *StaleMasterError
+		if !r.opts.Force || !errors.As(err, &stale) {
+			return err
+		}
+		r.opts.Progress.Printf(m.Spec.Name, "--force: starting it as master although: %s", strings.Join(stale.Reasons, "; "))
+	}
 	if note != "" {
 		r.opts.Progress.Printf("", "%s", note)
 		r.sum.Notes = append(r.sum.Notes, note)
