@@ -141,7 +141,7 @@ func (g *globals) progress(verb string) *provision.Progress {
 func (g *globals) connector() provision.Connector {
 	return provision.SSHConnector(provision.SSHOptions{
 		AcceptNewHostKeys: g.acceptNewHostKeys, ConnectTimeout: 10 * time.Second,
-		PromptIn: g.in, PromptOut: g.errOut,
+		PromptIn: g.in, PromptOut: g.errOut, Notes: g.errOut,
 	})
 }
 

@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -22,6 +23,10 @@ type SSHOptions struct {
 	// A nil PromptIn: such keys must be in ssh-agent.
 	PromptIn  io.Reader
 	PromptOut io.Writer
+
+	// Notes hears remarks such as which ~/.ssh/config options are ignored,
+	// each printed once however many hosts it concerns; nil: none.
+	Notes io.Writer
 }
 
 // SSHConnector connects to every inventory host over SSH, in parallel. A
@@ -37,6 +42,16 @@ func SSHConnector(o SSHOptions) Connector {
 		}
 		ask = sshhost.PassphrasePrompt(o.PromptIn, out)
 	}
+	var noteMu sync.Mutex
+	noted := map[string]bool{}
+	note := func(msg string) {
+		noteMu.Lock()
+		defer noteMu.Unlock()
+		if o.Notes != nil && !noted[msg] {
+			noted[msg] = true
+			fmt.Fprintln(o.Notes, "note:", msg)
+		}
+	}
 	return func(ctx context.Context, inv *inventory.Inventory) ([]remote.Host, error) {
 		hosts := make([]remote.Host, len(inv.Hosts))
 		errs := make([]error, len(inv.Hosts))
@@ -47,8 +62,11 @@ func SSHConnector(o SSHOptions) Connector {
 				defer wg.Done()
 				cfg := sshhost.Config{
 					Name: h.Name, Address: h.Address, Port: h.SSH.Port, User: h.SSH.User,
-					IdentityFile: h.SSH.IdentityFile, KnownHosts: h.SSH.KnownHosts, Jump: h.SSH.Jump,
-					AcceptNew: o.AcceptNewHostKeys, ConnectTimeout: o.ConnectTimeout, Passphrase: ask,
+					IdentityFile: h.SSH.IdentityFile, Jump: h.SSH.Jump,
+					AcceptNew: o.AcceptNewHostKeys, ConnectTimeout: o.ConnectTimeout, Passphrase: ask, Note: note,
+				}
+				if h.SSH.KnownHostsSet { // else OpenSSH's user and system-wide files
+					cfg.KnownHosts = h.SSH.KnownHosts
 				}
 				sh, err := sshhost.Connect(ctx, cfg)
 				if err != nil {

@@ -233,7 +233,7 @@ func (d *decoder) ssh(n *yaml.Node, f fieldPath, s *SSH) {
 	m := d.mapping(n, f, sshKeys, "a mapping with user, port, identity_file, known_hosts and jump")
 	d.sshCommon(m, f, s)
 	if p, ok := d.localPath(m["known_hosts"], f.key("known_hosts")); ok {
-		s.KnownHosts = p
+		s.KnownHosts, s.KnownHostsSet = p, true
 	}
 	if jump, ok := d.str(m["jump"], f.key("jump")); ok && d.checkJump(m["jump"], f.key("jump"), jump) {
 		s.Jump = jump

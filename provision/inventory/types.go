@@ -70,6 +70,11 @@ type SSH struct {
 	IdentityFile string // "~" expanded; empty: agent and ~/.ssh/config
 	KnownHosts   string // "~" expanded; default ~/.ssh/known_hosts
 	Jump         string // optional jump host, "[user@]host[:port]"
+
+	// KnownHostsSet: known_hosts was written, and only that file is read.
+	// Otherwise SSH reads what OpenSSH reads: the user's file (or
+	// ~/.ssh/config's UserKnownHostsFile) and /etc/ssh/ssh_known_hosts.
+	KnownHostsSet bool
 }
 
 // Host is one machine of the cluster.

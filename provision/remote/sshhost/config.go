@@ -7,6 +7,10 @@
 // Host keys are always checked against known_hosts; unknown hosts are only
 // recorded when the caller opts in (AcceptNew), and a changed key is never
 // accepted.
+//
+// Of ~/.ssh/config, only HostName, Port, User, IdentityFile, ProxyJump (one
+// hop), HostKeyAlias, UserKnownHostsFile and GlobalKnownHostsFile are read;
+// Config.Note hears of the other options set for a host.
 package sshhost
 
 import (
@@ -16,6 +20,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,10 +41,17 @@ type Config struct {
 	// IdentityFile entries of ~/.ssh/config (or OpenSSH's default key names)
 	// are tried too.
 	IdentityFile string
-	KnownHosts   string // "": ~/.ssh/known_hosts (and /etc/ssh/ssh_known_hosts for reading)
+
+	// KnownHosts, when set, is the only known_hosts file read, and the one
+	// new keys are recorded in. Empty: what OpenSSH reads, the user's file
+	// (~/.ssh/config's UserKnownHostsFile, else ~/.ssh/known_hosts, where
+	// new keys go) and the system-wide one (GlobalKnownHostsFile, else
+	// SystemKnownHosts).
+	KnownHosts       string
+	SystemKnownHosts string // "": /etc/ssh/ssh_known_hosts; for tests
 
 	// Jump is an optional "[user@]host[:port]" jump host reached with the
-	// same keys and known_hosts. Empty: a single-hop ProxyJump from
+	// same keys and known_hosts settings. Empty: a single-hop ProxyJump from
 	// ~/.ssh/config, if any.
 	Jump string
 
@@ -58,6 +70,11 @@ type Config struct {
 	Passphrase func(file string) ([]byte, error)
 
 	SSHConfigFile string // "": ~/.ssh/config; for tests
+
+	// Note, if set, hears remarks for the user: which ~/.ssh/config options
+	// set for this host are ignored. Hosts with the same options get the
+	// same remark, so a caller can print each one once.
+	Note func(msg string)
 
 	// keepalive overrides the 15s keepalive interval in tests.
 	keepalive time.Duration
@@ -78,6 +95,11 @@ type endpoint struct {
 	user     string
 	keyFiles []keyFile
 	jump     string // "[user@]host[:port]" or ""
+
+	hostKeyAlias string   // the name to look the host key up under, or ""
+	userKnown    []string // known_hosts files read and recorded in (the first)
+	systemKnown  []string // known_hosts files only read
+	ignored      []string // ~/.ssh/config options set for alias and not read
 }
 
 // keyFile is one private key to try and how it was chosen.
@@ -90,16 +112,28 @@ func (e endpoint) addr() string { return net.JoinHostPort(e.host, strconv.Itoa(e
 
 func (e endpoint) String() string { return e.user + "@" + e.addr() }
 
-// sshConfig is the parsed ~/.ssh/config, or nil when there is none.
-type sshConfig struct{ cfg *ssh_config.Config }
+// sshConfig is the parsed ~/.ssh/config; cfg is nil when there is none.
+type sshConfig struct {
+	cfg  *ssh_config.Config
+	file string // for messages
+}
+
+// readOptions are the ~/.ssh/config options resolve honours; the others set
+// for a host are reported through Config.Note.
+var readOptions = []string{"HostName", "Port", "User", "IdentityFile", "ProxyJump",
+	"HostKeyAlias", "UserKnownHostsFile", "GlobalKnownHostsFile"}
+
+// defaultSystemKnownHosts is OpenSSH's GlobalKnownHostsFile.
+const defaultSystemKnownHosts = "/etc/ssh/ssh_known_hosts"
 
 func loadSSHConfig(file string) (*sshConfig, error) {
+	name := file
 	if file == "" {
 		home, err := os.UserHomeDir()
 		if err != nil {
 			return &sshConfig{}, nil
 		}
-		file = filepath.Join(home, ".ssh", "config")
+		file, name = filepath.Join(home, ".ssh", "config"), "~/.ssh/config"
 	}
 	f, err := os.Open(file)
 	if errors.Is(err, os.ErrNotExist) {
@@ -113,7 +147,7 @@ func loadSSHConfig(file string) (*sshConfig, error) {
 	if err != nil {
 		return &sshConfig{}, fmt.Errorf("read %s: %w", file, err)
 	}
-	return &sshConfig{cfg: cfg}, nil
+	return &sshConfig{cfg: cfg, file: name}, nil
 }
 
 func (s *sshConfig) get(alias, key string) string {
@@ -130,6 +164,29 @@ func (s *sshConfig) getAll(alias, key string) []string {
 	}
 	v, _ := s.cfg.GetAll(alias, key)
 	return v
+}
+
+// ignored lists the options set for alias (in the file itself, not in
+// files it includes) that resolve does not read, each once.
+func (s *sshConfig) ignored(alias string) []string {
+	if s == nil || s.cfg == nil {
+		return nil
+	}
+	has := func(list []string, key string) bool {
+		return slices.ContainsFunc(list, func(o string) bool { return strings.EqualFold(o, key) })
+	}
+	var out []string
+	for _, h := range s.cfg.Hosts {
+		if !h.Matches(alias) {
+			continue
+		}
+		for _, n := range h.Nodes {
+			if kv, ok := n.(*ssh_config.KV); ok && kv.Key != "" && !has(readOptions, kv.Key) && !has(out, kv.Key) {
+				out = append(out, kv.Key)
+			}
+		}
+	}
+	return out
 }
 
 // resolve fills in what c leaves empty from ~/.ssh/config and the defaults.
@@ -175,6 +232,12 @@ func resolve(c Config, sc *sshConfig) (endpoint, error) {
 		}
 	}
 
+	e.hostKeyAlias = sc.get(c.Address, "HostKeyAlias")
+	if err := e.knownHostsFiles(c, sc); err != nil {
+		return e, err
+	}
+	e.ignored = sc.ignored(c.Address)
+
 	if c.IdentityFile != "" {
 		p, err := expandHome(c.IdentityFile)
 		if err != nil {
@@ -195,6 +258,99 @@ func resolve(c Config, sc *sshConfig) (endpoint, error) {
 		}
 	}
 	return e, nil
+}
+
+// knownHostsFiles sets the known_hosts files for e: the caller's alone, or
+// OpenSSH's user and system-wide files, as ~/.ssh/config may name them.
+func (e *endpoint) knownHostsFiles(c Config, sc *sshConfig) error {
+	if c.KnownHosts != "" {
+		p, err := expandHome(c.KnownHosts)
+		if err != nil {
+			return err
+		}
+		e.userKnown = []string{p}
+		return nil
+	}
+	files := func(option, def string) ([]string, error) {
+		v := sc.get(c.Address, option)
+		if v == "" {
+			v = def
+		}
+		if strings.EqualFold(v, "none") {
+			return nil, nil
+		}
+		var out []string
+		for _, f := range strings.Fields(v) {
+			p, err := e.expandTokens(f)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s %q for %s: %w", sc.file, option, v, c.Address, err)
+			}
+			out = append(out, p)
+		}
+		return out, nil
+	}
+	var err error
+	if e.userKnown, err = files("UserKnownHostsFile", "~/.ssh/known_hosts"); err != nil {
+		return err
+	}
+	system := c.SystemKnownHosts
+	if system == "" {
+		system = defaultSystemKnownHosts
+	}
+	e.systemKnown, err = files("GlobalKnownHostsFile", system)
+	return err
+}
+
+// expandTokens expands "~" and the ssh_config tokens that make sense for a
+// known_hosts file name: %% %d %h %k %n %p %r %u.
+func (e *endpoint) expandTokens(s string) (string, error) {
+	s, err := expandHome(s)
+	if err != nil || !strings.Contains(s, "%") {
+		return s, err
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i++; i == len(s) {
+			return "", errors.New("a lone % at the end")
+		}
+		switch s[i] {
+		case '%':
+			b.WriteByte('%')
+		case 'd':
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return "", err
+			}
+			b.WriteString(home)
+		case 'h':
+			b.WriteString(e.host)
+		case 'k':
+			if e.hostKeyAlias != "" {
+				b.WriteString(e.hostKeyAlias)
+			} else {
+				b.WriteString(e.alias)
+			}
+		case 'n':
+			b.WriteString(e.alias)
+		case 'p':
+			b.WriteString(strconv.Itoa(e.port))
+		case 'r':
+			b.WriteString(e.user)
+		case 'u':
+			u, err := currentUser()
+			if err != nil {
+				return "", err
+			}
+			b.WriteString(u)
+		default:
+			return "", fmt.Errorf("token %%%c is not supported here (use %%d, %%h, %%k, %%n, %%p, %%r, %%u or a plain path)", s[i])
+		}
+	}
+	return b.String(), nil
 }
 
 // parseJump splits "[user@]host[:port]" (host may be "[v6]").

@@ -98,7 +98,8 @@ func dialHost(ctx context.Context, c Config, ring *keyring) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := loadHostKeys(c.KnownHosts, c.AcceptNew)
+	note(c, sc, ep)
+	keys, err := loadHostKeys(ep, c.AcceptNew)
 	if err != nil {
 		return nil, err
 	}
@@ -123,8 +124,12 @@ func dialHost(ctx context.Context, c Config, ring *keyring) (*Host, error) {
 		if jep.jump != "" {
 			return nil, fmt.Errorf("jump host %s needs a jump host itself (%s): chains are not supported", ep.jump, jep.jump)
 		}
+		note(c, sc, jep)
 		jd := d
 		jd.name = jep.name
+		if jd.keys, err = loadHostKeys(jep, c.AcceptNew); err != nil {
+			return nil, fmt.Errorf("jump host %s: %w", ep.jump, err)
+		}
 		if jump, err = jd.dial(ctx, jep, nil); err != nil {
 			return nil, fmt.Errorf("jump host %s: %w", ep.jump, err)
 		}
@@ -140,6 +145,14 @@ func dialHost(ctx context.Context, c Config, ring *keyring) (*Host, error) {
 	return &Host{ep: ep, client: client, jump: jump, done: make(chan struct{})}, nil
 }
 
+// note tells c.Note which ~/.ssh/config options ep's settings ignored.
+func note(c Config, sc *sshConfig, ep endpoint) {
+	if c.Note != nil && len(ep.ignored) > 0 {
+		c.Note(fmt.Sprintf("%s: ignoring %s (redisctl reads only %s)",
+			sc.file, strings.Join(ep.ignored, ", "), strings.Join(readOptions, ", ")))
+	}
+}
+
 // dialer opens SSH connections with one set of keys and known_hosts.
 type dialer struct {
 	keys    *hostKeys
@@ -153,7 +166,7 @@ type dialer struct {
 // key types the server no longer offers, it retries without restricting the
 // types, so the check reports the changed key.
 func (d dialer) dial(ctx context.Context, ep endpoint, via *ssh.Client) (*ssh.Client, error) {
-	algos := d.keys.algorithms(ep.addr())
+	algos := d.keys.algorithms(ep)
 	client, err := d.dialOnce(ctx, ep, via, algos)
 	var ane *ssh.AlgorithmNegotiationError
 	if algos != nil && errors.As(err, &ane) && ane.What == "host key" {
@@ -207,7 +220,7 @@ func (d dialer) dialOnce(ctx context.Context, ep endpoint, via *ssh.Client, algo
 	cfg := &ssh.ClientConfig{
 		User:              ep.user,
 		Auth:              a.methods(),
-		HostKeyCallback:   d.keys.callback(d.name, &keyErr),
+		HostKeyCallback:   d.keys.callback(d.name, ep, &keyErr),
 		HostKeyAlgorithms: algos,
 	}
 	sconn, chans, reqs, err := ssh.NewClientConn(conn, ep.addr(), cfg)
