@@ -209,64 +209,227 @@ func (c *Cluster) Sentinel(n *Node) *redis.Client {
 }
 
 // PasswordFile is where a generated password is kept on the control machine:
-// the inventory's password_file, else one file per cluster (its name and
-// host addresses) under the user's config directory.
+// the inventory's password_file, else <user config dir>/redisctl/<name>.password.
+// The file is keyed by the cluster name only, so adding or readdressing a
+// host keeps the password. It is "" for a name that could leave that
+// directory (ResolvePassword says why).
 func PasswordFile(inv *inventory.Inventory) string {
 	if inv.Redis.PasswordFile != "" {
 		return inv.Redis.PasswordFile
 	}
+	if checkFileName(inv.Name) != nil {
+		return ""
+	}
+	return filepath.Join(passwordDir(), inv.Name+".password")
+}
+
+// passwordDir is the directory of generated password files.
+func passwordDir() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		dir = "."
+	}
+	return filepath.Join(dir, "redisctl")
+}
+
+// checkFileName refuses a cluster name that would not stay one file name in
+// its directory. The inventory validates names; this holds whatever the
+// caller passes.
+func checkFileName(name string) error {
+	if name == "" || name == "." || strings.Contains(name, "..") || strings.ContainsAny(name, "/\\\x00") {
+		return fmt.Errorf("cluster name %q cannot name a file: it is empty or holds a slash or \"..\"", name)
+	}
+	return nil
+}
+
+// legacyPasswordFile is where redisctl before 2026-12 kept a generated
+// password: the name and a hash of the sorted host addresses, which changed
+// whenever a host was added or readdressed.
+func legacyPasswordFile(inv *inventory.Inventory) string {
 	var addrs []string
 	for _, h := range inv.Hosts {
 		addrs = append(addrs, h.Address)
 	}
 	slices.Sort(addrs)
 	sum := sha256.Sum256([]byte(strings.Join(addrs, ",")))
-	dir, err := os.UserConfigDir()
-	if err != nil {
-		dir = "."
+	return filepath.Join(passwordDir(), fmt.Sprintf("%s-%s.password", inv.Name, hex.EncodeToString(sum[:4])))
+}
+
+// legacyPasswordFiles lists every old-scheme file of the cluster:
+// <name>-<8 hex digits>.password in the password directory.
+func legacyPasswordFiles(inv *inventory.Inventory) ([]string, error) {
+	entries, err := os.ReadDir(passwordDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
 	}
-	return filepath.Join(dir, "redisctl", fmt.Sprintf("%s-%s.password", inv.Name, hex.EncodeToString(sum[:4])))
+	if err != nil {
+		return nil, fmt.Errorf("look for stored passwords: %w", err)
+	}
+	var out []string
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), inv.Name+"-")
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		if h, ok := strings.CutSuffix(rest, ".password"); ok && len(h) == 8 && strings.Trim(h, "0123456789abcdef") == "" {
+			out = append(out, filepath.Join(passwordDir(), e.Name()))
+		}
+	}
+	return out, nil
+}
+
+// StoredPassword is the cluster password and where it comes from.
+type StoredPassword struct {
+	Password string
+	File     string // "" when the inventory gives the password
+	Created  bool   // generated and stored by this call
+	// Note, when set, is to be said once: an old-scheme password file was
+	// moved to File. It never holds the password.
+	Note string
 }
 
 // ResolvePassword returns the inventory's password, or the stored generated
 // one. When create is true and there is none, it generates a strong password
 // and stores it (0600); created reports that, so the caller can say where,
-// once. The password itself is never printed.
+// once. The password itself is never printed. LoadPassword does the same and
+// also says when an old-scheme file was moved.
 func ResolvePassword(inv *inventory.Inventory, create bool) (pw string, file string, created bool, err error) {
+	sp, err := LoadPassword(inv, create)
+	return sp.Password, sp.File, sp.Created, err
+}
+
+// LoadPassword is ResolvePassword with a note to print once. Without the
+// inventory's password_file it looks, in order, for <name>.password, the
+// old-scheme file for the current host addresses, and any one old-scheme
+// file of the cluster (a host was added or readdressed since). An old file
+// found is moved to <name>.password (mode 0600) when create is true; a
+// read-only caller (create false) reads it where it is. Several old files
+// and none for the current addresses is an error naming them: which one is
+// the cluster's is for a person to decide.
+func LoadPassword(inv *inventory.Inventory, create bool) (StoredPassword, error) {
 	if inv.Redis.Password != "" {
-		return inv.Redis.Password, "", false, nil
+		return StoredPassword{Password: inv.Redis.Password}, nil
 	}
-	file = PasswordFile(inv)
-	data, err := os.ReadFile(file)
-	if err == nil {
-		pw = strings.TrimRight(string(data), "\r\n")
-		if pw == "" || strings.ContainsAny(pw, "\r\n\x00") {
-			return "", file, false, fmt.Errorf("password file %s is empty or malformed", file)
+	if inv.Redis.PasswordFile == "" {
+		if err := checkFileName(inv.Name); err != nil {
+			return StoredPassword{}, err
 		}
-		return pw, file, false, nil
+	}
+	file := PasswordFile(inv)
+	sp := StoredPassword{File: file}
+	pw, err := readPasswordFile(file)
+	if err == nil {
+		sp.Password = pw
+		return sp, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return "", file, false, fmt.Errorf("read password file: %w", err)
+		return sp, err
+	}
+	if inv.Redis.PasswordFile == "" {
+		old, err := findLegacyPasswordFile(inv)
+		if err != nil {
+			return sp, err
+		}
+		if old != "" {
+			return adoptLegacyPassword(sp, old, create)
+		}
 	}
 	if !create {
-		return "", file, false, fmt.Errorf("no password: the inventory gives none and %s does not exist (run redisctl up first, or set redis.password)", file)
+		return sp, fmt.Errorf("no password: the inventory gives none and %s does not exist (run redisctl up first, or set redis.password)", file)
 	}
-	pw, err = generatePassword(40)
-	if err != nil {
-		return "", file, false, err
+	if sp.Password, err = generatePassword(40); err != nil {
+		return sp, err
 	}
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
-		return "", file, false, err
+		return sp, err
 	}
+	if err := writeNewPasswordFile(file, sp.Password); err != nil {
+		return sp, fmt.Errorf("store generated password: %w", err)
+	}
+	sp.Created = true
+	return sp, nil
+}
+
+// findLegacyPasswordFile returns the old-scheme file to use, "" when there
+// is none.
+func findLegacyPasswordFile(inv *inventory.Inventory) (string, error) {
+	exact := legacyPasswordFile(inv)
+	if st, err := os.Stat(exact); err == nil && st.Mode().IsRegular() {
+		return exact, nil
+	}
+	found, err := legacyPasswordFiles(inv)
+	switch {
+	case err != nil:
+		return "", err
+	case len(found) == 1:
+		return found[0], nil
+	case len(found) > 1:
+		return "", fmt.Errorf("no %s, and several password files of cluster %q from an older redisctl, none for the current host addresses: %s; "+
+			"rename the one the running cluster uses to %s (or set redis.password_file to it)",
+			PasswordFile(inv), inv.Name, strings.Join(found, ", "), PasswordFile(inv))
+	}
+	return "", nil
+}
+
+// adoptLegacyPassword reads an old-scheme file and, when create is true,
+// moves it to sp.File with mode 0600.
+func adoptLegacyPassword(sp StoredPassword, old string, create bool) (StoredPassword, error) {
+	pw, err := readPasswordFile(old)
+	if err != nil {
+		return sp, err
+	}
+	if !create {
+		sp.Password, sp.File = pw, old
+		return sp, nil
+	}
+	if err := writeNewPasswordFile(sp.File, pw); errors.Is(err, fs.ErrExist) {
+		// Another run moved it first; that file is the one to use.
+		sp.Password, err = readPasswordFile(sp.File)
+		return sp, err
+	} else if err != nil {
+		return sp, fmt.Errorf("move password file %s to %s: %w", old, sp.File, err)
+	}
+	sp.Password = pw
+	sp.Note = fmt.Sprintf("moved the stored password from %s to %s (mode 0600): the file is now named by the cluster only", old, sp.File)
+	if err := os.Remove(old); err != nil {
+		sp.Note += fmt.Sprintf("; could not remove the old file: %v", err)
+	}
+	return sp, nil
+}
+
+// readPasswordFile reads one stored password.
+func readPasswordFile(file string) (string, error) {
+	data, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	if err != nil {
+		return "", fmt.Errorf("read password file: %w", err)
+	}
+	pw := strings.TrimRight(string(data), "\r\n")
+	if pw == "" || strings.ContainsAny(pw, "\r\n\x00") {
+		return "", fmt.Errorf("password file %s is empty or malformed", file)
+	}
+	return pw, nil
+}
+
+// writeNewPasswordFile creates file (mode 0600) holding pw; it fails with
+// fs.ErrExist rather than replace a file.
+func writeNewPasswordFile(file, pw string) error {
 	f, err := os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
-		return "", file, false, fmt.Errorf("store generated password: %w", err)
+		return err
 	}
 	if _, err := f.WriteString(pw + "\n"); err != nil {
 		f.Close()
-		return "", file, false, err
+		os.Remove(file)
+		return err
 	}
-	return pw, file, true, f.Close()
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // generatePassword returns n random letters and digits: safe in any Redis

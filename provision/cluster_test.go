@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -66,26 +65,6 @@ func TestResolvePasswordFromInventory(t *testing.T) {
 	}
 	if _, err := os.Stat(inv.Redis.PasswordFile); !os.IsNotExist(err) {
 		t.Errorf("a password file was written although the inventory gives one")
-	}
-}
-
-func TestPasswordFileDefaultsToConfigDir(t *testing.T) {
-	inv := testInventory(t)
-	inv.Redis.PasswordFile = ""
-	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	t.Setenv("HOME", t.TempDir())
-	dir, err := os.UserConfigDir()
-	if err != nil {
-		t.Skip(err)
-	}
-	got := PasswordFile(inv)
-	if filepath.Dir(got) != filepath.Join(dir, "redisctl") || !regexp.MustCompile(`^mymaster-[0-9a-f]{8}\.password$`).MatchString(filepath.Base(got)) {
-		t.Errorf("PasswordFile = %s", got)
-	}
-	// The same hosts in another order are the same cluster.
-	inv.Hosts[0], inv.Hosts[2] = inv.Hosts[2], inv.Hosts[0]
-	if again := PasswordFile(inv); again != got {
-		t.Errorf("host order changed the file: %s, then %s", got, again)
 	}
 }
 
