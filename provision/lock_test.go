@@ -1,0 +1,446 @@
+package provision
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redisctl/redisctl/provision/remote/fakehost"
+)
+
+// The lock scripts are real sh run on this machine: each fake host answers
+// every command by running it with sh, its StateDir moved into a temporary
+// directory of its own (the host's root). What the fake cannot show (noclobber,
+// mtimes, symlinks) is then the shell's real behaviour.
+
+// lockHost is a fake host whose commands run in a local sh under root.
+type lockHost struct {
+	*fakehost.Host
+	root string
+}
+
+func newLockHost(t *testing.T, name, stateDir string) *lockHost {
+	t.Helper()
+	h := &lockHost{Host: fakehost.New(name), root: t.TempDir()}
+	env := os.Environ()
+	if os.Geteuid() != 0 {
+		// chown root:root needs root; everything else runs as it would.
+		bin := t.TempDir()
+		if err := os.WriteFile(filepath.Join(bin, "chown"), []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		env = append(env, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	}
+	h.On(`.`, func(cmd string, stdin []byte) fakehost.Result {
+		c := exec.Command("sh", "-c", strings.ReplaceAll(cmd, stateDir, h.root+stateDir))
+		c.Env = env
+		c.Stdin = bytes.NewReader(stdin)
+		var out, errOut bytes.Buffer
+		c.Stdout, c.Stderr = &out, &errOut
+		status := 0
+		if err := c.Run(); err != nil {
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) {
+				t.Errorf("%s: run sh: %v", name, err)
+			}
+			status = c.ProcessState.ExitCode()
+		}
+		return fakehost.Result{Stdout: out.String(), Stderr: errOut.String(), Status: status}
+	})
+	return h
+}
+
+// lockFixture is a three-host cluster of lockHosts and the notes Lock made.
+type lockFixture struct {
+	c     *Cluster
+	hosts []*lockHost
+	opts  lockOptions
+
+	mu    sync.Mutex
+	notes []string
+}
+
+func newLockFixture(t *testing.T) *lockFixture {
+	t.Helper()
+	inv := testInventory(t)
+	f := &lockFixture{c: &Cluster{Inv: inv, Layout: inv.Layout(), P: testProgress(t)}}
+	for i := range inv.Hosts {
+		h := newLockHost(t, inv.Hosts[i].Name, f.c.Layout.StateDir)
+		f.hosts = append(f.hosts, h)
+		f.c.Nodes = append(f.c.Nodes, &Node{Spec: &inv.Hosts[i], Host: h})
+	}
+	hostname, _ := os.Hostname()
+	f.opts = lockOptions{
+		staleAfter: 2 * time.Second,
+		heartbeat:  time.Hour, // tests of the heartbeat shorten it
+		holder:     LockHolder{Host: hostname, Machine: machineID(), PID: os.Getpid()},
+		alive:      pidAlive,
+		retryPause: 10 * time.Millisecond,
+		now:        time.Now,
+		note: func(host, msg string) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.notes = append(f.notes, host+": "+msg)
+		},
+	}
+	return f
+}
+
+func (f *lockFixture) Notes() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.notes)
+}
+
+// file is the lock file of host i on this machine.
+func (f *lockFixture) file(i int) string {
+	return f.hosts[i].root + lockFile(f.c.Layout.StateDir, f.c.Inv.Name)
+}
+
+// holder reads host i's lock file; nil when there is none.
+func (f *lockFixture) holder(t *testing.T, i int) *LockHolder {
+	t.Helper()
+	data, err := os.ReadFile(f.file(i))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h LockHolder
+	if err := json.Unmarshal(data, &h); err != nil {
+		t.Fatalf("%s: %v: %s", f.file(i), err, data)
+	}
+	return &h
+}
+
+// plant writes a lock of another run on host i, its heartbeat age old.
+func (f *lockFixture) plant(t *testing.T, i int, h LockHolder, age time.Duration) {
+	t.Helper()
+	file := f.file(i)
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(h)
+	if err := os.WriteFile(file, append(data, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mtime := time.Now().Add(-age)
+	if err := os.Chtimes(file, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// otherRun is a run of redisctl up on another control machine.
+func otherRun() LockHolder {
+	return LockHolder{Host: "ops-laptop", Machine: "0123456789ab", PID: 4242, Command: "up",
+		Started: time.Date(2026, 11, 28, 1, 2, 3, 0, time.UTC), RunID: "00112233445566778899aabb"}
+}
+
+func TestLockRefusesSecondRunNamingTheHolder(t *testing.T) {
+	f := newLockFixture(t)
+	release, err := f.c.lock(context.Background(), "up", f.opts)
+	if err != nil {
+		t.Fatalf("first lock: %v", err)
+	}
+	for i := range f.hosts {
+		h := f.holder(t, i)
+		if h == nil || h.Command != "up" || h.PID != os.Getpid() || h.Host != f.opts.holder.Host || !isRunID(h.RunID) || h.Started.IsZero() {
+			t.Fatalf("host %d holds %+v", i, h)
+		}
+		st, err := os.Lstat(f.file(i))
+		if err != nil || !st.Mode().IsRegular() || st.Mode().Perm() != 0o600 {
+			t.Errorf("lock file %s: %v %v; want a regular file, mode 0600", f.file(i), st.Mode(), err)
+		}
+		if st, err := os.Stat(filepath.Dir(f.file(i))); err != nil || st.Mode().Perm() != 0o700 {
+			t.Errorf("state directory: %v %v; want mode 0700", st.Mode(), err)
+		}
+	}
+
+	_, err = f.c.lock(context.Background(), "failover-test --mode manual", f.opts)
+	var le *LockedError
+	if !errors.Is(err, ErrLocked) || !errors.As(err, &le) {
+		t.Fatalf("second lock: %v; want a *LockedError", err)
+	}
+	want := regexp.QuoteMeta(`cluster "mymaster" is locked by redisctl up (pid `+strconv.Itoa(os.Getpid())+` on `+f.opts.holder.Host+`, started `) +
+		`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, \d+s ago\); wait for it to finish, or if that run is dead, the lock is taken over automatically once it is stale \(2s\)$`
+	if !regexp.MustCompile(want).MatchString(err.Error()) {
+		t.Errorf("message:\n%s\nwant it to match\n%s", err, want)
+	}
+	if slices.Sort(le.Hosts); !slices.Equal(le.Hosts, []string{"node1", "node2", "node3"}) {
+		t.Errorf("held on %v, want every host", le.Hosts)
+	}
+	if h := f.holder(t, 0); h == nil || h.Command != "up" {
+		t.Errorf("the refused run changed the lock: %+v", h)
+	}
+
+	release()
+	release() // twice is harmless
+	for i := range f.hosts {
+		if _, err := os.Lstat(filepath.Dir(f.file(i))); !os.IsNotExist(err) {
+			t.Errorf("host %d: the empty state directory is left after release (%v)", i, err)
+		}
+	}
+	again, err := f.c.lock(context.Background(), "uninstall", f.opts)
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	again()
+	if n := f.Notes(); len(n) != 0 {
+		t.Errorf("notes without any takeover: %q", n)
+	}
+}
+
+// Lock with the default settings: the message a person sees.
+func TestLockDefaultMessage(t *testing.T) {
+	f := newLockFixture(t)
+	release, err := f.c.Lock(context.Background(), "up")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	_, err = f.c.Lock(context.Background(), "uninstall")
+	if err == nil || !strings.HasSuffix(err.Error(), "taken over automatically once it is stale (20s)") || !strings.Contains(err.Error(), "locked by redisctl up (pid ") {
+		t.Errorf("second Lock: %v", err)
+	}
+}
+
+// A lock held on one host only still refuses, and the locks taken on the
+// other hosts are given back.
+func TestLockHeldOnOneHostReleasesTheOthers(t *testing.T) {
+	f := newLockFixture(t)
+	f.plant(t, 1, otherRun(), 0)
+	_, err := f.c.lock(context.Background(), "up", f.opts)
+	var le *LockedError
+	if !errors.As(err, &le) || !slices.Equal(le.Hosts, []string{"node2"}) || le.Holder.Host != "ops-laptop" || le.Holder.PID != 4242 {
+		t.Fatalf("lock: %v (%+v); want locked by ops-laptop on node2", err, le)
+	}
+	if !strings.Contains(err.Error(), "locked by redisctl up (pid 4242 on ops-laptop, started 2026-11-28T01:02:03Z, ") {
+		t.Errorf("message: %v", err)
+	}
+	for _, i := range []int{0, 2} {
+		if h := f.holder(t, i); h != nil {
+			t.Errorf("host %d still holds %+v after the refusal", i, h)
+		}
+	}
+	if h := f.holder(t, 1); h == nil || h.RunID != otherRun().RunID {
+		t.Errorf("node2's lock changed: %+v", h)
+	}
+}
+
+func TestLockTakesOverWhenHeartbeatStopped(t *testing.T) {
+	f := newLockFixture(t)
+	for i := range f.hosts {
+		f.plant(t, i, otherRun(), 30*time.Second)
+	}
+	release, err := f.c.lock(context.Background(), "up", f.opts)
+	if err != nil {
+		t.Fatalf("lock over a stale one: %v", err)
+	}
+	defer release()
+	for i := range f.hosts {
+		if h := f.holder(t, i); h == nil || h.RunID == otherRun().RunID || h.PID != os.Getpid() {
+			t.Errorf("host %d holds %+v, want this run", i, h)
+		}
+	}
+	notes := f.Notes()
+	if len(notes) != 3 {
+		t.Fatalf("notes %q; want one per host", notes)
+	}
+	for _, n := range notes {
+		if !strings.Contains(n, "took over the stale lock of redisctl up (pid 4242 on ops-laptop, started 2026-11-28T01:02:03Z): no heartbeat for 3") {
+			t.Errorf("note %q", n)
+		}
+	}
+}
+
+func TestLockTakesOverDeadProcessOfThisMachine(t *testing.T) {
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Skip(err)
+	}
+	f := newLockFixture(t)
+	ours := otherRun()
+	ours.Host, ours.Machine, ours.PID = f.opts.holder.Host, f.opts.holder.Machine, dead.Process.Pid
+	for i := range f.hosts {
+		f.plant(t, i, ours, 0) // a fresh heartbeat: only the pid tells
+	}
+	release, err := f.c.lock(context.Background(), "up", f.opts)
+	if err != nil {
+		t.Fatalf("lock over a dead run of this machine: %v", err)
+	}
+	release()
+	notes := f.Notes()
+	if len(notes) != 3 || !strings.Contains(notes[0], "is gone") {
+		t.Errorf("notes %q; want one per host saying the process is gone", notes)
+	}
+
+	// The same with a live process is held.
+	ours.PID = os.Getppid()
+	for i := range f.hosts {
+		f.plant(t, i, ours, 0)
+	}
+	if _, err := f.c.lock(context.Background(), "up", f.opts); !errors.Is(err, ErrLocked) {
+		t.Errorf("lock of a live process of this machine: %v; want refused", err)
+	}
+	// And a dead pid on another machine proves nothing.
+	other := otherRun()
+	other.PID = dead.Process.Pid
+	for i := range f.hosts {
+		f.plant(t, i, other, 0)
+	}
+	if _, err := f.c.lock(context.Background(), "up", f.opts); !errors.Is(err, ErrLocked) {
+		t.Errorf("lock of another machine's pid: %v; want refused", err)
+	}
+}
+
+func TestLockReleaseKeepsAnotherRunsLock(t *testing.T) {
+	f := newLockFixture(t)
+	release, err := f.c.lock(context.Background(), "up", f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Node1's lock went to another run meanwhile.
+	f.plant(t, 0, otherRun(), 0)
+	release()
+	if h := f.holder(t, 0); h == nil || h.RunID != otherRun().RunID {
+		t.Errorf("release removed or changed another run's lock: %+v", h)
+	}
+	for _, i := range []int{1, 2} {
+		if h := f.holder(t, i); h != nil {
+			t.Errorf("host %d: our lock is left: %+v", i, h)
+		}
+	}
+}
+
+func TestLockHeartbeat(t *testing.T) {
+	f := newLockFixture(t)
+	f.opts.heartbeat = 20 * time.Millisecond
+	release, err := f.c.lock(context.Background(), "up", f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(f.file(0), old, old); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, err := os.Stat(f.file(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if time.Since(st.ModTime()) < time.Minute {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the heartbeat did not refresh the lock's mtime")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	// Taken over by another run: said once, and not refreshed.
+	f.plant(t, 1, otherRun(), 0)
+	deadline = time.Now().Add(5 * time.Second)
+	for len(f.Notes()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := f.Notes(); len(n) != 1 || !strings.HasPrefix(n[0], "node2: warning: the lock") {
+		t.Errorf("notes %q; want one warning for node2", n)
+	}
+
+	release()
+	calls := len(f.hosts[0].Calls())
+	time.Sleep(100 * time.Millisecond)
+	if after := len(f.hosts[0].Calls()); after != calls {
+		t.Errorf("%d commands after release; want the heartbeat stopped", after-calls)
+	}
+}
+
+// Of several runs racing for one stale lock exactly one gets it.
+func TestLockTakeoverRace(t *testing.T) {
+	f := newLockFixture(t)
+	f.c.Nodes = f.c.Nodes[:1]
+	f.plant(t, 0, otherRun(), time.Minute)
+	const runs = 8
+	var wg sync.WaitGroup
+	errs := make([]error, runs)
+	releases := make([]func(), runs)
+	for i := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			releases[i], errs[i] = f.c.lock(context.Background(), "up", f.opts)
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+			defer releases[i]()
+		case !errors.Is(err, ErrLocked):
+			t.Errorf("run %d: %v; want held or locked", i, err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d runs hold the lock, want 1", won)
+	}
+}
+
+func TestLockRefusesSymlinks(t *testing.T) {
+	f := newLockFixture(t)
+	target := t.TempDir()
+	// The state directory of node1 is a link; node2's lock file is one.
+	dir := filepath.Dir(f.file(0))
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(f.file(1)), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(target, "victim"), f.file(1)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.c.lock(context.Background(), "up", f.opts)
+	if err == nil || errors.Is(err, ErrLocked) || strings.Contains(err.Error(), "umask") ||
+		!strings.Contains(err.Error(), "node1: lock: "+f.hosts[0].root+"/var/lib/redisctl is a symbolic link; refusing to use it") ||
+		!strings.Contains(err.Error(), "node2: lock: "+f.file(1)+" is a symbolic link; refusing to use it") {
+		t.Fatalf("lock: %v; want a refusal naming the link", err)
+	}
+	if entries, _ := os.ReadDir(target); len(entries) != 0 {
+		t.Errorf("something was written through a link: %v", entries)
+	}
+	if h := f.holder(t, 2); h != nil {
+		t.Errorf("node3 keeps a lock after the failure: %+v", h)
+	}
+}
+
+func TestLockRefusesUnsafeClusterName(t *testing.T) {
+	f := newLockFixture(t)
+	f.c.Inv.Name = "../etc"
+	if _, err := f.c.lock(context.Background(), "up", f.opts); err == nil {
+		t.Error("a cluster name with .. was accepted")
+	}
+	for _, h := range f.hosts {
+		if len(h.Calls()) != 0 {
+			t.Errorf("%s ran %q", h.Name(), h.Calls())
+		}
+	}
+}
