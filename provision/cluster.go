@@ -178,7 +178,7 @@ func (c *Cluster) GatherFacts(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		m, err := LoadManifest(ctx, n.Host, c.Layout.StateDir)
+		m, err := LoadManifest(ctx, n.Host, c.Layout, c.Inv.Name, f.Manifests)
 		if err != nil {
 			return err
 		}

@@ -74,10 +74,12 @@ func (c *Cluster) missingOnHost(ctx context.Context, n *Node) ([]string, error) 
 		if d.Path == c.Layout.StateDir {
 			continue // redisctl's own bookkeeping, made with the first change
 		}
-		fmt.Fprintf(&b, "[ -d %[1]s ] || echo %[1]s\n", remote.Quote(d.Path))
+		// A link where a directory belongs is reported too: the prepare
+		// step then refuses it by name.
+		fmt.Fprintf(&b, "[ -d %[1]s ] && [ ! -L %[1]s ] || echo %[1]s\n", remote.Quote(d.Path))
 	}
 	for _, f := range c.hostLogs(n) {
-		fmt.Fprintf(&b, "[ -e %[1]s ] || echo %[1]s\n", remote.Quote(f))
+		fmt.Fprintf(&b, "[ -e %[1]s ] && [ ! -L %[1]s ] || echo %[1]s\n", remote.Quote(f))
 	}
 	out, err := remote.Output(ctx, n.Host, b.String())
 	if err != nil {

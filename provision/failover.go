@@ -111,6 +111,13 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 	old := c.Node(h.Master)
 	rep := &FailoverReport{Mode: opts.Mode, OldMaster: old.Spec.Name, DetectionSeconds: -1, ODownSeconds: -1, PromotionSeconds: -1, AgreementSeconds: -1}
 	p.Printf("", "healthy; master %s", old.Spec)
+	var pid int
+	if opts.Mode == ModeKill || opts.Mode == ModePause {
+		// Which process to signal is settled before anything starts.
+		if pid, err = c.serverPid(ctx, old); err != nil {
+			return rep, err
+		}
+	}
 
 	p.Printf("", "==> start the writer and the sentinel event listeners")
 	events := c.listenSentinels(ctx)
@@ -124,7 +131,7 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 	p.Printf("", "==> fail the master %s (mode %s)", old.Spec.Name, opts.Mode)
 	t0 := time.Now()
 	events.mark(t0)
-	resume, err := c.failMaster(ctx, old, opts.Mode)
+	resume, err := c.failMaster(ctx, old, opts.Mode, pid)
 	if err != nil {
 		return rep, err
 	}
@@ -244,14 +251,8 @@ func secs(d time.Duration) float64 {
 }
 
 // failMaster injects the failure; for pause it returns the resume step.
-func (c *Cluster) failMaster(ctx context.Context, old *Node, mode string) (func() error, error) {
-	var pid int
-	if mode == ModeKill || mode == ModePause {
-		var err error
-		if pid, err = c.serverPid(ctx, old); err != nil {
-			return nil, err
-		}
-	}
+// For kill and pause, pid is the master's process as serverPid confirmed it.
+func (c *Cluster) failMaster(ctx context.Context, old *Node, mode string, pid int) (func() error, error) {
 	switch mode {
 	case ModeStop:
 		_, err := c.stopService(ctx, old, c.Layout.RedisService, c.Layout.RedisPid)
