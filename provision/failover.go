@@ -93,6 +93,11 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 	}
 	defer c.Close()
 	c.SetPassword(pw)
+	unlock, err := c.Lock(ctx, "failover-test --mode "+opts.Mode)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if err := c.GatherFacts(ctx); err != nil {
 		return nil, err
 	}

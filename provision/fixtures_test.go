@@ -111,6 +111,8 @@ type testHost struct {
 func newTestHost(name, facts string) *testHost {
 	h := &testHost{Host: fakehost.New(name)}
 	h.Answer(factsPattern, fakehost.Result{Stdout: facts})
+	// The run lock (its scripts are tested for real in lock_test.go).
+	h.Answer(`^d=/var/lib/redisctl; f=/var/lib/redisctl/\S+\.lock\n`, fakehost.Result{Stdout: "acquired\n"})
 	return h
 }
 
@@ -126,6 +128,18 @@ func (h *testHost) Close() error {
 	defer h.mu.Unlock()
 	h.closed++
 	return nil
+}
+
+// Calls returns the commands run so far, less the run lock's scripts
+// (tested on their own in lock_test.go), so tests see the steps' commands.
+func (h *testHost) Calls() []string {
+	var out []string
+	for _, c := range h.Host.Calls() {
+		if !strings.HasPrefix(c, "d=/var/lib/redisctl; f=") {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Reads returns the paths read so far.

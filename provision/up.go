@@ -67,6 +67,7 @@ type upRun struct {
 	// changed and need its data node or sentinel restarted.
 	restarts         map[*Node][]string
 	sentinelRestarts map[*Node][]string
+	unlock           func()
 	mu               sync.Mutex
 }
 
@@ -115,6 +116,7 @@ func Up(ctx context.Context, inv *inventory.Inventory, opts UpOptions) (*Summary
 			r.c = c
 			return err
 		}},
+		{"lock the cluster", r.lock},
 		{"gather facts", func(ctx context.Context) error { return r.c.GatherFacts(ctx) }},
 		{"check hosts", r.checkHosts},
 		{"password", r.password},
@@ -129,6 +131,9 @@ func Up(ctx context.Context, inv *inventory.Inventory, opts UpOptions) (*Summary
 		{"verify", r.verify},
 	}
 	defer func() {
+		if r.unlock != nil {
+			r.unlock()
+		}
 		if r.c != nil {
 			r.c.Close()
 		}
@@ -171,6 +176,18 @@ func (e *StepError) Unwrap() error { return e.Err }
 func (r *upRun) verifySource(ctx context.Context) error {
 	src, err := FetchSource(ctx, r.inv.Redis.Source, r.inv.Redis.SHA256, r.opts.CacheDir, r.opts.Progress)
 	r.src = src
+	return err
+}
+
+// lock takes the cluster's lock on every host, so that no other up,
+// uninstall or failover-test decides on a cluster this run is changing. A
+// plan changes nothing and takes no lock.
+func (r *upRun) lock(ctx context.Context) error {
+	if r.opts.DryRun {
+		return nil
+	}
+	unlock, err := r.c.Lock(ctx, "up")
+	r.unlock = unlock
 	return err
 }
 
@@ -239,7 +256,11 @@ func running(f *Facts) string {
 }
 
 func (r *upRun) password(ctx context.Context) error {
-	pw, file, created, err := ResolvePassword(r.c.Inv, !r.opts.DryRun)
+	sp, err := LoadPassword(r.c.Inv, !r.opts.DryRun)
+	pw, file, created := sp.Password, sp.File, sp.Created
+	if sp.Note != "" {
+		r.opts.Progress.Printf("", "%s", sp.Note)
+	}
 	if r.opts.DryRun && err != nil && file != "" && r.c.Inv.Redis.Password == "" {
 		// Nothing stored yet: up would generate one. Plan with a stand-in.
 		if pw, err = generatePassword(40); err != nil {
