@@ -92,15 +92,17 @@ func newRootCmd(in io.Reader, out, errOut io.Writer) *cobra.Command {
 	if v := os.Getenv("REDISCTL_INVENTORY"); v != "" {
 		defInv = v
 	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
+	// No fallback to /tmp: builds shipped to every host as root must not
+	// come from a directory any local user can write.
+	defCache := ""
+	if cache, err := os.UserCacheDir(); err == nil {
+		defCache = filepath.Join(cache, "redisctl")
 	}
 	pf := root.PersistentFlags()
 	pf.StringVarP(&g.inventory, "inventory", "i", defInv, "inventory file (default from $REDISCTL_INVENTORY)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "stream the output of remote commands")
 	pf.BoolVar(&g.acceptNewHostKeys, "accept-new-host-keys", false, "record the host key of hosts missing from known_hosts (like ssh's accept-new); changed keys are always refused")
-	pf.StringVar(&g.cacheDir, "cache-dir", filepath.Join(cache, "redisctl"), "where sources, builds and debug logs are kept")
+	pf.StringVar(&g.cacheDir, "cache-dir", defCache, "where sources, builds and debug logs are kept (default $XDG_CACHE_HOME/redisctl or ~/.cache/redisctl)")
 
 	root.AddCommand(
 		newUpCmd(g),
@@ -125,6 +127,9 @@ func (g *globals) loadInventory() (*inventory.Inventory, error) {
 // begin loads the inventory and opens the progress output and debug log
 // for one command; the caller closes the progress.
 func (g *globals) begin(verb string) (*inventory.Inventory, *provision.Progress, error) {
+	if g.cacheDir == "" {
+		return nil, nil, &exitError{code: ExitUsage, err: errors.New("no cache directory: neither $XDG_CACHE_HOME nor $HOME is set; pass --cache-dir")}
+	}
 	inv, err := g.loadInventory()
 	if err != nil {
 		return nil, nil, err

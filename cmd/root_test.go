@@ -58,3 +58,12 @@ func TestMissingInventory(t *testing.T) {
 		t.Fatalf("exit %d, %q", code, stderr)
 	}
 }
+
+// Without a cache directory a command fails rather than keep builds in
+// /tmp, where any local user could replace them before they are shipped.
+func TestNoCacheDirIsRefused(t *testing.T) {
+	code, _, stderr := execute(t, map[string]string{"HOME": "", "XDG_CACHE_HOME": ""}, "up", "-i", "../inventory.example.yaml")
+	if code != ExitUsage || !strings.Contains(stderr, "no cache directory") || !strings.Contains(stderr, "--cache-dir") {
+		t.Fatalf("exit %d, %q", code, stderr)
+	}
+}
