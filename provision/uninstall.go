@@ -49,6 +49,9 @@ type hostPlan struct {
 	keep     []string // recorded, kept on purpose (--keep-data)
 	userdel  bool
 	services []string
+
+	// What the removal did: written by this host's goroutine only.
+	removed, kept []string
 }
 
 // Uninstall stops and removes exactly what up recorded in each host's
@@ -72,7 +75,7 @@ func Uninstall(ctx context.Context, inv *inventory.Inventory, o UninstallOptions
 		if err != nil {
 			return err
 		}
-		m, err := LoadManifest(ctx, n.Host, c.Layout.StateDir)
+		m, err := LoadManifest(ctx, n.Host, c.Layout, c.Inv.Name, f.Manifests)
 		n.Facts, n.Manifest = f, m
 		return err
 	}); err != nil {
@@ -127,20 +130,23 @@ func Uninstall(ctx context.Context, inv *inventory.Inventory, o UninstallOptions
 		return res, fmt.Errorf("%w\nnothing was removed; run uninstall again once the services stop", err)
 	}
 
+	// Each host's goroutine writes only its own plan's results; they are
+	// merged afterwards, in inventory order.
 	err := eachHost(ctx, plans, func(hp *hostPlan) string { return hp.node.Spec.Name }, "remove", func(ctx context.Context, hp *hostPlan) error {
-		removed, kept, err := c.removeHost(ctx, hp)
-		for _, r := range removed {
-			res.Removed = append(res.Removed, hp.node.Spec.Name+": "+r)
-		}
-		for _, k := range kept {
-			res.Kept = append(res.Kept, hp.node.Spec.Name+": "+k)
-		}
+		var err error
+		hp.removed, hp.kept, err = c.removeHost(ctx, hp)
 		return err
 	})
 	if err != nil {
 		res.Left = append(res.Left, err.Error())
 	}
 	for _, hp := range plans {
+		for _, r := range hp.removed {
+			res.Removed = append(res.Removed, hp.node.Spec.Name+": "+r)
+		}
+		for _, k := range hp.kept {
+			res.Kept = append(res.Kept, hp.node.Spec.Name+": "+k)
+		}
 		for _, k := range hp.keep {
 			res.Kept = append(res.Kept, hp.node.Spec.Name+": "+k+" (--keep-data)")
 		}
@@ -243,7 +249,7 @@ func (c *Cluster) removeHost(ctx context.Context, hp *hostPlan) (removed, kept [
 			return removed, kept, fmt.Errorf("unregister %s: %w", svc, err)
 		}
 	}
-	manifest := manifestPath(c.Layout.StateDir)
+	manifest := manifestPath(c.Layout.StateDir, c.Inv.Name)
 	var script strings.Builder
 	script.WriteString(`rmpath() {
   p=$1
