@@ -192,6 +192,13 @@ func (l *loggedHost) Upload(ctx context.Context, path string, r io.Reader, mode 
 	return err
 }
 
+func (l *loggedHost) ReadFileTo(ctx context.Context, path string, w io.Writer) (int64, error) {
+	start := time.Now()
+	n, err := l.Host.ReadFileTo(ctx, path, w)
+	l.p.Debugf("[%s] read %s (%d bytes in %s): %v", l.Name(), path, n, time.Since(start).Round(time.Millisecond), errOrOK(err))
+	return n, err
+}
+
 func errOrOK(err error) any {
 	if err == nil {
 		return "ok"

@@ -40,6 +40,13 @@ type Host interface {
 	// returns an error for which errors.Is(err, fs.ErrNotExist) is true.
 	ReadFile(ctx context.Context, path string) ([]byte, error)
 
+	// ReadFileTo streams the content of path, read as root, to w and returns
+	// how many bytes it wrote: for files too big to hold in memory, such as
+	// an RDB. A missing file gives an error for which errors.Is(err,
+	// fs.ErrNotExist) is true. An error of w ends the read and is returned,
+	// wrapped.
+	ReadFileTo(ctx context.Context, path string, w io.Writer) (int64, error)
+
 	// Dial opens a TCP connection from the host itself to addr (for example
 	// "127.0.0.1:7000"), so the Redis protocol travels inside the SSH
 	// connection and nothing secret reaches a command line.

@@ -160,6 +160,21 @@ func (h *Host) ReadFile(ctx context.Context, path string) ([]byte, error) {
 	return append([]byte(nil), f.Data...), nil
 }
 
+// ReadFileTo implements remote.Host.
+func (h *Host) ReadFileTo(ctx context.Context, path string, w io.Writer) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	h.mu.Lock()
+	f, ok := h.files[path]
+	h.mu.Unlock()
+	if !ok {
+		return 0, &fs.PathError{Op: "read", Path: path, Err: fs.ErrNotExist}
+	}
+	n, err := w.Write(f.Data)
+	return int64(n), err
+}
+
 // Dial implements remote.Host.
 func (h *Host) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	if h.DialFunc == nil {
