@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -357,46 +358,67 @@ func (c *Cluster) backupMaster(ctx context.Context, nodes []*Node, dir string) (
 		return "", err
 	}
 	remotePath := path.Join(cfg["dir"], fn["dbfilename"])
-	sumOut, err := remote.Output(ctx, m.Host, "sha256sum "+remote.Quote(remotePath))
+	sumOut, err := remote.Output(ctx, m.Host, "sha256sum -- "+remote.Quote(remotePath))
 	if err != nil {
 		return "", err
 	}
 	wantSum, _, _ := strings.Cut(strings.TrimSpace(sumOut), " ")
-	data, err := m.Host.ReadFile(ctx, remotePath)
-	if err != nil {
-		return "", err
-	}
-	got := sha256.Sum256(data)
-	if hex.EncodeToString(got[:]) != wantSum {
-		return "", fmt.Errorf("the copy of %s does not match the host's sha256 (%s)", remotePath, wantSum)
+	if len(wantSum) != sha256.Size*2 {
+		return "", fmt.Errorf("sha256sum %s printed %q, not a sha256", remotePath, remote.Tail(sumOut, 1))
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
 	local := filepath.Join(dir, fmt.Sprintf("%s-%s-%s.rdb", c.Inv.Name, m.Spec.Name, time.Now().UTC().Format("20060102T150405Z")))
-	if err := writeFileSync(local, data); err != nil {
+	size, err := streamToFile(ctx, m.Host, remotePath, local, wantSum)
+	if err != nil {
 		return "", err
 	}
-	st, err := os.Stat(local)
-	if err != nil || st.Size() != int64(len(data)) {
-		return "", fmt.Errorf("backup %s: size check failed", local)
-	}
-	c.P.Printf(m.Spec.Name, "backed up %s (%d bytes, sha256 %s) to %s", remotePath, len(data), wantSum[:12], local)
+	c.P.Printf(m.Spec.Name, "backed up %s (%d bytes, sha256 %s) to %s", remotePath, size, wantSum[:12], local)
 	return local, nil
 }
 
-func writeFileSync(p string, data []byte) error {
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+// streamToFile copies remotePath from h into a new file local, hashing the
+// bytes as they go to disk: the dataset may be bigger than memory. It
+// writes a temporary file next to local and renames it only once the
+// sha256 of what was written is wantSum, so local is whole or absent.
+func streamToFile(ctx context.Context, h remote.Host, remotePath, local, wantSum string) (int64, error) {
+	if _, err := os.Lstat(local); err == nil {
+		return 0, fmt.Errorf("backup %s exists already; not overwriting it", local)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(local), "."+filepath.Base(local)+".partial-*")
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
+	done := false
+	defer func() {
+		if !done {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	hash := sha256.New()
+	size, err := h.ReadFileTo(ctx, remotePath, io.MultiWriter(tmp, hash))
+	if err != nil {
+		return 0, fmt.Errorf("copy %s: %w", remotePath, err)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if got := hex.EncodeToString(hash.Sum(nil)); got != wantSum {
+		return 0, fmt.Errorf("the copy of %s (%d bytes, sha256 %s) does not match the host's sha256 %s; did a save replace the file meanwhile? Run again", remotePath, size, got, wantSum)
 	}
-	return f.Close()
+	if err := tmp.Sync(); err != nil {
+		return 0, err
+	}
+	if err := tmp.Close(); err != nil {
+		return 0, err
+	}
+	if err := os.Rename(tmp.Name(), local); err != nil {
+		return 0, err
+	}
+	done = true
+	// The rename itself must reach the disk too.
+	if d, err := os.Open(filepath.Dir(local)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return size, nil
 }
