@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/pkg/sftp"
 
@@ -74,12 +75,14 @@ func (w *wrapped) Unwrap() error { return w.err }
 // stage copies r into a new 0700 directory in the login user's home (or
 // /tmp) and returns the directory and the file. The directory is made
 // private before the file exists, so no one else can ever open the file.
+// Stale staging directories of earlier runs, left when a connection dropped
+// mid-upload, go on the way (removeStale).
 func stage(ctx context.Context, sc *sftp.Client, r io.Reader) (dir, file string, err error) {
 	random := make([]byte, 8)
 	if _, err := rand.Read(random); err != nil {
 		return "", "", err
 	}
-	name := ".redisctl-upload-" + hex.EncodeToString(random)
+	name := stagePrefix + hex.EncodeToString(random)
 	bases := []string{"/tmp"}
 	if home, err := sc.Getwd(); err == nil && home != "" && home != "/tmp" {
 		bases = []string{home, "/tmp"}
@@ -101,6 +104,11 @@ func stage(ctx context.Context, sc *sftp.Client, r io.Reader) (dir, file string,
 	if err := sc.Chmod(dir, 0o700); err != nil {
 		return "", "", fmt.Errorf("chmod %s: %w", dir, err)
 	}
+	if st, err := sc.Lstat(dir); err == nil {
+		for _, base := range bases {
+			removeStale(sc, base, st, name)
+		}
+	}
 	file = path.Join(dir, "data")
 	f, err := sc.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 	if err != nil {
@@ -118,6 +126,43 @@ func stage(ctx context.Context, sc *sftp.Client, r io.Reader) (dir, file string,
 		return "", "", fmt.Errorf("write %s: %w", file, err)
 	}
 	return dir, file, nil
+}
+
+// stagePrefix starts the name of every staging directory.
+const stagePrefix = ".redisctl-upload-"
+
+// staleAfter is how long a staging directory and its file must have been
+// left alone before an upload removes it: an upload still running writes
+// its file all along, and the root step that follows takes seconds.
+const staleAfter = 30 * time.Minute
+
+// removeStale removes, as well as it can, the staging directories in base
+// that a dropped connection left behind: named like ours, owned by the
+// login user (as ours, fresh is), and unchanged for staleAfter by the
+// host's clock (fresh's time), so skew with this machine does not matter.
+func removeStale(sc *sftp.Client, base string, fresh fs.FileInfo, keep string) {
+	me, ok := fresh.Sys().(*sftp.FileStat)
+	if !ok {
+		return
+	}
+	entries, err := sc.ReadDir(base)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		st, ok := e.Sys().(*sftp.FileStat)
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), stagePrefix) || e.Name() == keep || !ok || st.UID != me.UID {
+			continue
+		}
+		dir := path.Join(base, e.Name())
+		last := e.ModTime()
+		if f, err := sc.Lstat(path.Join(dir, "data")); err == nil && f.ModTime().After(last) {
+			last = f.ModTime()
+		}
+		if fresh.ModTime().Sub(last) > staleAfter {
+			_ = sc.RemoveAll(dir)
+		}
+	}
 }
 
 // installScript moves the staged file onto dest as root: copy next to dest,
