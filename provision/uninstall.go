@@ -50,6 +50,13 @@ type hostPlan struct {
 	keep     []string // recorded, kept on purpose (--keep-data)
 	userdel  bool
 	services []string
+	// shared are recorded paths another cluster on the host still uses
+	// (the binaries, the redis user's directories): kept, and handed over
+	// to heir's manifest so that the last cluster to go removes them.
+	shared    []string
+	heir      string // "" when the other cluster is an older redisctl's
+	giveUser  bool
+	otherName string
 
 	// What the removal did: written by this host's goroutine only.
 	removed, kept []string
@@ -71,6 +78,11 @@ func Uninstall(ctx context.Context, inv *inventory.Inventory, o UninstallOptions
 		}
 		up = append(up, n)
 	}
+	unlock, err := c.Lock(ctx, "uninstall")
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
 	if err := eachHost(ctx, up, nodeName, "gather facts", func(ctx context.Context, n *Node) error {
 		f, err := GatherFacts(ctx, n.Host, inv)
 		if err != nil {
@@ -133,7 +145,7 @@ func Uninstall(ctx context.Context, inv *inventory.Inventory, o UninstallOptions
 
 	// Each host's goroutine writes only its own plan's results; they are
 	// merged afterwards, in inventory order.
-	err := eachHost(ctx, plans, func(hp *hostPlan) string { return hp.node.Spec.Name }, "remove", func(ctx context.Context, hp *hostPlan) error {
+	err = eachHost(ctx, plans, func(hp *hostPlan) string { return hp.node.Spec.Name }, "remove", func(ctx context.Context, hp *hostPlan) error {
 		var err error
 		hp.removed, hp.kept, err = c.removeHost(ctx, hp)
 		return err
@@ -169,6 +181,16 @@ func (c *Cluster) uninstallPlans(nodes []*Node, keepData bool) []*hostPlan {
 	var plans []*hostPlan
 	for _, n := range nodes {
 		hp := &hostPlan{node: n, userdel: n.Manifest.CreatedUser, services: n.Manifest.Services}
+		if n.Manifest.Shared() {
+			hp.giveUser, hp.userdel = hp.userdel, false
+			hp.otherName = strings.Join(named(n.Manifest.Others), ", ")
+			for _, o := range n.Manifest.Others {
+				if o != "" {
+					hp.heir = o
+					break
+				}
+			}
+		}
 		if n.Facts.SentinelPid > 0 {
 			hp.stop = append(hp.stop, c.Layout.SentinelService)
 		}
@@ -179,6 +201,10 @@ func (c *Cluster) uninstallPlans(nodes []*Node, keepData bool) []*hostPlan {
 		// Deepest paths first, so directories are emptied before rmdir.
 		slices.SortStableFunc(created, func(a, b string) int { return strings.Count(b, "/") - strings.Count(a, "/") })
 		for _, p := range created {
+			if n.Manifest.Shared() && c.sharedPath(p) {
+				hp.shared = append(hp.shared, p)
+				continue
+			}
 			if keepData && (p == c.Layout.DataDir || p == path.Dir(c.Layout.DataDir) || strings.HasPrefix(p, c.Layout.DataDir+"/")) {
 				hp.keep = append(hp.keep, p)
 				continue
@@ -190,6 +216,18 @@ func (c *Cluster) uninstallPlans(nodes []*Node, keepData bool) []*hostPlan {
 	return plans
 }
 
+// sharedPath reports whether p serves every cluster on a host rather than
+// this one: the binaries and the directories above the per-port ones.
+func (c *Cluster) sharedPath(p string) bool {
+	l := c.Layout
+	switch p {
+	case path.Join(l.BinDir, "redis-server"), path.Join(l.BinDir, "redis-cli"), path.Join(l.BinDir, "redis-sentinel"),
+		l.ConfDir, path.Dir(l.DataDir), l.StateDir, path.Join(l.StateDir, "build"):
+		return true
+	}
+	return false
+}
+
 func planText(plans []*hostPlan, o UninstallOptions) string {
 	var b strings.Builder
 	if o.BackupDir != "" {
@@ -197,7 +235,7 @@ func planText(plans []*hostPlan, o UninstallOptions) string {
 	}
 	for _, hp := range plans {
 		fmt.Fprintf(&b, "%s:\n", hp.node.Spec.Name)
-		if len(hp.stop) == 0 && len(hp.remove) == 0 && !hp.userdel && len(hp.services) == 0 {
+		if len(hp.stop) == 0 && len(hp.remove) == 0 && !hp.userdel && len(hp.services) == 0 && len(hp.shared) == 0 {
 			fmt.Fprintf(&b, "  nothing recorded by redisctl here; nothing to do\n")
 			continue
 		}
@@ -212,6 +250,12 @@ func planText(plans []*hostPlan, o UninstallOptions) string {
 		}
 		for _, k := range hp.keep {
 			fmt.Fprintf(&b, "  keep:   %s (--keep-data)\n", k)
+		}
+		for _, k := range hp.shared {
+			fmt.Fprintf(&b, "  keep:   %s (shared with %s)\n", k, hp.otherName)
+		}
+		if hp.giveUser {
+			fmt.Fprintf(&b, "  keep:   the redis user (shared with %s)\n", hp.otherName)
 		}
 		if hp.userdel {
 			fmt.Fprintf(&b, "  remove the redis user (redisctl created it)\n")
@@ -295,8 +339,23 @@ func (c *Cluster) removeHost(ctx context.Context, hp *hostPlan) (removed, kept [
 		}
 		removed = append(removed, "user redis")
 	}
-	// Finally the manifest and the state directory, when nothing is kept there.
-	out, err = remote.Output(ctx, n.Host, fmt.Sprintf("rm -f %[1]s; if rmdir %[2]s 2>/dev/null; then echo removed; fi", remote.Quote(manifest), remote.Quote(c.Layout.StateDir)))
+	// What another cluster still uses goes into its manifest first, so the
+	// last cluster to go removes it.
+	if hp.heir != "" && (len(hp.shared) > 0 || hp.giveUser) {
+		if err := handOver(ctx, n.Host, c.Layout, hp.heir, hp.shared, hp.giveUser); err != nil {
+			return removed, kept, fmt.Errorf("hand the shared files over to cluster %s: %w", hp.heir, err)
+		}
+	}
+	for _, k := range hp.shared {
+		kept = append(kept, k+" (shared with "+hp.otherName+")")
+	}
+	// Finally the manifest (and an older redisctl's manifest.json it was
+	// adopted from) and the state directory, when nothing is kept there.
+	rm := remote.Cmd("rm", "-f", "--", manifest)
+	if n.Manifest.legacy != "" {
+		rm = remote.Cmd("rm", "-f", "--", manifest, n.Manifest.legacy)
+	}
+	out, err = remote.Output(ctx, n.Host, fmt.Sprintf("%[1]s; if rmdir %[2]s 2>/dev/null; then echo removed; fi", rm, remote.Quote(c.Layout.StateDir)))
 	if err != nil {
 		return removed, kept, err
 	}
