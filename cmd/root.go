@@ -50,6 +50,13 @@ type globals struct {
 	out, errOut       io.Writer
 }
 
+// printError prints the error that ends a command. A remote stderr tail in
+// it may quote a config line (Redis's "FATAL CONFIG FILE ERROR >>>
+// 'requirepass ...'"), so secrets are hidden here as everywhere else.
+func printError(w io.Writer, err error) {
+	fmt.Fprintln(w, "Error:", provision.MaskText(err.Error()))
+}
+
 // Execute runs redisctl with args and returns the process exit code.
 func Execute(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer) int {
 	root := newRootCmd(in, out, errOut)
@@ -61,11 +68,11 @@ func Execute(ctx context.Context, args []string, in io.Reader, out, errOut io.Wr
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil && ee.err.Error() != "" {
-			fmt.Fprintln(errOut, "Error:", ee.err)
+			printError(errOut, ee.err)
 		}
 		return ee.code
 	}
-	fmt.Fprintln(errOut, "Error:", err)
+	printError(errOut, err)
 	if ctx.Err() != nil {
 		return 130
 	}

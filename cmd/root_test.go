@@ -3,6 +3,7 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -65,5 +66,15 @@ func TestNoCacheDirIsRefused(t *testing.T) {
 	code, _, stderr := execute(t, map[string]string{"HOME": "", "XDG_CACHE_HOME": ""}, "up", "-i", "../inventory.example.yaml")
 	if code != ExitUsage || !strings.Contains(stderr, "no cache directory") || !strings.Contains(stderr, "--cache-dir") {
 		t.Fatalf("exit %d, %q", code, stderr)
+	}
+}
+
+// The error that ends a command can quote a remote config line; its
+// secret is hidden like in every other output.
+func TestPrintErrorHidesSecrets(t *testing.T) {
+	var b bytes.Buffer
+	printError(&b, errors.New("node1: start redis_7000: exit status 1: >>> 'requirepass \"s3cr3t pw\"' | Bad directive or wrong number of arguments"))
+	if strings.Contains(b.String(), "s3cr3t") || !strings.Contains(b.String(), "node1: start redis_7000") {
+		t.Fatalf("printed %q", b.String())
 	}
 }

@@ -128,11 +128,12 @@ const hidden = "<hidden>"
 // maskSecrets hides the values of secret directives in a config file, for
 // diffs that a person reads; see maskLine.
 func maskSecrets(data []byte) string {
-	return maskText(string(data))
+	return MaskText(string(data))
 }
 
-// maskText applies maskLine to every line of s.
-func maskText(s string) string {
+// MaskText hides the value of every secret directive in s (see maskLine):
+// for anything a person or a log sees, error messages included.
+func MaskText(s string) string {
 	if !mayHoldSecret(s) {
 		return s
 	}

@@ -17,7 +17,7 @@ import (
 
 // Progress prints what redisctl does, per host and step, and keeps a debug
 // log with every remote command and its whole output. Secrets are hidden on
-// the way out of both (maskText): the values of requirepass, masterauth,
+// the way out of both (MaskText): the values of requirepass, masterauth,
 // auth-pass and the like, wherever they appear in a line. It is safe for use
 // from several goroutines.
 type Progress struct {
@@ -71,7 +71,7 @@ func (p *Progress) Printf(host, format string, args ...any) {
 	if p == nil {
 		return
 	}
-	msg := maskText(fmt.Sprintf(format, args...))
+	msg := MaskText(fmt.Sprintf(format, args...))
 	line := msg
 	if host != "" {
 		line = fmt.Sprintf("%-8s %s", host, msg)
@@ -104,7 +104,7 @@ func (p *Progress) Debugf(format string, args ...any) {
 
 func (p *Progress) debugf(format string, args ...any) {
 	if p.debug != nil {
-		fmt.Fprintf(p.debug, "%s %s\n", time.Now().Format("15:04:05.000"), maskText(fmt.Sprintf(format, args...)))
+		fmt.Fprintf(p.debug, "%s %s\n", time.Now().Format("15:04:05.000"), MaskText(fmt.Sprintf(format, args...)))
 	}
 }
 
