@@ -39,7 +39,10 @@ type StaleMasterError struct {
 }
 
 func (e *StaleMasterError) Error() string {
-	return fmt.Sprintf("refusing to start %s as master, it is down and starting it could lose data:\n  - %s\nwait for the sentinels to fail over (redisctl status shows when they have), or, if you are sure %s holds the newest data, run up again with --force",
+	return fmt.Sprintf("refusing to start %s as master, it is down and starting it could lose data:\n  - %s\n"+
+		"wait for the sentinels to fail over (redisctl status shows when they have; if their logs say -failover-abort-no-good-slave, "+
+		"every replica has been cut off from the master for longer than Sentinel accepts, and the replica with the highest offset must be promoted by hand), "+
+		"or, if you are sure %s holds the newest data, run up again with --force",
 		e.Master, strings.Join(e.Reasons, "\n  - "), e.Master)
 }
 

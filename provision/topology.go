@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/redisctl/redisctl/provision/redisx"
 )
@@ -123,26 +124,39 @@ func (c *Cluster) checkNoRemovedHosts(ctx context.Context) error {
 		known[ip.String()] = true
 	}
 	var unknown []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	for _, n := range c.Sentinels() {
 		if n.Facts == nil || n.Facts.SentinelPid == 0 {
 			continue
 		}
-		cl := c.Sentinel(n)
-		for _, kind := range []string{"REPLICAS", "SENTINELS"} {
-			v, err := cl.Do(ctx, "SENTINEL", kind, c.Inv.Name).Result()
-			if err != nil {
-				continue
-			}
-			for _, p := range redisx.PairsList(v) {
-				ip := net.ParseIP(p["ip"])
-				what := strings.ToLower(strings.TrimSuffix(kind, "S")) + " " + net.JoinHostPort(p["ip"], p["port"])
-				if ip != nil && !known[ip.String()] && !slices.Contains(unknown, what) {
-					unknown = append(unknown, what)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// A sentinel that does not answer (paused, overloaded) costs
+			// one short wait, not one per question.
+			qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			defer cancel()
+			cl := c.Sentinel(n)
+			defer cl.Close()
+			for _, kind := range []string{"REPLICAS", "SENTINELS"} {
+				v, err := cl.Do(qctx, "SENTINEL", kind, c.Inv.Name).Result()
+				if err != nil {
+					return
 				}
+				mu.Lock()
+				for _, p := range redisx.PairsList(v) {
+					ip := net.ParseIP(p["ip"])
+					what := strings.ToLower(strings.TrimSuffix(kind, "S")) + " " + net.JoinHostPort(p["ip"], p["port"])
+					if ip != nil && !known[ip.String()] && !slices.Contains(unknown, what) {
+						unknown = append(unknown, what)
+					}
+				}
+				mu.Unlock()
 			}
-		}
-		cl.Close()
+		}()
 	}
+	wg.Wait()
 	if len(unknown) == 0 {
 		return nil
 	}
