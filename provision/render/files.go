@@ -123,6 +123,7 @@ func NewServices(inv *inventory.Inventory) (redis, sentinel Service) {
 		PidFile:     l.RedisPid,
 		LogFile:     l.RedisLog,
 		User:        RedisUser,
+		WritePaths:  []string{l.ConfDir, l.DataDir, l.RedisLog},
 		NoFile:      noFile,
 		StartWait:   redisStartWait,
 		StopWait:    redisStopWait,
@@ -133,13 +134,14 @@ func NewServices(inv *inventory.Inventory) (redis, sentinel Service) {
 		Description: "Redis Sentinel on port " + strconv.Itoa(inv.Sentinel.Port),
 		// redis-server --sentinel rather than redis-sentinel: one binary
 		// less to install, and the same process name in ps.
-		Command:   []string{server, l.SentinelConf, "--sentinel"},
-		PidFile:   l.SentinelPid,
-		LogFile:   l.SentinelLog,
-		User:      RedisUser,
-		NoFile:    noFile,
-		StartWait: sentinelStartWait,
-		StopWait:  sentinelStopWait,
+		Command:    []string{server, l.SentinelConf, "--sentinel"},
+		PidFile:    l.SentinelPid,
+		LogFile:    l.SentinelLog,
+		User:       RedisUser,
+		WritePaths: []string{l.ConfDir, l.SentinelDir, l.SentinelLog},
+		NoFile:     noFile,
+		StartWait:  sentinelStartWait,
+		StopWait:   sentinelStopWait,
 	}
 	return redis, sentinel
 }

@@ -105,6 +105,11 @@ type Service struct {
 	PidFile     string   // must be in a directory of its own (see RenderInitScript)
 	LogFile     string
 	User        string // user and group the server runs as
+	// WritePaths are the only paths the server may write under systemd
+	// (ProtectSystem=strict): its config directory (Redis and Sentinel
+	// rewrite their config through a temporary file there), its working
+	// directory and its log file.
+	WritePaths []string
 
 	// NoFile is the open-file limit: Redis's maxclients (10000) + 32.
 	NoFile int
