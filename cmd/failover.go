@@ -79,7 +79,7 @@ func writeFailoverTable(w io.Writer, r *provision.FailoverReport) {
 		{"writes failed", fmt.Sprint(r.WritesFailed)},
 		{"acknowledged writes missing", fmt.Sprint(r.AckedMissing)},
 		{"old master restored as replica", fmt.Sprint(r.Restored)},
-		{"final health", r.FinalVerdict},
+		{"final health", r.FinalVerdict.String()},
 	}
 	for _, row := range rows {
 		fmt.Fprintf(tw, "%s\t%s\n", row[0], row[1])

@@ -41,9 +41,9 @@ func newStatusCmd(g *globals) *cobra.Command {
 				h.WriteTable(g.out)
 			}
 			switch h.Verdict {
-			case "healthy":
+			case provision.Healthy:
 				return nil
-			case "degraded":
+			case provision.Degraded:
 				return &exitError{code: ExitDegraded}
 			default:
 				return &exitError{code: ExitUnusable}

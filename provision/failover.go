@@ -52,7 +52,7 @@ type FailoverReport struct {
 	AckedMissing      int      `json:"acknowledged_writes_missing"`
 	Restored          bool     `json:"old_master_restored"`
 	RestoreSeconds    float64  `json:"restore_seconds,omitempty"`
-	FinalVerdict      string   `json:"final_verdict"`
+	FinalVerdict      Verdict  `json:"final_verdict"`
 	FinalProblems     []string `json:"final_problems,omitempty"`
 	Notes             []string `json:"notes,omitempty"`
 }
@@ -108,12 +108,12 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 	var h *Health
 	_ = waitFor(ctx, "a healthy cluster", 5*time.Second, 500*time.Millisecond, func(ctx context.Context) (bool, string) {
 		h = c.CheckHealth(ctx, nil)
-		return h.Verdict == "healthy", h.Verdict
+		return h.Verdict == Healthy && h.Analysis.Master != "", h.Verdict.String()
 	})
-	if h.Verdict != "healthy" {
+	if h.Verdict != Healthy || h.Analysis.Master == "" {
 		return nil, &PreflightError{Health: h}
 	}
-	old := c.Node(h.Master)
+	old := c.Node(h.Analysis.Master)
 	rep := &FailoverReport{Mode: opts.Mode, OldMaster: old.Spec.Name, DetectionSeconds: -1, ODownSeconds: -1, PromotionSeconds: -1, AgreementSeconds: -1}
 	p.Printf("", "healthy; master %s", old.Spec)
 	var pid int
@@ -191,7 +191,7 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 		if err := resume(); err != nil {
 			return rep, err
 		}
-		if err := c.waitRole(ctx, old, "slave", bound); err != nil {
+		if err := c.waitRole(ctx, old, "replica", bound); err != nil {
 			return rep, err
 		}
 	}
@@ -235,14 +235,14 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 		// The sentinels take a moment to see the restored node as a healthy replica.
 		_ = waitFor(ctx, "a healthy cluster after the test", 30*time.Second, time.Second, func(ctx context.Context) (bool, string) {
 			final = c.CheckHealth(ctx, nil)
-			return final.Verdict == "healthy", final.Verdict
+			return final.Verdict == Healthy, final.Verdict.String()
 		})
 	}
 	rep.FinalVerdict = final.Verdict
 	for _, pr := range final.Problems {
 		rep.FinalProblems = append(rep.FinalProblems, pr.String())
 	}
-	if !opts.NoRestore && final.Verdict != "healthy" {
+	if !opts.NoRestore && final.Verdict != Healthy {
 		return rep, fmt.Errorf("the cluster is %s after the failover test", final.Verdict)
 	}
 	if opts.Mode == ModeManual && missing > 0 {
@@ -365,57 +365,43 @@ func (c *Cluster) gracefulFailover(ctx context.Context, old *Node) (func() error
 }
 
 // waitNewMaster waits until every sentinel names the same master, other
-// than old, and that node reports role:master.
+// than old, and that node reports role:master. Old is not asked: it may be
+// paused, and a short timeout keeps each round short.
 func (c *Cluster) waitNewMaster(ctx context.Context, old *Node, bound time.Duration) (*Node, error) {
 	var found *Node
-	err := waitFor(ctx, "every sentinel to name the same new master", bound, 200*time.Millisecond, func(ctx context.Context) (bool, string) {
-		names := map[string]bool{}
-		var seen []string
-		for _, s := range c.Sentinels() {
-			cl := c.Sentinel(s)
-			v, err := cl.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", c.Inv.Name).StringSlice()
-			cl.Close()
-			if err != nil || len(v) != 2 {
-				seen = append(seen, fmt.Sprintf("%s: %v", s.Spec.Name, err))
-				names["?"] = true
-				continue
+	sentinels := len(c.Sentinels())
+	err := c.waitObserving(ctx, "every sentinel to name the same new master", bound, 200*time.Millisecond, time.Second, old,
+		func(s *Snapshot, a Analysis) (bool, string) {
+			var seen []string
+			for _, nh := range s.Nodes {
+				switch sh := nh.Sentinel; {
+				case sh == nil:
+				case sh.Running:
+					seen = append(seen, nh.Name+" names "+sh.Master)
+				default:
+					seen = append(seen, fmt.Sprintf("%s: %s", nh.Name, sh.Error))
+				}
 			}
-			addr := net.JoinHostPort(v[0], v[1])
-			names[addr] = true
-			seen = append(seen, s.Spec.Name+" names "+addr)
-		}
-		if len(names) != 1 {
-			return false, strings.Join(seen, ", ")
-		}
-		for addr := range names {
-			n := c.NodeByAddr(addr)
-			if n == nil || n == old {
+			if len(a.Views) != 1 || a.Answering() != sentinels || a.Named == old.Spec.Name || c.Node(a.Named) == nil {
 				return false, strings.Join(seen, ", ")
 			}
-			cl := c.Data(n)
-			role, err := cl.Do(ctx, "ROLE").Slice()
-			cl.Close()
-			if err != nil || len(role) == 0 || role[0] != "master" {
-				return false, fmt.Sprintf("%s; %s does not report role master yet", strings.Join(seen, ", "), n.Spec.Name)
+			if a.Master == "" {
+				return false, fmt.Sprintf("%s; %s does not report role master yet", strings.Join(seen, ", "), a.Named)
 			}
-			found = n
-		}
-		return true, ""
-	})
+			found = c.Node(a.Master)
+			return true, ""
+		})
 	return found, err
 }
 
-// waitRole waits until n reports the given role ("master" or "slave").
+// waitRole waits until n reports the given role ("master" or "replica").
 func (c *Cluster) waitRole(ctx context.Context, n *Node, role string, timeout time.Duration) error {
-	return waitFor(ctx, fmt.Sprintf("%s to report role:%s", n.Spec.Name, role), timeout, 200*time.Millisecond, func(ctx context.Context) (bool, string) {
-		cl := c.Data(n)
-		defer cl.Close()
-		s, err := cl.Info(ctx, "replication").Result()
-		if err != nil {
-			return false, err.Error()
+	return c.waitSnapshot(ctx, fmt.Sprintf("%s to report role:%s", n.Spec.Name, role), timeout, 200*time.Millisecond, func(s *Snapshot, _ Analysis) (bool, string) {
+		r := s.Node(n.Spec.Name).Redis
+		if !r.Running {
+			return false, r.Error
 		}
-		got := redisx.ParseInfo(s)["role"]
-		return got == role, "role:" + got
+		return r.Role == role, "role:" + r.Role
 	})
 }
 
@@ -442,19 +428,16 @@ func (c *Cluster) restoreOldMaster(ctx context.Context, old, newMaster *Node, mo
 			return err
 		}
 	}
-	return waitFor(ctx, fmt.Sprintf("%s to replicate from %s with its link up", old.Spec.Name, newMaster.Spec.Name), 60*time.Second, 500*time.Millisecond,
-		func(ctx context.Context) (bool, string) {
-			cl := c.Data(old)
-			defer cl.Close()
-			s, err := cl.Info(ctx, "replication").Result()
-			if err != nil {
-				return false, err.Error()
+	return c.waitSnapshot(ctx, fmt.Sprintf("%s to replicate from %s with its link up", old.Spec.Name, newMaster.Spec.Name), 60*time.Second, 500*time.Millisecond,
+		func(s *Snapshot, _ Analysis) (bool, string) {
+			r := s.Node(old.Spec.Name).Redis
+			if !r.Running {
+				return false, r.Error
 			}
-			i := redisx.ParseInfo(s)
-			if i["role"] == "slave" && i["master_host"] == newMaster.Spec.Address && i["master_link_status"] == "up" {
+			if r.Role == "replica" && r.MasterAddr == c.DataAddr(newMaster) && r.LinkStatus == "up" {
 				return true, ""
 			}
-			return false, fmt.Sprintf("role=%s master=%s link=%s", i["role"], i["master_host"], i["master_link_status"])
+			return false, fmt.Sprintf("role=%s master=%s link=%s", r.Role, r.MasterAddr, r.LinkStatus)
 		})
 }
 

@@ -21,7 +21,7 @@ func (h *Health) WriteTable(w io.Writer) {
 			versions = append(versions, r.Version)
 		}
 	}
-	fmt.Fprintf(w, "cluster %s: %s, master %s, redis %s\n\n", h.Cluster, strings.ToUpper(h.Verdict), master, strings.Join(versions, " and "))
+	fmt.Fprintf(w, "cluster %s: %s, master %s, redis %s\n\n", h.Cluster, strings.ToUpper(h.Verdict.String()), master, strings.Join(versions, " and "))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOST\tADDRESS\tROLE\tPID\tUPTIME\tREPLICATION\tSENTINEL")
 	for _, n := range h.Nodes {
@@ -128,13 +128,7 @@ func (n *NodeHealth) replText() string {
 		}
 		return "up"
 	}
-	online := 0
-	for _, rl := range r.Replicas {
-		if rl.State == "online" {
-			online++
-		}
-	}
-	return fmt.Sprintf("%d/%d online", online, len(r.Replicas))
+	return fmt.Sprintf("%d/%d online", onlineReplicas(r), len(r.Replicas))
 }
 
 func (n *NodeHealth) sentinelText() string {

@@ -9,7 +9,7 @@ import (
 
 // TestHealthTableFitsIn80Columns renders the widest values a row can hold.
 func TestHealthTableFitsIn80Columns(t *testing.T) {
-	h := &Health{Cluster: "mymaster", Master: "redis-node-1", Verdict: "degraded"}
+	h := &Health{Cluster: "mymaster", Master: "redis-node-1", Verdict: Degraded}
 	h.Nodes = []*NodeHealth{
 		{Name: "redis-node-1", Address: "255.255.255.255", InventoryRole: "replica", Reachable: true,
 			Redis: &RedisHealth{Running: true, Pid: 4194304, UptimeSeconds: 99 * 86400, Version: "7.0.15", Role: "master",

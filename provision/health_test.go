@@ -14,7 +14,7 @@ func TestCheckHealthHealthy(t *testing.T) {
 
 	h := fc.CheckHealth(t.Context(), nil)
 
-	if h.Verdict != "healthy" || len(h.Problems) != 0 {
+	if h.Verdict != Healthy || len(h.Problems) != 0 {
 		t.Fatalf("verdict %q, problems:\n%s", h.Verdict, problemLines(h))
 	}
 	if h.Master != "node1" || h.Cluster != "mymaster" {
@@ -42,7 +42,7 @@ func TestCheckHealthProblems(t *testing.T) {
 		name       string
 		breakIt    func(fc *fakeCluster)
 		connErrs   map[string]error
-		verdict    string
+		verdict    Verdict
 		problems   []string // "host: message" prefixes, in order; nil: only check want
 		want       string   // one problem line contains this
 		wantMaster string
@@ -55,7 +55,7 @@ func TestCheckHealthProblems(t *testing.T) {
 					sentinelPeer("10.0.0.3", "s_down,sentinel,disconnected", 42000),
 				})
 			},
-			verdict: "degraded",
+			verdict: Degraded,
 			problems: []string{
 				"node1: sentinel cannot reach sentinel node3 (10.0.0.3:8000): flags s_down,sentinel,disconnected, last good ping 42000 ms ago",
 			},
@@ -66,7 +66,7 @@ func TestCheckHealthProblems(t *testing.T) {
 			breakIt: func(fc *fakeCluster) {
 				fc.data["node2"].reply("INFO", masterInfo())
 			},
-			verdict: "unusable",
+			verdict: Unusable,
 			problems: []string{
 				"2 nodes claim to be master: node1, node2; writes to the wrong one will be lost",
 			},
@@ -77,7 +77,7 @@ func TestCheckHealthProblems(t *testing.T) {
 			breakIt: func(fc *fakeCluster) {
 				fc.sentinel["node3"].reply("SENTINEL MASTER", sentinelMaster("10.0.0.2", "master"))
 			},
-			verdict: "unusable",
+			verdict: Unusable,
 			want:    "sentinels disagree on the master: node1,node2 name node1; node3 name node2",
 		},
 		{
@@ -86,7 +86,7 @@ func TestCheckHealthProblems(t *testing.T) {
 				fc.data["node1"].reply("INFO", masterInfo("10.0.0.2 online"))
 				fc.data["node3"].reply("INFO", replicaInfo("10.0.0.1", "down"))
 			},
-			verdict: "degraded",
+			verdict: Degraded,
 			problems: []string{
 				"node1: master has 1 of 2 replicas online",
 				"node3: replication link to node1 is down",
@@ -99,7 +99,7 @@ func TestCheckHealthProblems(t *testing.T) {
 			breakIt: func(fc *fakeCluster) {
 				fc.Node("node2").Host = nil
 			},
-			verdict: "unusable",
+			verdict: Unusable,
 			want:    "node2: host unreachable: node2: dial tcp 10.0.0.2:22: connect: no route to host",
 		},
 	} {

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/redisctl/redisctl/provision/redisx"
 	"github.com/redisctl/redisctl/provision/remote"
@@ -52,59 +51,44 @@ func (e *StaleMasterError) Error() string {
 // answer (whether a failover is under way cannot be told), or when any
 // other node's dataset goes further in the replication stream than what m
 // would load (its RDB, or nothing with persistence off): the replicas would
-// resync from m and the newer writes would be gone from every node.
-func (c *Cluster) checkStaleMaster(ctx context.Context, m *Node) error {
+// resync from m and the newer writes would be gone from every node. The
+// sentinels and the running servers are read from the snapshot s; the RDB
+// headers of the stopped nodes are read here.
+func (c *Cluster) checkStaleMaster(ctx context.Context, m *Node, s *Snapshot) error {
 	if m.Facts == nil || m.Facts.RedisPid > 0 {
 		return nil
 	}
 	var reasons []string
-	var mu sync.Mutex
-	add := func(format string, args ...any) {
-		mu.Lock()
-		reasons = append(reasons, fmt.Sprintf(format, args...))
-		mu.Unlock()
-	}
-	var wg sync.WaitGroup
-	for _, s := range c.Sentinels() {
-		if s.Facts == nil || s.Facts.SentinelPid == 0 {
+	add := func(format string, args ...any) { reasons = append(reasons, fmt.Sprintf(format, args...)) }
+	for _, n := range c.Sentinels() {
+		sh := s.Node(n.Spec.Name).Sentinel
+		if n.Facts == nil || n.Facts.SentinelPid == 0 || sh == nil {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			defer cancel()
-			cl := c.Sentinel(s)
-			defer cl.Close()
-			v, err := cl.Do(qctx, "SENTINEL", "MASTER", c.Inv.Name).Result()
-			if err != nil {
-				add("the sentinel on %s is running but does not answer (%v): whether a failover is under way cannot be told", s.Spec.Name, err)
-				return
-			}
-			flags := redisx.Pairs(v)["flags"]
-			if redisx.HasFlag(flags, "s_down") || redisx.HasFlag(flags, "o_down") {
-				add("the sentinel on %s flags %s %q: a failover is due", s.Spec.Name, m.Spec.Name, flags)
-			}
-		}()
+		switch {
+		case !sh.Running:
+			add("the sentinel on %s is running but does not answer (%s): whether a failover is under way cannot be told", n.Spec.Name, sh.Error)
+		case redisx.HasFlag(sh.MasterFlags, "s_down") || redisx.HasFlag(sh.MasterFlags, "o_down"):
+			add("the sentinel on %s flags %s %q: a failover is due", n.Spec.Name, m.Spec.Name, sh.MasterFlags)
+		}
 	}
 	states := make([]replState, len(c.Nodes))
-	var errs []error
+	errs := make([]error, len(c.Nodes))
+	var wg sync.WaitGroup
 	for i, n := range c.Nodes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st, err := c.replState(ctx, n)
+			st, err := c.replState(ctx, n, s.Node(n.Spec.Name).Redis)
 			if err != nil {
-				mu.Lock()
-				errs = append(errs, &HostError{Host: n.Spec.Name, Err: err})
-				mu.Unlock()
+				errs[i] = &HostError{Host: n.Spec.Name, Err: err}
 			}
 			states[i] = st
 		}()
 	}
 	wg.Wait()
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	var ms replState
 	for _, st := range states {
@@ -135,25 +119,19 @@ func (c *Cluster) checkStaleMaster(ctx context.Context, m *Node) error {
 	return &StaleMasterError{Master: m.Spec.Name, Reasons: reasons}
 }
 
-// replState reads how far n's dataset goes: from the server when it runs,
-// else from the header of the RDB file it would load.
-func (c *Cluster) replState(ctx context.Context, n *Node) (replState, error) {
+// replState reads how far n's dataset goes: from the server's observation
+// r when it runs, else from the header of the RDB file it would load.
+func (c *Cluster) replState(ctx context.Context, n *Node, r *RedisHealth) (replState, error) {
 	st := replState{Node: n}
 	if n.Facts != nil && n.Facts.RedisPid > 0 {
-		cl := c.Data(n)
-		defer cl.Close()
-		s, err := cl.Info(ctx, "replication").Result()
-		if err != nil {
-			return st, fmt.Errorf("redis is running but does not answer INFO replication: %w", err)
+		if !r.Running {
+			return st, fmt.Errorf("redis is running but does not answer INFO replication: %s", r.Error)
 		}
-		i := redisx.ParseInfo(s)
 		st.Running, st.Known = true, true
-		st.ID, st.Offset = i["master_replid"], i.Int("master_repl_offset")
-		if i["role"] == "slave" {
+		st.ID, st.Offset = r.ReplID, r.ReplOffset
+		if r.Role == "replica" && r.Offset > 0 {
 			// What the replica has applied of its master's stream.
-			if o := i.Int("slave_repl_offset"); o > 0 {
-				st.Offset = o
-			}
+			st.Offset = r.Offset
 		}
 		st.Why = "running, INFO replication"
 		return st, nil

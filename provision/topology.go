@@ -7,106 +7,57 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
-	"time"
-
-	"github.com/redisctl/redisctl/provision/redisx"
 )
 
-// LiveMaster decides which node is the master before anything is rendered:
-// the one the running sentinels name, else the one running data node that
-// reports role:master, else the inventory's. It never picks a master on
-// its own: when the sentinels disagree, or name an address that is not in
-// the inventory, or several data nodes claim the role with no sentinel to
-// settle it, it stops and explains.
+// LiveMaster observes the cluster and decides which node is the master
+// before anything is rendered (see liveMaster).
 func (c *Cluster) LiveMaster(ctx context.Context) (*Node, string, error) {
-	type answer struct {
-		node *Node
-		addr string
-		err  error
-	}
-	var mu sync.Mutex
-	var answers []answer
-	var wg sync.WaitGroup
-	for _, n := range c.Sentinels() {
-		if n.Facts == nil || n.Facts.SentinelPid == 0 {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cl := c.Sentinel(n)
-			defer cl.Close()
-			v, err := cl.Do(ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", c.Inv.Name).StringSlice()
-			a := answer{node: n, err: err}
-			if err == nil && len(v) == 2 {
-				a.addr = net.JoinHostPort(v[0], v[1])
-			}
-			mu.Lock()
-			answers = append(answers, a)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	views := map[string][]string{}
-	for _, a := range answers {
-		if a.err == nil && a.addr != "" {
-			views[a.addr] = append(views[a.addr], a.node.Spec.Name)
-		}
-	}
+	s := c.Observe(ctx)
+	return c.liveMaster(s, Analyze(s, c.Expectations()))
+}
+
+// liveMaster decides from an analysed snapshot which node up treats as the
+// master: the one the answering sentinels name (up or not: whether a down
+// master may be started is checkStaleMaster's question), else the one
+// running data node that reports role:master, else the inventory's. It
+// never picks a master on its own: when the sentinels disagree, or name an
+// address that is not in the inventory, or several data nodes claim the
+// role with no sentinel to settle it, it stops and explains. The note,
+// when not empty, tells the operator that the inventory's master was not
+// kept.
+func (c *Cluster) liveMaster(s *Snapshot, a Analysis) (*Node, string, error) {
 	inv := c.Node(c.Inv.Master().Name)
-	switch len(views) {
-	case 1:
-		for addr, who := range views {
-			n := c.NodeByAddr(addr)
-			if n == nil || c.DataAddr(n) != addr {
-				return nil, "", fmt.Errorf("the sentinels (%s) name %s as master, which is not a host of the inventory; fix the inventory or the cluster by hand first", strings.Join(who, ", "), addr)
-			}
-			if n != inv {
-				return n, fmt.Sprintf("inventory names %s as master; the sentinels have promoted %s since; keeping %s", inv.Spec.Name, n.Spec.Name, n.Spec.Name), nil
-			}
-			return n, "", nil
+	switch a.NoMaster {
+	case SentinelsDisagree:
+		return nil, "", fmt.Errorf("%s; refusing to guess: wait for the sentinels to converge or check `redisctl status`", a.Why)
+	case NamedNotInventory:
+		return nil, "", fmt.Errorf("%s; fix the inventory or the cluster by hand first", a.Why)
+	}
+	if len(a.Views) == 1 {
+		n := c.Node(a.Named)
+		if n != inv {
+			return n, fmt.Sprintf("inventory names %s as master; the sentinels have promoted %s since; keeping %s", inv.Spec.Name, n.Spec.Name, n.Spec.Name), nil
 		}
-	case 0:
-	default:
-		var parts []string
-		for addr, who := range views {
-			parts = append(parts, fmt.Sprintf("%s name %s", strings.Join(who, ", "), addr))
-		}
-		sort.Strings(parts)
-		return nil, "", fmt.Errorf("the sentinels disagree on the master (%s); refusing to guess: wait for the sentinels to converge or check `redisctl status`", strings.Join(parts, "; "))
+		return n, "", nil
 	}
 
-	// No sentinel answered: ask the running data nodes.
-	var masters []*Node
+	// No sentinel answered: the running data nodes decide.
 	for _, n := range c.Nodes {
-		if n.Facts == nil || n.Facts.RedisPid == 0 {
-			continue
-		}
-		cl := c.Data(n)
-		s, err := cl.Info(ctx, "replication").Result()
-		cl.Close()
-		if err != nil {
-			return nil, "", fmt.Errorf("%s: redis is running but does not answer INFO: %w", n.Spec.Name, err)
-		}
-		if redisx.ParseInfo(s)["role"] == "master" {
-			masters = append(masters, n)
+		if r := s.Node(n.Spec.Name).Redis; n.Facts != nil && n.Facts.RedisPid > 0 && !r.Running {
+			return nil, "", fmt.Errorf("%s: redis is running but does not answer INFO: %s", n.Spec.Name, r.Error)
 		}
 	}
-	switch {
-	case len(masters) == 0:
+	switch len(a.Claimants) {
+	case 0:
 		return inv, "", nil
-	case len(masters) == 1:
-		if masters[0] != inv {
-			return masters[0], fmt.Sprintf("inventory names %s as master; %s is the running master; keeping %s", inv.Spec.Name, masters[0].Spec.Name, masters[0].Spec.Name), nil
+	case 1:
+		m := c.Node(a.Claimants[0])
+		if m != inv {
+			return m, fmt.Sprintf("inventory names %s as master; %s is the running master; keeping %s", inv.Spec.Name, m.Spec.Name, m.Spec.Name), nil
 		}
 		return inv, "", nil
 	}
-	var names []string
-	for _, m := range masters {
-		names = append(names, m.Spec.Name)
-	}
-	return nil, "", fmt.Errorf("%s all run as master and no sentinel answers to say which is current; refusing to guess: stop the stale ones or make them replicas by hand", strings.Join(names, ", "))
+	return nil, "", fmt.Errorf("%s all run as master and no sentinel answers to say which is current; refusing to guess: stop the stale ones or make them replicas by hand", strings.Join(a.Claimants, ", "))
 }
 
 // checkNoRemovedHosts refuses to go on when the running sentinels know a
@@ -114,7 +65,7 @@ func (c *Cluster) LiveMaster(ctx context.Context) (*Node, string, error) {
 // is not supported yet, and carrying on would leave the sentinels counting
 // a member that redisctl ignores. Sentinels report IP addresses, so the
 // check applies when the inventory names its hosts by IP.
-func (c *Cluster) checkNoRemovedHosts(ctx context.Context) error {
+func (c *Cluster) checkNoRemovedHosts(s *Snapshot) error {
 	known := map[string]bool{}
 	for _, n := range c.Nodes {
 		ip := net.ParseIP(n.Spec.Address)
@@ -124,39 +75,22 @@ func (c *Cluster) checkNoRemovedHosts(ctx context.Context) error {
 		known[ip.String()] = true
 	}
 	var unknown []string
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, n := range c.Sentinels() {
-		if n.Facts == nil || n.Facts.SentinelPid == 0 {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// A sentinel that does not answer (paused, overloaded) costs
-			// one short wait, not one per question.
-			qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			defer cancel()
-			cl := c.Sentinel(n)
-			defer cl.Close()
-			for _, kind := range []string{"REPLICAS", "SENTINELS"} {
-				v, err := cl.Do(qctx, "SENTINEL", kind, c.Inv.Name).Result()
-				if err != nil {
-					return
-				}
-				mu.Lock()
-				for _, p := range redisx.PairsList(v) {
-					ip := net.ParseIP(p["ip"])
-					what := strings.ToLower(strings.TrimSuffix(kind, "S")) + " " + net.JoinHostPort(p["ip"], p["port"])
-					if ip != nil && !known[ip.String()] && !slices.Contains(unknown, what) {
-						unknown = append(unknown, what)
-					}
-				}
-				mu.Unlock()
+	note := func(kind string, peers []PeerView) {
+		for _, p := range peers {
+			host, _, err := net.SplitHostPort(p.Addr)
+			ip := net.ParseIP(host)
+			what := kind + " " + p.Addr
+			if err == nil && ip != nil && !known[ip.String()] && !slices.Contains(unknown, what) {
+				unknown = append(unknown, what)
 			}
-		}()
+		}
 	}
-	wg.Wait()
+	for _, nh := range s.Nodes {
+		if sh := nh.Sentinel; sh != nil && sh.Running {
+			note("replica", sh.Replicas)
+			note("sentinel", sh.Sentinels)
+		}
+	}
 	if len(unknown) == 0 {
 		return nil
 	}
@@ -167,16 +101,13 @@ func (c *Cluster) checkNoRemovedHosts(ctx context.Context) error {
 // checkPasswordAccepted stops up when a running server refuses the
 // inventory's password: the password of a live cluster cannot be changed
 // by redisctl yet, and going on would lock the sentinels out.
-func (c *Cluster) checkPasswordAccepted(ctx context.Context) error {
+func (c *Cluster) checkPasswordAccepted(s *Snapshot) error {
 	for _, n := range c.Nodes {
 		if n.Facts == nil || n.Facts.RedisPid == 0 {
 			continue
 		}
-		cl := c.Data(n)
-		err := cl.Ping(ctx).Err()
-		cl.Close()
-		if err != nil && (strings.Contains(err.Error(), "WRONGPASS") || strings.Contains(err.Error(), "NOAUTH")) {
-			return fmt.Errorf("%s: the running Redis refuses the password (%v): changing the password of a live cluster is not supported yet; use the password it runs with (requirepass in %s)", n.Spec.Name, err, c.Layout.RedisConf)
+		if e := s.Node(n.Spec.Name).Redis.Error; strings.Contains(e, "WRONGPASS") || strings.Contains(e, "NOAUTH") {
+			return fmt.Errorf("%s: the running Redis refuses the password (%s): changing the password of a live cluster is not supported yet; use the password it runs with (requirepass in %s)", n.Spec.Name, e, c.Layout.RedisConf)
 		}
 	}
 	return nil

@@ -119,7 +119,7 @@ func Uninstall(ctx context.Context, inv *inventory.Inventory, o UninstallOptions
 	}
 
 	// Stop: every sentinel, then the replicas, then the master.
-	master := c.currentMaster(ctx, up)
+	master, _ := c.currentMaster(ctx, up)
 	order := slices.Clone(plans)
 	slices.SortStableFunc(order, func(a, b *hostPlan) int {
 		return boolInt(a.node == master) - boolInt(b.node == master)
@@ -264,20 +264,22 @@ func planText(plans []*hostPlan, o UninstallOptions) string {
 	return b.String()
 }
 
-// currentMaster is the node that reports role:master now, if any.
-func (c *Cluster) currentMaster(ctx context.Context, nodes []*Node) *Node {
-	for _, n := range nodes {
-		if n.Facts.RedisPid == 0 || c.Password == "" {
-			continue
-		}
-		cl := c.Data(n)
-		s, err := cl.Info(ctx, "replication").Result()
-		cl.Close()
-		if err == nil && redisx.ParseInfo(s)["role"] == "master" {
-			return n
-		}
+// currentMaster is the master now among nodes, as the analysis of one
+// observation decides it, with the reason when there is none.
+func (c *Cluster) currentMaster(ctx context.Context, nodes []*Node) (*Node, string) {
+	if c.Password == "" {
+		return nil, "no password known for the cluster"
 	}
-	return nil
+	if !slices.ContainsFunc(nodes, func(n *Node) bool { return n.Facts.RedisPid > 0 }) {
+		return nil, "no redis is running"
+	}
+	s := c.Observe(ctx)
+	a := Analyze(s, c.Expectations())
+	m := c.Node(a.Master)
+	if m == nil || !slices.Contains(nodes, m) {
+		return nil, a.Why
+	}
+	return m, ""
 }
 
 // removeHost deletes what the manifest records. A directory that still
@@ -378,9 +380,9 @@ func (c *Cluster) backupMaster(ctx context.Context, nodes []*Node, dir string) (
 	if c.Password == "" {
 		return "", errors.New("no password known for the cluster, cannot talk to the master")
 	}
-	m := c.currentMaster(ctx, nodes)
+	m, why := c.currentMaster(ctx, nodes)
 	if m == nil {
-		return "", errors.New("no running master found to back up")
+		return "", fmt.Errorf("no running master found to back up: %s", why)
 	}
 	cl := c.Data(m)
 	defer cl.Close()

@@ -323,19 +323,22 @@ func (r *upRun) prepare(ctx context.Context) error {
 	})
 }
 
+// findMaster decides, from one observation of the cluster, which node is
+// the master, after checking that nothing forbids going on.
 func (r *upRun) findMaster(ctx context.Context) error {
-	if err := r.c.checkPasswordAccepted(ctx); err != nil {
+	s := r.c.Observe(ctx)
+	if err := r.c.checkPasswordAccepted(s); err != nil {
 		return err
 	}
-	if err := r.c.checkNoRemovedHosts(ctx); err != nil {
+	if err := r.c.checkNoRemovedHosts(s); err != nil {
 		return err
 	}
-	m, note, err := r.c.LiveMaster(ctx)
+	m, note, err := r.c.liveMaster(s, Analyze(s, r.c.Expectations()))
 	if err != nil {
 		return err
 	}
 	r.master = m
-	if err := r.c.checkStaleMaster(ctx, m); err != nil {
+	if err := r.c.checkStaleMaster(ctx, m, s); err != nil {
 		var stale *StaleMasterError
 		if !r.opts.Force || !errors.As(err, &stale) {
 			return err
@@ -456,8 +459,8 @@ func (r *upRun) rollingRestart(ctx context.Context) error {
 		return nil
 	}
 	if !r.opts.DryRun {
-		if h := c.CheckHealth(ctx, nil); h.Verdict != "healthy" {
-			return fmt.Errorf("settings need a restart, but the cluster is %s; refusing to restart anything until it is healthy: %s", h.Verdict, problemsText(h))
+		if h := c.CheckHealth(ctx, nil); h.Verdict != Healthy {
+			return fmt.Errorf("settings need a restart, but the cluster is %s; refusing to restart anything until it is healthy: %s", h.Verdict, h.ProblemsText())
 		}
 	}
 	for _, n := range r.replicas() {
@@ -485,14 +488,6 @@ func (r *upRun) rollingRestart(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-func problemsText(h *Health) string {
-	var l []string
-	for _, p := range h.Problems {
-		l = append(l, p.String())
-	}
-	return strings.Join(l, "; ")
 }
 
 // restartData restarts one data node with its current config (written
@@ -566,7 +561,7 @@ func (r *upRun) failoverAway(ctx context.Context, old *Node) error {
 	if err := unpause(); err != nil {
 		return err
 	}
-	if err := c.waitRole(ctx, old, "slave", bound); err != nil {
+	if err := c.waitRole(ctx, old, "replica", bound); err != nil {
 		return err
 	}
 	r.master = newMaster

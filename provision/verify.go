@@ -3,10 +3,10 @@ package provision
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
-	"github.com/redisctl/redisctl/provision/redisx"
 	"github.com/redisctl/redisctl/provision/render"
 )
 
@@ -22,7 +22,7 @@ func checkSentinelPassword(pw, version string, sentinels bool) error {
 }
 
 // WaitReplication waits until the master lists every replica as online and
-// every replica reports its link up.
+// every replica reports its link up, observing the cluster each time.
 func (c *Cluster) WaitReplication(ctx context.Context, master *Node, replicas []*Node, timeout time.Duration) error {
 	var want []string
 	for _, n := range replicas {
@@ -30,53 +30,8 @@ func (c *Cluster) WaitReplication(ctx context.Context, master *Node, replicas []
 	}
 	expected := fmt.Sprintf("%s to list %s as online replicas with their links up", master.Spec.Name, strings.Join(want, ", "))
 	start := time.Now()
-	err := waitFor(ctx, expected, timeout, 500*time.Millisecond, func(ctx context.Context) (bool, string) {
-		cl := c.Data(master)
-		s, err := cl.Info(ctx, "replication").Result()
-		cl.Close()
-		if err != nil {
-			return false, fmt.Sprintf("%s: %v", master.Spec.Name, err)
-		}
-		// The master lists replicas by the IP they connect from, which need
-		// not be the inventory's address (a DNS name, another interface), so
-		// each replica is asked itself and the master's count must match.
-		states := map[string]string{}
-		online := 0
-		for _, rl := range redisx.ParseInfo(s).Replicas() {
-			states[rl.IP] = rl.State
-			if rl.State == "online" {
-				online++
-			}
-		}
-		seen := []string{fmt.Sprintf("%s lists %d online replicas", master.Spec.Name, online)}
-		ok := online >= len(replicas)
-		for _, n := range replicas {
-			state := "up"
-			rc := c.Data(n)
-			s, err := rc.Info(ctx, "replication").Result()
-			rc.Close()
-			if err != nil {
-				state = "error: " + err.Error()
-			} else {
-				i := redisx.ParseInfo(s)
-				switch {
-				case i["role"] != "slave":
-					state = "role " + i["role"]
-				case i["master_host"] != master.Spec.Address:
-					state = "follows " + i["master_host"]
-				case i["master_link_status"] != "up":
-					state = "link " + i["master_link_status"]
-				}
-			}
-			if st, listed := states[n.Spec.Address]; listed && st != "online" && state == "up" {
-				state = "state=" + st
-			}
-			if state != "up" {
-				ok = false
-			}
-			seen = append(seen, n.Spec.Name+" "+state)
-		}
-		return ok, strings.Join(seen, "; ")
+	err := c.waitSnapshot(ctx, expected, timeout, 500*time.Millisecond, func(s *Snapshot, _ Analysis) (bool, string) {
+		return replicationDone(s, master, replicas)
 	})
 	if err == nil {
 		c.P.Printf("", "replication: %d replicas online at %s (%s)", len(replicas), master.Spec.Name, time.Since(start).Round(100*time.Millisecond))
@@ -84,24 +39,67 @@ func (c *Cluster) WaitReplication(ctx context.Context, master *Node, replicas []
 	return err
 }
 
+// replicationDone reads from a snapshot whether master lists every replica
+// online and each replica follows master with its link up.
+func replicationDone(s *Snapshot, master *Node, replicas []*Node) (bool, string) {
+	m := s.Node(master.Spec.Name).Redis
+	if !m.Running {
+		return false, fmt.Sprintf("%s: %s", master.Spec.Name, m.Error)
+	}
+	// The master lists replicas by the IP they connect from, which need
+	// not be the inventory's address (a DNS name, another interface), so
+	// each replica's own report counts and the master's count must match.
+	states := map[string]string{}
+	online := 0
+	for _, rl := range m.Replicas {
+		states[rl.IP] = rl.State
+		if rl.State == "online" {
+			online++
+		}
+	}
+	seen := []string{fmt.Sprintf("%s lists %d online replicas", master.Spec.Name, online)}
+	ok := online >= len(replicas)
+	for _, n := range replicas {
+		state := "up"
+		r := s.Node(n.Spec.Name).Redis
+		followed, _, _ := net.SplitHostPort(r.MasterAddr)
+		switch {
+		case !r.Running:
+			state = "error: " + r.Error
+		case r.Role != "replica":
+			state = "role " + r.Role
+		case followed != master.Spec.Address:
+			state = "follows " + followed
+		case r.LinkStatus != "up":
+			state = "link " + r.LinkStatus
+		}
+		if st, listed := states[n.Spec.Address]; listed && st != "online" && state == "up" {
+			state = "state=" + st
+		}
+		if state != "up" {
+			ok = false
+		}
+		seen = append(seen, n.Spec.Name+" "+state)
+	}
+	return ok, strings.Join(seen, "; ")
+}
+
 // Verify proves the cluster can fail over before up declares success:
 // every sentinel names the same master, sees every replica and every other
 // sentinel as reachable, CKQUORUM passes, and a replica refuses writes.
 func (c *Cluster) Verify(ctx context.Context, master *Node, timeout time.Duration) error {
 	start := time.Now()
-	var last *Health
-	err := waitFor(ctx, "a healthy cluster (every sentinel agreeing, reaching every peer, quorum OK)", timeout, time.Second,
-		func(ctx context.Context) (bool, string) {
-			last = c.CheckHealth(ctx, nil)
-			if last.Verdict == "healthy" && last.Master == master.Spec.Name {
+	err := c.waitSnapshot(ctx, "a healthy cluster (every sentinel agreeing, reaching every peer, quorum OK)", timeout, time.Second,
+		func(_ *Snapshot, a Analysis) (bool, string) {
+			if a.Verdict == Healthy && a.Master == master.Spec.Name {
 				return true, ""
 			}
 			var lines []string
-			for _, p := range last.Problems {
+			for _, p := range a.Problems {
 				lines = append(lines, p.String())
 			}
-			if last.Master != master.Spec.Name {
-				lines = append(lines, fmt.Sprintf("master is %q, expected %s", last.Master, master.Spec.Name))
+			if a.Master != master.Spec.Name {
+				lines = append(lines, fmt.Sprintf("master is %q, expected %s", a.Named, master.Spec.Name))
 			}
 			return false, strings.Join(lines, "; ")
 		})
@@ -122,12 +120,4 @@ func (c *Cluster) Verify(ctx context.Context, master *Node, timeout time.Duratio
 	c.P.Printf("", "verified: master %s, %d replicas online, %d sentinels agree and reach each other, quorum OK, replicas read-only (%s)",
 		master.Spec.Name, len(c.Nodes)-1, len(c.Sentinels()), time.Since(start).Round(100*time.Millisecond))
 	return nil
-}
-
-// String is the problem as one line, prefixed with its host.
-func (p Problem) String() string {
-	if p.Host == "" {
-		return p.Message
-	}
-	return p.Host + ": " + p.Message
 }

@@ -51,3 +51,19 @@ func minDur(a, b time.Duration) time.Duration {
 	}
 	return b
 }
+
+// waitSnapshot observes the cluster every interval until check, given the
+// snapshot and its analysis, reports done; as waitFor otherwise.
+func (c *Cluster) waitSnapshot(ctx context.Context, expected string, timeout, interval time.Duration, check func(*Snapshot, Analysis) (done bool, seen string)) error {
+	return c.waitObserving(ctx, expected, timeout, interval, observeCallTimeout, nil, check)
+}
+
+// waitObserving is waitSnapshot with observe's per-host timeout and the
+// data node left out (see observe).
+func (c *Cluster) waitObserving(ctx context.Context, expected string, timeout, interval, callTimeout time.Duration, skip *Node, check func(*Snapshot, Analysis) (done bool, seen string)) error {
+	e := c.Expectations()
+	return waitFor(ctx, expected, timeout, interval, func(ctx context.Context) (bool, string) {
+		s := c.observe(ctx, callTimeout, skip)
+		return check(s, Analyze(s, e))
+	})
+}

@@ -1,0 +1,237 @@
+package provision
+
+import (
+	"context"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redisctl/redisctl/provision/redisx"
+)
+
+// Snapshot is one observation of the cluster: what every data node and
+// every sentinel answered, asked on all hosts at once. It holds facts only;
+// Analyze decides what they mean.
+type Snapshot struct {
+	Cluster string
+	Taken   time.Time
+	Nodes   []*NodeHealth // inventory order, one per inventory host
+}
+
+// NodeHealth is what one host reported.
+type NodeHealth struct {
+	Name          string          `json:"name"`
+	Address       string          `json:"address"`
+	InventoryRole string          `json:"inventory_role"`
+	Reachable     bool            `json:"reachable"`
+	Error         string          `json:"error,omitempty"`
+	Redis         *RedisHealth    `json:"redis"`
+	Sentinel      *SentinelHealth `json:"sentinel,omitempty"` // nil: the host runs none, or cannot be reached
+}
+
+// RedisHealth is a data node's INFO server and replication, reduced to
+// what matters.
+type RedisHealth struct {
+	Running       bool                 `json:"running"` // it answered INFO
+	Error         string               `json:"error,omitempty"`
+	Pid           int                  `json:"pid,omitempty"`
+	UptimeSeconds int64                `json:"uptime_seconds,omitempty"`
+	Version       string               `json:"version,omitempty"`
+	Role          string               `json:"role,omitempty"` // "master" or "replica"
+	MasterAddr    string               `json:"master_addr,omitempty"`
+	LinkStatus    string               `json:"link_status,omitempty"`
+	Offset        int64                `json:"offset"`              // a replica's slave_repl_offset, a master's master_repl_offset
+	LagBytes      int64                `json:"lag_bytes,omitempty"` // master offset minus this replica's (set from the analysis)
+	LinkAgeSec    int64                `json:"last_io_seconds_ago,omitempty"`
+	Replicas      []redisx.ReplicaLink `json:"replicas,omitempty"`
+	// ReplID and ReplOffset are master_replid and master_repl_offset: how
+	// far this node's dataset goes in the replication stream.
+	ReplID     string `json:"-"`
+	ReplOffset int64  `json:"-"`
+}
+
+// SentinelHealth is one sentinel's view of the monitored master.
+type SentinelHealth struct {
+	Running     bool       `json:"running"` // it answered SENTINEL MASTER
+	Error       string     `json:"error,omitempty"`
+	Pid         int        `json:"pid,omitempty"`
+	Master      string     `json:"master,omitempty"` // ip:port it names
+	MasterFlags string     `json:"master_flags,omitempty"`
+	Epoch       int64      `json:"config_epoch"`
+	Replicas    []PeerView `json:"replicas,omitempty"`
+	Sentinels   []PeerView `json:"sentinels,omitempty"`
+	CKQuorum    string     `json:"ckquorum,omitempty"`
+	QuorumOK    bool       `json:"quorum_ok"`
+}
+
+// PeerView is a replica or another sentinel as one sentinel sees it.
+// Reachable is the sentinel's own judgement: no down flag, and a good ping
+// within its down-after-milliseconds.
+type PeerView struct {
+	Addr            string `json:"addr"`
+	Flags           string `json:"flags"`
+	LastOKPingMS    int64  `json:"last_ok_ping_ms"`
+	Reachable       bool   `json:"reachable"`
+	MasterLinkState string `json:"master_link_status,omitempty"`
+}
+
+// observeCallTimeout bounds each host's answer, so a paused or overloaded
+// server costs one short wait, never a hang.
+const observeCallTimeout = 3 * time.Second
+
+// Observe takes a snapshot of every data node and sentinel, all hosts at
+// once, each asked once (a sentinel's five questions go in one pipeline).
+// A host without a connection is recorded unreachable; a server that does
+// not answer is recorded with its error.
+func (c *Cluster) Observe(ctx context.Context) *Snapshot {
+	return c.observe(ctx, observeCallTimeout, nil)
+}
+
+// observe is Observe with the per-host timeout chosen by the caller, and
+// the data node of skip left out (recorded as not asked): a wait polling
+// for a new master need not ask the old one, which may be paused.
+func (c *Cluster) observe(ctx context.Context, timeout time.Duration, skip *Node) *Snapshot {
+	s := &Snapshot{Cluster: c.Inv.Name, Taken: time.Now().UTC()}
+	var wg sync.WaitGroup
+	ask := func(f func(ctx context.Context)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			f(cctx)
+		}()
+	}
+	for _, n := range c.Nodes {
+		nh := &NodeHealth{Name: n.Spec.Name, Address: n.Spec.Address, InventoryRole: string(n.Spec.Role), Redis: &RedisHealth{}}
+		s.Nodes = append(s.Nodes, nh)
+		if n.Host == nil {
+			nh.Error = "unreachable"
+			continue
+		}
+		nh.Reachable = true
+		if n == skip {
+			nh.Redis.Error = "not asked"
+		} else {
+			ask(func(ctx context.Context) { c.observeData(ctx, n, nh.Redis) })
+		}
+		if n.Spec.Sentinel {
+			nh.Sentinel = &SentinelHealth{}
+			ask(func(ctx context.Context) { c.observeSentinel(ctx, n, nh.Sentinel) })
+		}
+	}
+	wg.Wait()
+	return s
+}
+
+// noteConnectErrors puts each unreachable host's connect error in place
+// of the bare "unreachable".
+func (s *Snapshot) noteConnectErrors(errs map[string]error) {
+	for _, nh := range s.Nodes {
+		if err := errs[nh.Name]; err != nil && !nh.Reachable {
+			nh.Error = err.Error()
+		}
+	}
+}
+
+// Node returns the observation of the named node, or nil.
+func (s *Snapshot) Node(name string) *NodeHealth {
+	for _, nh := range s.Nodes {
+		if nh.Name == name {
+			return nh
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) observeData(ctx context.Context, n *Node, r *RedisHealth) {
+	cl := c.Data(n)
+	defer cl.Close()
+	s, err := cl.Info(ctx, "server", "replication").Result()
+	if err != nil {
+		r.Error = err.Error()
+		return
+	}
+	r.Running = true
+	info := redisx.ParseInfo(s)
+	r.Pid = int(info.Int("process_id"))
+	r.UptimeSeconds = info.Int("uptime_in_seconds")
+	r.Version = info["redis_version"]
+	r.Role = info["role"]
+	r.ReplID, r.ReplOffset = info["master_replid"], info.Int("master_repl_offset")
+	if r.Role == "slave" {
+		r.Role = "replica"
+		r.MasterAddr = net.JoinHostPort(info["master_host"], info["master_port"])
+		r.LinkStatus = info["master_link_status"]
+		r.Offset = info.Int("slave_repl_offset")
+		r.LinkAgeSec = info.Int("master_last_io_seconds_ago")
+	} else {
+		r.Offset = r.ReplOffset
+		r.Replicas = info.Replicas()
+	}
+}
+
+func (c *Cluster) observeSentinel(ctx context.Context, n *Node, s *SentinelHealth) {
+	cl := c.Sentinel(n)
+	defer cl.Close()
+	name := c.Inv.Name
+	pipe := cl.Pipeline()
+	master := pipe.Do(ctx, "SENTINEL", "MASTER", name)
+	replicas := pipe.Do(ctx, "SENTINEL", "REPLICAS", name)
+	sentinels := pipe.Do(ctx, "SENTINEL", "SENTINELS", name)
+	ckquorum := pipe.Do(ctx, "SENTINEL", "CKQUORUM", name)
+	info := pipe.Info(ctx, "server")
+	_, _ = pipe.Exec(ctx) // each command keeps its own error
+
+	m, err := master.Result()
+	if err != nil {
+		s.Error = err.Error()
+		return
+	}
+	s.Running = true
+	mp := redisx.Pairs(m)
+	s.Master = net.JoinHostPort(mp["ip"], mp["port"])
+	s.MasterFlags = mp["flags"]
+	s.Epoch, _ = strconv.ParseInt(mp["config-epoch"], 10, 64)
+	downAfter := int64(c.Inv.Sentinel.DownAfterMS)
+	if v, err := strconv.ParseInt(mp["down-after-milliseconds"], 10, 64); err == nil {
+		downAfter = v
+	}
+	if v, err := replicas.Result(); err == nil {
+		for _, p := range redisx.PairsList(v) {
+			s.Replicas = append(s.Replicas, peerView(p, downAfter))
+		}
+	} else {
+		s.Error = "SENTINEL REPLICAS: " + err.Error()
+	}
+	if v, err := sentinels.Result(); err == nil {
+		for _, p := range redisx.PairsList(v) {
+			s.Sentinels = append(s.Sentinels, peerView(p, downAfter))
+		}
+	} else {
+		s.Error = "SENTINEL SENTINELS: " + err.Error()
+	}
+	if ck, err := ckquorum.Text(); err != nil {
+		s.CKQuorum = err.Error()
+	} else {
+		s.CKQuorum, s.QuorumOK = ck, strings.HasPrefix(ck, "OK")
+	}
+	if v, err := info.Result(); err == nil {
+		s.Pid = int(redisx.ParseInfo(v).Int("process_id"))
+	}
+	sortPeers(s.Replicas)
+	sortPeers(s.Sentinels)
+}
+
+func sortPeers(p []PeerView) { sort.Slice(p, func(i, j int) bool { return p[i].Addr < p[j].Addr }) }
+
+func peerView(p map[string]string, downAfter int64) PeerView {
+	v := PeerView{Addr: net.JoinHostPort(p["ip"], p["port"]), Flags: p["flags"], MasterLinkState: p["master-link-status"]}
+	v.LastOKPingMS, _ = strconv.ParseInt(p["last-ok-ping-reply"], 10, 64)
+	v.Reachable = !redisx.HasFlag(v.Flags, "s_down") && !redisx.HasFlag(v.Flags, "o_down") &&
+		!redisx.HasFlag(v.Flags, "disconnected") && v.LastOKPingMS <= downAfter
+	return v
+}
