@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sort"
 	"strconv"
@@ -78,8 +79,8 @@ type PeerView struct {
 	MasterLinkState string `json:"master_link_status,omitempty"`
 }
 
-// observeCallTimeout bounds each host's answer, so a paused or overloaded
-// server costs one short wait, never a hang.
+// observeCallTimeout bounds each server's answer, so a paused or
+// overloaded server costs one short wait, never a hang.
 const observeCallTimeout = 3 * time.Second
 
 // Observe takes a snapshot of every data node and sentinel, all hosts at
@@ -96,15 +97,7 @@ func (c *Cluster) Observe(ctx context.Context) *Snapshot {
 func (c *Cluster) observe(ctx context.Context, timeout time.Duration, skip *Node) *Snapshot {
 	s := &Snapshot{Cluster: c.Inv.Name, Taken: time.Now().UTC()}
 	var wg sync.WaitGroup
-	ask := func(f func(ctx context.Context)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
-			f(cctx)
-		}()
-	}
+	late := fmt.Sprintf("no answer within %s", timeout)
 	for _, n := range c.Nodes {
 		nh := &NodeHealth{Name: n.Spec.Name, Address: n.Spec.Address, InventoryRole: string(n.Spec.Role), Redis: &RedisHealth{}}
 		s.Nodes = append(s.Nodes, nh)
@@ -116,15 +109,42 @@ func (c *Cluster) observe(ctx context.Context, timeout time.Duration, skip *Node
 		if n == skip {
 			nh.Redis.Error = "not asked"
 		} else {
-			ask(func(ctx context.Context) { c.observeData(ctx, n, nh.Redis) })
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				nh.Redis = answerWithin(ctx, timeout, func(ctx context.Context) *RedisHealth { return c.observeData(ctx, n) }, &RedisHealth{Error: late})
+			}()
 		}
 		if n.Spec.Sentinel {
-			nh.Sentinel = &SentinelHealth{}
-			ask(func(ctx context.Context) { c.observeSentinel(ctx, n, nh.Sentinel) })
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				nh.Sentinel = answerWithin(ctx, timeout, func(ctx context.Context) *SentinelHealth { return c.observeSentinel(ctx, n) }, &SentinelHealth{Error: late})
+			}()
 		}
 	}
 	wg.Wait()
 	return s
+}
+
+// answerWithin returns what ask found, or late when it has not answered
+// within timeout. go-redis does not heed the context while it sets up a
+// connection (AUTH runs under the client's own read timeout), so the wait
+// is cut here and a late call is left to end on its own, its answer
+// dropped.
+func answerWithin[T any](ctx context.Context, timeout time.Duration, ask func(context.Context) T, late T) T {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	done := make(chan T, 1)
+	go func() {
+		defer cancel()
+		done <- ask(ctx)
+	}()
+	select {
+	case v := <-done:
+		return v
+	case <-ctx.Done():
+		return late
+	}
 }
 
 // noteConnectErrors puts each unreachable host's connect error in place
@@ -147,13 +167,14 @@ func (s *Snapshot) Node(name string) *NodeHealth {
 	return nil
 }
 
-func (c *Cluster) observeData(ctx context.Context, n *Node, r *RedisHealth) {
+func (c *Cluster) observeData(ctx context.Context, n *Node) *RedisHealth {
+	r := &RedisHealth{}
 	cl := c.Data(n)
 	defer cl.Close()
 	s, err := cl.Info(ctx, "server", "replication").Result()
 	if err != nil {
 		r.Error = err.Error()
-		return
+		return r
 	}
 	r.Running = true
 	info := redisx.ParseInfo(s)
@@ -172,9 +193,11 @@ func (c *Cluster) observeData(ctx context.Context, n *Node, r *RedisHealth) {
 		r.Offset = r.ReplOffset
 		r.Replicas = info.Replicas()
 	}
+	return r
 }
 
-func (c *Cluster) observeSentinel(ctx context.Context, n *Node, s *SentinelHealth) {
+func (c *Cluster) observeSentinel(ctx context.Context, n *Node) *SentinelHealth {
+	s := &SentinelHealth{}
 	cl := c.Sentinel(n)
 	defer cl.Close()
 	name := c.Inv.Name
@@ -189,7 +212,7 @@ func (c *Cluster) observeSentinel(ctx context.Context, n *Node, s *SentinelHealt
 	m, err := master.Result()
 	if err != nil {
 		s.Error = err.Error()
-		return
+		return s
 	}
 	s.Running = true
 	mp := redisx.Pairs(m)
@@ -224,6 +247,7 @@ func (c *Cluster) observeSentinel(ctx context.Context, n *Node, s *SentinelHealt
 	}
 	sortPeers(s.Replicas)
 	sortPeers(s.Sentinels)
+	return s
 }
 
 func sortPeers(p []PeerView) { sort.Slice(p, func(i, j int) bool { return p[i].Addr < p[j].Addr }) }
