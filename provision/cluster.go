@@ -33,6 +33,19 @@ type Node struct {
 	Host     remote.Host
 	Facts    *Facts
 	Manifest *Manifest
+	// Init and Pkg are the host's init system and package manager, chosen
+	// once from the facts (Pkg is nil on a host without one; Init is nil
+	// for an init system redisctl does not know, which check hosts refuses).
+	Init InitSystem
+	Pkg  PackageManager
+}
+
+// setFacts records what was found on the host and chooses its init system
+// and package manager.
+func (n *Node) setFacts(f *Facts, m *Manifest, l inventory.Layout) {
+	n.Facts, n.Manifest = f, m
+	n.Init, _ = initSystem(f, l.InitDir)
+	n.Pkg = packageManager(f)
 }
 
 func nodeName(n *Node) string { return n.Spec.Name }
@@ -182,7 +195,7 @@ func (c *Cluster) GatherFacts(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		n.Facts, n.Manifest = f, m
+		n.setFacts(f, m, c.Layout)
 		return nil
 	})
 }

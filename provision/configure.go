@@ -196,23 +196,12 @@ func (c *Cluster) services(n *Node) []string {
 
 // serviceCmd is the command that runs action on a service.
 func (c *Cluster) serviceCmd(n *Node, svc, action string) string {
-	if n.Facts.Init == "systemd" {
-		return remote.Cmd("systemctl", action, svc)
-	}
-	return remote.Cmd(path.Join(c.Layout.InitDir, svc), action)
+	return n.Init.ServiceCmd(svc, action)
 }
 
 // enableService registers a service to start at boot and records it.
 func (c *Cluster) enableService(ctx context.Context, n *Node, svc string) error {
-	var cmd string
-	if n.Facts.Init == "systemd" {
-		cmd = "systemctl daemon-reload && " + remote.Cmd("systemctl", "enable", svc) + " && echo enabled"
-	} else {
-		q := remote.Quote(svc)
-		cmd = "if command -v update-rc.d >/dev/null 2>&1; then update-rc.d " + q + " defaults >/dev/null && echo enabled; " +
-			"elif command -v chkconfig >/dev/null 2>&1; then chkconfig --add " + q + " && echo enabled; fi"
-	}
-	out, err := remote.Output(ctx, n.Host, cmd)
+	out, err := remote.Output(ctx, n.Host, n.Init.EnableCmd(svc))
 	if err != nil {
 		return fmt.Errorf("enable %s: %w", svc, err)
 	}

@@ -73,7 +73,8 @@ echo "os_id=${ID:-unknown}"; echo "os_version=${VERSION_ID:-}"; echo "os_like=${
 echo "arch=$(uname -m)"
 if [ -d /run/systemd/system ]; then echo init=systemd; else echo init=sysv; fi
 for p in apt-get dnf yum; do if command -v $p >/dev/null 2>&1; then echo "pkg=${p%%-get}"; break; fi; done
-for t in gcc make tar; do command -v $t >/dev/null 2>&1 || echo "missing_tool=$t"; done
+for t in gcc make tar pkg-config; do command -v $t >/dev/null 2>&1 || echo "missing_tool=$t"; done
+if [ -d /run/systemd/system ] && ! pkg-config --exists libsystemd 2>/dev/null; then echo "missing_tool=libsystemd headers"; fi
 if [ -x %[1]s/redis-server ]; then echo "redis_version=$(%[1]s/redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')"; fi
 if id -u redis >/dev/null 2>&1; then echo redis_user=yes; fi
 %[7]s

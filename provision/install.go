@@ -173,7 +173,7 @@ tar -xzf %[2]s -C %[1]s --strip-components=1
 cd %[1]s
 if ! make -j"$(nproc)" %[3]s >build.log 2>&1; then echo "make failed; last lines of %[1]s/build.log:" >&2; tail -n 25 build.log >&2; exit 1; fi
 ./src/redis-server --version
-cd src && sha256sum redis-server redis-cli`, remote.Quote(work), remote.Quote(tarball), makeFlags(n.Facts))
+cd src && sha256sum redis-server redis-cli`, remote.Quote(work), remote.Quote(tarball), n.Init.MakeFlags())
 	out, err := remote.Output(ctx, n.Host, script)
 	if err != nil {
 		return nil, fmt.Errorf("build redis: %w", err)
@@ -222,40 +222,22 @@ func parseSums(out string) map[string]string {
 	return sums
 }
 
-// makeFlags builds systemd support in where units use Type=notify.
-func makeFlags(f *Facts) string {
-	if f.Init == "systemd" {
-		return "USE_SYSTEMD=yes"
-	}
-	return ""
-}
-
+// ensureBuildTools installs what a build on n lacks with the host's
+// package manager; without one, or when it cannot (no mirror), it stops
+// naming the host's missing tools and the packages to install by hand.
 func (c *Cluster) ensureBuildTools(ctx context.Context, n *Node) error {
 	missing := n.Facts.MissingTools
-	if n.Facts.Init == "systemd" {
-		missing = append(missing, "libsystemd headers")
-	}
 	if len(missing) == 0 {
 		return nil
 	}
-	var cmd string
-	switch n.Facts.PkgManager {
-	case "apt":
-		cmd = "DEBIAN_FRONTEND=noninteractive apt-get install -y -q gcc make libc6-dev tar pkg-config"
-		if n.Facts.Init == "systemd" {
-			cmd += " libsystemd-dev"
-		}
-	case "dnf", "yum":
-		cmd = n.Facts.PkgManager + " install -y gcc make tar"
-		if n.Facts.Init == "systemd" {
-			cmd += " systemd-devel"
-		}
-	default:
-		return fmt.Errorf("build tools missing (%s) and no apt-get, dnf or yum to install them; install them by hand", strings.Join(missing, ", "))
+	pm := n.Pkg
+	if pm == nil {
+		return buildToolsError(missing, missing, "", nil)
 	}
-	c.P.Printf(n.Spec.Name, "installing build tools: %s", strings.Join(missing, ", "))
-	if err := n.Host.Run(ctx, cmd, nil, nil, nil); err != nil {
-		return fmt.Errorf("install build tools: %w", err)
+	pkgs := append(pm.BuildPackages(), n.Init.BuildPackages(pm)...)
+	c.P.Printf(n.Spec.Name, "installing build tools (%s missing): %s %s", strings.Join(missing, ", "), pm.Name(), strings.Join(pkgs, " "))
+	if err := n.Host.Run(ctx, pm.InstallCmd(pkgs), nil, nil, nil); err != nil {
+		return buildToolsError(missing, pkgs, pm.Name(), err)
 	}
 	return nil
 }

@@ -89,7 +89,7 @@ func Uninstall(ctx context.Context, inv *inventory.Inventory, o UninstallOptions
 			return err
 		}
 		m, err := LoadManifest(ctx, n.Host, c.Layout, c.Inv.Name, f.Manifests)
-		n.Facts, n.Manifest = f, m
+		n.setFacts(f, m, c.Layout)
 		return err
 	}); err != nil {
 		return res, err
@@ -288,11 +288,10 @@ func (c *Cluster) currentMaster(ctx context.Context, nodes []*Node) (*Node, stri
 func (c *Cluster) removeHost(ctx context.Context, hp *hostPlan) (removed, kept []string, err error) {
 	n := hp.node
 	for _, svc := range hp.services {
-		cmd := fmt.Sprintf("if command -v update-rc.d >/dev/null 2>&1; then update-rc.d -f %[1]s remove >/dev/null; elif command -v chkconfig >/dev/null 2>&1; then chkconfig --del %[1]s || true; fi", remote.Quote(svc))
-		if n.Facts.Init == "systemd" {
-			cmd = remote.Cmd("systemctl", "disable", svc) + " || true"
+		if n.Init == nil {
+			return removed, kept, fmt.Errorf("unregister %s: unknown init system %q", svc, n.Facts.Init)
 		}
-		if err := n.Host.Run(ctx, cmd, nil, nil, nil); err != nil {
+		if err := n.Host.Run(ctx, n.Init.DisableCmd(svc), nil, nil, nil); err != nil {
 			return removed, kept, fmt.Errorf("unregister %s: %w", svc, err)
 		}
 	}
@@ -332,8 +331,8 @@ func (c *Cluster) removeHost(ctx context.Context, hp *hostPlan) (removed, kept [
 			kept = append(kept, p+" (holds files redisctl did not create)")
 		}
 	}
-	if n.Facts.Init == "systemd" {
-		_ = n.Host.Run(ctx, "systemctl daemon-reload", nil, nil, nil)
+	if cmd := n.Init.ReloadCmd(); cmd != "" {
+		_ = n.Host.Run(ctx, cmd, nil, nil, nil)
 	}
 	if hp.userdel {
 		if err := n.Host.Run(ctx, "if id -u redis >/dev/null 2>&1; then userdel redis; fi; if getent group redis >/dev/null 2>&1; then groupdel redis 2>/dev/null || true; fi", nil, nil, nil); err != nil {

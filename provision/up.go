@@ -214,8 +214,8 @@ func (r *upRun) checkHosts(ctx context.Context) error {
 		if f.RedisVersion != "" && f.RedisVersion != c.Inv.Redis.Version && n.Manifest.Has(bin) && f.RedisPid > 0 {
 			fail("redis %s is running; changing the version of a live cluster (to %s) is not supported yet", f.RedisVersion, c.Inv.Redis.Version)
 		}
-		if f.Init != "sysv" && f.Init != "systemd" {
-			fail("unknown init system %q", f.Init)
+		if n.Init == nil {
+			fail("unknown init system %q (redisctl knows SysV init and systemd)", f.Init)
 		}
 		r.opts.Progress.Printf(n.Spec.Name, "%s %s %s, %s, redis %s%s", f.OSID, f.OSVersion, f.Arch, f.Init, orNone(f.RedisVersion), running(f))
 	}

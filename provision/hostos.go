@@ -1,0 +1,135 @@
+package provision
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/redisctl/redisctl/provision/remote"
+)
+
+// InitSystem is how a host runs services: chosen once from the facts, so
+// no step compares init-system names itself.
+type InitSystem interface {
+	// Name is "sysv" or "systemd", as the facts report it.
+	Name() string
+	// ServiceCmd runs action (start, stop, restart) on svc and waits for it.
+	ServiceCmd(svc, action string) string
+	// EnableCmd registers svc to start at boot; it prints "enabled" when
+	// it did (a SysV host without update-rc.d or chkconfig cannot).
+	EnableCmd(svc string) string
+	// DisableCmd undoes EnableCmd; it never fails on a service already gone.
+	DisableCmd(svc string) string
+	// ReloadCmd makes the init system read changed service files ("" when
+	// there is nothing to reload).
+	ReloadCmd() string
+	// MakeFlags are the flags Redis is built with for this init system.
+	MakeFlags() string
+	// BuildPackages name, for pm, what building with MakeFlags needs
+	// beyond the compiler.
+	BuildPackages(pm PackageManager) []string
+}
+
+// PackageManager installs the packages a build needs.
+type PackageManager interface {
+	Name() string
+	// InstallCmd installs pkgs without asking.
+	InstallCmd(pkgs []string) string
+	// BuildPackages are the compiler, make and C library headers.
+	BuildPackages() []string
+	// SystemdHeaders is the package with libsystemd's headers.
+	SystemdHeaders() string
+}
+
+type sysvInit struct{ initDir string }
+
+func (sysvInit) Name() string { return "sysv" }
+func (s sysvInit) ServiceCmd(svc, action string) string {
+	return remote.Cmd(path.Join(s.initDir, svc), action)
+}
+func (sysvInit) EnableCmd(svc string) string {
+	q := remote.Quote(svc)
+	return "if command -v update-rc.d >/dev/null 2>&1; then update-rc.d " + q + " defaults >/dev/null && echo enabled; " +
+		"elif command -v chkconfig >/dev/null 2>&1; then chkconfig --add " + q + " && echo enabled; fi"
+}
+func (sysvInit) DisableCmd(svc string) string {
+	return fmt.Sprintf("if command -v update-rc.d >/dev/null 2>&1; then update-rc.d -f %[1]s remove >/dev/null; elif command -v chkconfig >/dev/null 2>&1; then chkconfig --del %[1]s || true; fi", remote.Quote(svc))
+}
+func (sysvInit) ReloadCmd() string                     { return "" }
+func (sysvInit) MakeFlags() string                     { return "" }
+func (sysvInit) BuildPackages(PackageManager) []string { return nil }
+
+// systemdInit runs Redis with Type=notify units: the build needs
+// USE_SYSTEMD=yes (and so libsystemd's headers), or systemd would wait
+// forever for a readiness message that never comes.
+type systemdInit struct{}
+
+func (systemdInit) Name() string { return "systemd" }
+func (systemdInit) ServiceCmd(svc, action string) string {
+	return remote.Cmd("systemctl", action, svc)
+}
+func (systemdInit) EnableCmd(svc string) string {
+	return "systemctl daemon-reload && " + remote.Cmd("systemctl", "enable", svc) + " && echo enabled"
+}
+func (systemdInit) DisableCmd(svc string) string {
+	return remote.Cmd("systemctl", "disable", svc) + " || true"
+}
+func (systemdInit) ReloadCmd() string { return "systemctl daemon-reload" }
+func (systemdInit) MakeFlags() string { return "USE_SYSTEMD=yes" }
+func (systemdInit) BuildPackages(pm PackageManager) []string {
+	return []string{pm.SystemdHeaders()}
+}
+
+type aptManager struct{}
+
+func (aptManager) Name() string { return "apt-get" }
+func (aptManager) InstallCmd(pkgs []string) string {
+	return "DEBIAN_FRONTEND=noninteractive apt-get install -y -q " + remote.Cmd(pkgs...)
+}
+func (aptManager) BuildPackages() []string {
+	return []string{"gcc", "make", "libc6-dev", "tar", "pkg-config"}
+}
+func (aptManager) SystemdHeaders() string { return "libsystemd-dev" }
+
+// rpmManager is dnf or yum.
+type rpmManager struct{ name string }
+
+func (m rpmManager) Name() string { return m.name }
+func (m rpmManager) InstallCmd(pkgs []string) string {
+	return m.name + " install -y " + remote.Cmd(pkgs...)
+}
+func (rpmManager) BuildPackages() []string {
+	return []string{"gcc", "make", "tar", "pkgconf-pkg-config"}
+}
+func (rpmManager) SystemdHeaders() string { return "systemd-devel" }
+
+// initSystem is the init system the facts found.
+func initSystem(f *Facts, initDir string) (InitSystem, error) {
+	switch f.Init {
+	case "sysv":
+		return sysvInit{initDir: initDir}, nil
+	case "systemd":
+		return systemdInit{}, nil
+	}
+	return nil, fmt.Errorf("unknown init system %q", f.Init)
+}
+
+// packageManager is the package manager the facts found, or nil.
+func packageManager(f *Facts) PackageManager {
+	switch f.PkgManager {
+	case "apt":
+		return aptManager{}
+	case "dnf", "yum":
+		return rpmManager{name: f.PkgManager}
+	}
+	return nil
+}
+
+// buildToolsError is a host that lacks what a build needs and cannot get it.
+func buildToolsError(missing, pkgs []string, how string, err error) error {
+	msg := fmt.Sprintf("build tools missing (%s)", strings.Join(missing, ", "))
+	if how == "" {
+		return fmt.Errorf("%s and no apt-get, dnf or yum to install them; install %s by hand", msg, strings.Join(pkgs, " "))
+	}
+	return fmt.Errorf("%s, and %s could not install %s (no package mirror reachable?); install them by hand: %w", msg, how, strings.Join(pkgs, " "), err)
+}

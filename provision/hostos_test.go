@@ -1,0 +1,65 @@
+package provision
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/redisctl/redisctl/provision/inventory"
+	"github.com/redisctl/redisctl/provision/remote/fakehost"
+)
+
+func TestInitSystemsAndPackageManagers(t *testing.T) {
+	sysv, err := initSystem(&Facts{Init: "sysv"}, "/etc/init.d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := initSystem(&Facts{Init: "systemd"}, "/etc/init.d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := initSystem(&Facts{Init: "openrc"}, "/etc/init.d"); err == nil {
+		t.Error("an unknown init system was accepted")
+	}
+	for _, c := range []struct{ got, want string }{
+		{sysv.ServiceCmd("redis_7000", "start"), "/etc/init.d/redis_7000 start"},
+		{sd.ServiceCmd("redis_7000", "stop"), "systemctl stop redis_7000"},
+		{sd.EnableCmd("sentinel_8000"), "systemctl daemon-reload && systemctl enable sentinel_8000 && echo enabled"},
+		{sd.MakeFlags(), "USE_SYSTEMD=yes"},
+		{sysv.MakeFlags(), ""},
+		{sysv.ReloadCmd(), ""},
+		{packageManager(&Facts{PkgManager: "apt"}).InstallCmd([]string{"gcc", "make"}), "DEBIAN_FRONTEND=noninteractive apt-get install -y -q gcc make"},
+		{packageManager(&Facts{PkgManager: "dnf"}).InstallCmd([]string{"gcc"}), "dnf install -y gcc"},
+		{strings.Join(sd.BuildPackages(packageManager(&Facts{PkgManager: "yum"})), " "), "systemd-devel"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+	if packageManager(&Facts{}) != nil {
+		t.Error("a host without a package manager got one")
+	}
+}
+
+// Build tools that cannot be installed (no mirror) stop the build with the
+// host's missing tools and the packages to install by hand.
+func TestEnsureBuildToolsWithoutMirror(t *testing.T) {
+	h := fakehost.New("node1")
+	h.Answer(`apt-get install`, fakehost.Result{Status: 100, Stderr: "E: Unable to locate package gcc"})
+	n := &Node{Spec: &inventory.Host{Name: "node1"}, Host: h}
+	n.setFacts(&Facts{Init: "systemd", PkgManager: "apt", MissingTools: []string{"gcc", "make"}}, &Manifest{}, inventory.Layout{})
+	c := &Cluster{P: testProgress(t)}
+	err := c.ensureBuildTools(context.Background(), n)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"build tools missing (gcc, make)", "apt-get could not install gcc make libc6-dev tar pkg-config libsystemd-dev", "Unable to locate package gcc"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	n.setFacts(&Facts{Init: "sysv", MissingTools: []string{"make"}}, &Manifest{}, inventory.Layout{})
+	if err := c.ensureBuildTools(context.Background(), n); err == nil || !strings.Contains(err.Error(), "no apt-get, dnf or yum") {
+		t.Errorf("without a package manager: %v", err)
+	}
+}
