@@ -158,6 +158,10 @@ func TestLab(t *testing.T) {
 			t.Errorf("root login failed, but not as refused: %v", err)
 		}
 		log, _ := os.ReadFile(filepath.Join(labState(), "hosts", h.Name, "sshd.log"))
+		if labKind() == "systemd" { // sshd logs to the journal
+			out, _ := hostExec(t, h.Name, "journalctl", "--no-pager", "-q", "-u", "ssh")
+			log = []byte(out)
+		}
 		if !strings.Contains(string(log), "ROOT LOGIN REFUSED") {
 			t.Errorf("%s's sshd log does not say it refused root", h.Name)
 		}

@@ -411,3 +411,35 @@ func alive(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z'
 }
+
+// labKind is the kind of host this run's lab has: "sysv" (the default) or
+// "systemd" (REDISCTL_LAB_KIND, as lab.sh reads it).
+func labKind() string {
+	if k := os.Getenv("REDISCTL_LAB_KIND"); k != "" {
+		return k
+	}
+	return "sysv"
+}
+
+// service is the command that runs action on a service of a lab host.
+func service(name, action string) []string {
+	if labKind() == "systemd" {
+		return []string{"systemctl", action, name}
+	}
+	return []string{"/etc/init.d/" + name, action}
+}
+
+// lowerRoot is the root filesystem below a host's overlay: this machine's
+// for SysV hosts, the cached Debian image for hosts that boot systemd.
+func lowerRoot(h labHost) string {
+	kind, _ := os.ReadFile(filepath.Join(labState(), "hosts", h.Name, "kind"))
+	rel, ok := strings.CutPrefix(strings.TrimSpace(string(kind)), "systemd:")
+	if !ok {
+		return "/"
+	}
+	cache := os.Getenv("REDISCTL_CACHE")
+	if cache == "" {
+		cache = filepath.Join(repoRoot(), ".cache")
+	}
+	return filepath.Join(cache, "images", rel, "root")
+}

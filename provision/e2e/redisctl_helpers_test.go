@@ -386,6 +386,7 @@ func (s *cmdlineSampler) finish(secret string) (samples, distinct int, leaks []s
 type testWriter struct {
 	mu     sync.Mutex
 	okAt   []time.Time
+	okKeys []int // the i of each acknowledged e2e:writer:<i>
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -407,6 +408,7 @@ func startWriter(t testing.TB) *testWriter {
 			if c.Set(ctx, "e2e:writer:"+strconv.Itoa(i), i, time.Hour).Err() == nil {
 				w.mu.Lock()
 				w.okAt = append(w.okAt, time.Now())
+				w.okKeys = append(w.okKeys, i)
 				w.mu.Unlock()
 			}
 			time.Sleep(10 * time.Millisecond)
@@ -432,4 +434,21 @@ func (w *testWriter) stop() (acked int, gap time.Duration, last int) {
 		}
 	}
 	return len(w.okAt), gap, last
+}
+
+// missing counts the acknowledged writes that the server at address does
+// not have (after stop).
+func (w *testWriter) missing(t testing.TB, address string) int {
+	c := client(t, address)
+	defer c.Close()
+	n := 0
+	for _, i := range w.okKeys {
+		ctx, cancel := ctx5()
+		v, err := c.Get(ctx, "e2e:writer:"+strconv.Itoa(i)).Result()
+		cancel()
+		if err != nil || v != strconv.Itoa(i) {
+			n++
+		}
+	}
+	return n
 }

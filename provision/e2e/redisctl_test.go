@@ -116,7 +116,7 @@ func testStatusHealthy(t *testing.T, inv string) {
 }
 
 func testStoppedSentinel(t *testing.T, inv string) {
-	if _, err := hostExec(t, "node3", "/etc/init.d/sentinel_8000", "stop"); err != nil {
+	if _, err := hostExec(t, "node3", service("sentinel_8000", "stop")...); err != nil {
 		t.Fatal(err)
 	}
 	d, r := status(t, inv)
@@ -222,7 +222,7 @@ func testUpAfterFailover(t *testing.T, inv string) {
 	}
 	// Restart the old master by hand with its old config: it comes back
 	// believing it is a master.
-	if _, err := hostExec(t, old.Name, "/etc/init.d/redis_7000", "start"); err != nil {
+	if _, err := hostExec(t, old.Name, service("redis_7000", "start")...); err != nil {
 		t.Fatal(err)
 	}
 	ids := sentinelState(t)
@@ -687,7 +687,7 @@ func testTrickyPassword(t *testing.T, inv string) {
 	master := currentMaster(t)
 	checkSeedState(t, master)
 	// Sentinel rewrote its config at its first start; a restart reads it back.
-	if _, err := hostExec(t, "node2", "/etc/init.d/sentinel_8000", "restart"); err != nil {
+	if _, err := hostExec(t, "node2", service("sentinel_8000", "restart")...); err != nil {
 		t.Fatal(err)
 	}
 	checkSeedState(t, master)
@@ -714,9 +714,12 @@ func testTrickyPassword(t *testing.T, inv string) {
 // directories of the machine's root that were only copied up, are left out.
 func upperListings(t *testing.T) map[string][]string {
 	out := map[string][]string{}
-	noise := regexp.MustCompile(`^(var/log/(wtmp|btmp|lastlog|sshd.*)|var/lib/sudo(/.*)?|root/\.cache(/.*)?|home/deploy/\.cache(/.*)?|var/cache(/.*)?)$`)
+	// On hosts that boot systemd, its journal and state and the services'
+	// private /tmp directories come and go too.
+	noise := regexp.MustCompile(`^(var/log/(wtmp|btmp|lastlog|sshd.*)|var/lib/sudo(/.*)?|root/\.cache(/.*)?|home/deploy/\.cache(/.*)?|var/cache(/.*)?|var/log/journal(/.*)?|var/lib/systemd(/.*)?|tmp(/.*)?|var/tmp(/.*)?)$`)
 	for _, h := range labHosts() {
 		upper := filepath.Join(labState(), "hosts", h.Name, "upper")
+		lower := lowerRoot(h)
 		var files []string
 		err := filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -729,7 +732,7 @@ func upperListings(t *testing.T) map[string][]string {
 			// A directory of the machine's own root is only copied up
 			// because something below it changed.
 			if d.IsDir() {
-				if st, err := os.Stat("/" + rel); err == nil && st.IsDir() {
+				if st, err := os.Stat(filepath.Join(lower, rel)); err == nil && st.IsDir() {
 					return nil
 				}
 			}

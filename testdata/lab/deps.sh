@@ -36,6 +36,8 @@ packages=(
 	pkg-config
 	tar
 	gzip
+	mmdebstrap        # root filesystems for the hosts that boot systemd
+	systemd-container # systemd-nspawn boots them
 )
 
 missing=()

@@ -8,6 +8,8 @@
 #   lab.sh status   one line per host: namespace, sshd, port 22
 #   lab.sh source   print the path of the cached Redis source tarball,
 #                   fetching it from Debian's source packages when missing
+#   lab.sh restart nodeI...  power the hosts off in order and boot them again
+#   lab.sh kill nodeI...     cut the hosts' power (up starts them again)
 #
 # Environment:
 #   REDISCTL_LAB_STATE   state dir (default <repo>/.lab): keys, known_hosts,
@@ -17,6 +19,13 @@
 #                        adds hosts and keeps the running ones
 #   REDISCTL_LAB_SUBNET  first three octets (default 10.231.0); host i is
 #                        .(10+i), the bridge in the root namespace is .1
+#   REDISCTL_LAB_KIND    sysv (default): sshd is the host's first process, in
+#                        an overlay of this machine's root; systemd: the host
+#                        boots systemd (systemd-nspawn) from a Debian root
+#                        filesystem made with mmdebstrap and cached
+#   REDISCTL_LAB_RELEASES  for systemd hosts, the Debian release of each host
+#                        in turn (default "trixie"; the last one repeats), e.g.
+#                        "bookworm trixie" for node1 on 12 and the rest on 13
 #
 # Layout: a bridge rctl-br0 in the root namespace holds .1/24 and one veth
 # rctl-nI per host; the host's end is eth0 in network namespace rctl-nodeI.
@@ -38,6 +47,8 @@ STATE=$(realpath -m "${REDISCTL_LAB_STATE:-$repo/.lab}")
 CACHE=$(realpath -m "${REDISCTL_CACHE:-$repo/.cache}")
 NHOSTS=${REDISCTL_LAB_HOSTS:-3}
 SUBNET=${REDISCTL_LAB_SUBNET:-10.231.0}
+KIND=${REDISCTL_LAB_KIND:-sysv}
+RELEASES=${REDISCTL_LAB_RELEASES:-trixie}
 
 PREFIX=rctl
 BRIDGE=$PREFIX-br0
@@ -54,6 +65,16 @@ host_ip() { echo "$SUBNET.$((10 + $1))"; }
 host_ns() { echo "$PREFIX-node$1"; }
 host_veth() { echo "$PREFIX-n$1"; }
 host_dir() { echo "$STATE/hosts/node$1"; }
+# host_kind I: what host I should be: sysv, or systemd:RELEASE.
+host_kind() {
+	if [ "$KIND" = sysv ]; then echo sysv; return; fi
+	local rels=($RELEASES) n
+	n=$(($1 - 1))
+	[ "$n" -lt "${#rels[@]}" ] || n=$((${#rels[@]} - 1))
+	echo "systemd:${rels[$n]}"
+}
+# init_comm I: the command name of host I's first process.
+init_comm() { case $(cat "$(host_dir "$1")/kind" 2>/dev/null || echo sysv) in sysv) echo sshd ;; *) echo systemd ;; esac; }
 
 need_root() {
 	[ "$(id -u)" = 0 ] || die "the lab needs root (network namespaces, mounts); run as root"
@@ -70,6 +91,14 @@ lock() {
 		log "waiting for another lab.sh (lock $LOCKFILE)"
 		flock -w 600 9 || die "another lab.sh holds $LOCKFILE for 10 minutes"
 	fi
+}
+
+check_kind() {
+	case $KIND in sysv | systemd) ;; *) die "REDISCTL_LAB_KIND must be sysv or systemd, not $KIND" ;; esac
+	local r
+	for r in $RELEASES; do
+		case $r in bookworm | trixie) ;; *) die "REDISCTL_LAB_RELEASES: $r is not bookworm or trixie" ;; esac
+	done
 }
 
 check_settings() {
@@ -139,7 +168,8 @@ host_healthy() {
 	[ -e "/run/netns/$ns" ] || return 1
 	pid=$(read_pid "$dir/sshd.pid")
 	pid_alive "$pid" || return 1
-	[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sshd ] || return 1
+	[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$(init_comm "$i")" ] || return 1
+	[ "$(cat "$dir/kind" 2>/dev/null || echo sysv)" = "$(host_kind "$i")" ] || return 1
 	a=$(ns_inode "$ns") && b=$(pid_ns_inode "$pid") && [ "$a" = "$b" ] || return 1
 	local master
 	master=$(readlink "/sys/class/net/$(host_veth "$i")/master" 2>/dev/null) || return 1
@@ -367,6 +397,65 @@ cmd_init() { # __init I DIR "J K ..." (internal; J K ...: all lab hosts)
 }
 
 # ---------------------------------------------------------------------------
+# Hosts that boot systemd
+
+# What a systemd host's root filesystem holds: systemd and sshd, and what a
+# Redis build needs (lab hosts have no route to a package mirror).
+IMAGE_PACKAGES=systemd,systemd-sysv,dbus,openssh-server,sudo,iproute2,procps,gcc,make,libc6-dev,pkg-config,libsystemd-dev,libssl-dev
+
+image_dir() { echo "$CACHE/images/$1"; }
+
+# ensure_image RELEASE: a Debian root filesystem for RELEASE, made once with
+# mmdebstrap from Debian's packages and kept in the cache.
+ensure_image() {
+	local rel=$1 dir
+	dir=$(image_dir "$rel")
+	[ -e "$dir/.complete" ] && return 0
+	command -v mmdebstrap >/dev/null || die "mmdebstrap is missing (testdata/lab/deps.sh installs it)"
+	log "making a Debian $rel root filesystem with mmdebstrap (about 40 s; cached in $dir)"
+	rm -rf --one-file-system "$dir.tmp"
+	mkdir -p "$dir.tmp"
+	if ! mmdebstrap --variant=minbase --include="$IMAGE_PACKAGES" "$rel" "$dir.tmp/root" >"$dir.tmp/mmdebstrap.log" 2>&1; then
+		tail -n 20 "$dir.tmp/mmdebstrap.log" >&2
+		die "mmdebstrap $rel failed; see $dir.tmp/mmdebstrap.log"
+	fi
+	rm -rf --one-file-system "$dir"
+	mv "$dir.tmp" "$dir"
+	: >"$dir/.complete"
+}
+
+cmd_boot() { # __boot I DIR "J K ..." RELEASE (internal): boot host I with systemd
+	local i=$1 dir=$2 all=$3 rel=$4 root lower
+	root=$dir/root
+	lower=$(image_dir "$rel")/root
+	if [ ! -e "$dir/ready" ]; then
+		rm -rf --one-file-system "$dir/upper" "$dir/work"
+		mkdir -p "$dir/upper" "$dir/work"
+	fi
+	# Keep this host's network namespace at a path of its own, then drop
+	# the copied nsfs mounts of the other hosts' so this host pins none.
+	: >"$dir/netns"
+	mount --bind "/run/netns/$(host_ns "$i")" "$dir/netns"
+	umount -l /run/netns 2>/dev/null || true
+	mount -t overlay overlay -o "lowerdir=$lower,upperdir=$dir/upper,workdir=$dir/work" "$root"
+	# The setup runs before the first boot (fresh host keys, the deploy
+	# user, sshd's drop-in), in a chroot with /dev and /proc for ssh-keygen.
+	mount --bind /dev "$root/dev"
+	mount -t proc proc "$root/proc"
+	LAB_NAME=node$i LAB_IP=$(host_ip "$i") LAB_HOSTS_FILE=$(hosts_file "$i" "$all")$'\n' \
+		LAB_PUBKEY=$(cat "$STATE/id_ed25519.pub") \
+		chroot "$root" /bin/bash -c "$HOST_SETUP"
+	umount "$root/proc" "$root/dev"
+	: >"$dir/ready"
+	log "node$i: booting Debian $rel with systemd"
+	# --register=no --keep-unit: this machine runs no systemd or dbus for
+	# nspawn to register with. SIGTERM to nspawn shuts the host down in
+	# order; SIGKILL to the host's PID 1 is a power cut.
+	exec systemd-nspawn -q -D "$root" --boot --register=no --keep-unit \
+		--network-namespace-path="$dir/netns" -M "node$i" --console=passive
+}
+
+# ---------------------------------------------------------------------------
 # up
 
 ensure_bridge() {
@@ -401,6 +490,9 @@ start_host() { # start_host I "J K ...": launch host I (not waiting for it)
 	veth=$(host_veth "$i")
 	ip=$(host_ip "$i")
 	mkdir -p "$dir/upper" "$dir/work" "$dir/root"
+	# The host's init (this script again, as __init or __boot) must see the
+	# same values.
+	export REDISCTL_LAB_STATE=$STATE REDISCTL_LAB_SUBNET=$SUBNET REDISCTL_CACHE=$CACHE
 	ip netns add "$ns"
 	ip link add "$veth" type veth peer name eth0 address "$(host_mac "$i")" netns "$ns"
 	ip link set "$veth" master "$BRIDGE"
@@ -409,14 +501,26 @@ start_host() { # start_host I "J K ...": launch host I (not waiting for it)
 	ip -n "$ns" link set lo up
 	ip -n "$ns" addr add "$ip/24" dev eth0
 	ip -n "$ns" link set eth0 up
-	log "node$i: starting at $ip"
+	log "node$i: starting at $ip ($(host_kind "$i"))"
 	: >"$dir/sshd.log"
+	host_kind "$i" >"$dir/kind"
 	# setsid: the host must not share the caller's session (a Ctrl-C or a
 	# test harness ending its process group must not touch it).
-	setsid ip netns exec "$ns" \
-		unshare --mount --uts --pid --fork --kill-child --propagation private \
-		bash "$self" __init "$i" "$dir" "$all" \
-		</dev/null >>"$dir/sshd.log" 2>&1 9<&- &
+	case $(host_kind "$i") in
+	sysv)
+		setsid ip netns exec "$ns" \
+			unshare --mount --uts --pid --fork --kill-child --propagation private \
+			bash "$self" __init "$i" "$dir" "$all" \
+			</dev/null >>"$dir/sshd.log" 2>&1 9<&- &
+		;;
+	systemd:*)
+		local rel
+		rel=$(host_kind "$i")
+		setsid unshare --mount --propagation private \
+			bash "$self" __boot "$i" "$dir" "$all" "${rel#systemd:}" \
+			</dev/null >>"$dir/sshd.log" 2>&1 9<&- &
+		;;
+	esac
 }
 
 # wait_host I: wait for host I's sshd, then record the pids.
@@ -427,7 +531,7 @@ wait_host() {
 	ip=$(host_ip "$i")
 	for n in $(seq $((READY_TIMEOUT * 5))); do
 		pid=$(init_pid "$ns") || pid=
-		if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sshd ] && port_open "$ip"; then
+		if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$(init_comm "$i")" ] && port_open "$ip"; then
 			holder=$(awk '/^PPid:/ {print $2}' "/proc/$pid/status")
 			echo "$pid" >"$dir/sshd.pid"
 			echo "$holder" >"$dir/holder.pid"
@@ -499,6 +603,7 @@ write_inventory() { # write_inventory TARBALL
 cmd_up() {
 	need_root
 	check_settings
+	check_kind
 	local t0=$SECONDS
 	lock
 	bash "$here/deps.sh"
@@ -538,10 +643,20 @@ cmd_up() {
 		fi
 	done
 
+	if [ "$KIND" = systemd ]; then
+		local r
+		for r in $(for i in $(seq 1 "$NHOSTS"); do k=$(host_kind "$i"); echo "${k#systemd:}"; done | sort -u); do
+			ensure_image "$r"
+		done
+	fi
 	local started=() ok=1
 	for i in $(seq 1 "$NHOSTS"); do
 		if host_healthy "$i"; then continue; fi
 		stop_host "$i"
+		# A host of another kind or release starts from a fresh layer.
+		if [ -e "$(host_dir "$i")/kind" ] && [ "$(cat "$(host_dir "$i")/kind")" != "$(host_kind "$i")" ]; then
+			rm -rf --one-file-system "$(host_dir "$i")"
+		fi
 		start_host "$i" "$all"
 		started+=("$i")
 	done
@@ -645,7 +760,7 @@ cmd_status() {
 		local nsst=absent pst=dead portst=closed
 		[ -e "/run/netns/$ns" ] && nsst=present
 		pid=$(read_pid "$dir/sshd.pid")
-		if pid_alive "$pid" && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sshd ]; then pst="alive($pid)"; fi
+		if pid_alive "$pid" && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$(init_comm "$i")" ]; then pst="alive($pid)"; fi
 		if port_open "$(host_ip "$i")"; then portst=open; fi
 		[ "$nsst/$pst/$portst" = "present/alive($pid)/open" ] && up=$((up + 1))
 		printf 'node%s\t%s\tnetns %s: %s\tsshd: %s\tport 22: %s\n' \
@@ -653,6 +768,62 @@ cmd_status() {
 	done
 	echo "$up of $total hosts up; state $STATE"
 	[ "$up" = "$total" ]
+}
+
+# ---------------------------------------------------------------------------
+# restart and kill
+
+host_nums_of() { # host_nums_of nodeI...: the numbers, checked
+	local h
+	[ $# -gt 0 ] || die "name the hosts (node1 ...)"
+	for h in "$@"; do
+		[[ $h =~ ^node([0-9]+)$ ]] || die "not a lab host name: $h"
+		[ -d "$(host_dir "${BASH_REMATCH[1]}")" ] || die "$h is not a host of this lab"
+		echo "${BASH_REMATCH[1]}"
+	done
+}
+
+# cmd_restart nodeI...: power the hosts off in order (systemd stops its
+# services first; SysV hosts have no orderly shutdown: their processes are
+# ended) and boot them again, all at once; returns when every one answers.
+cmd_restart() {
+	need_root
+	check_settings
+	check_kind
+	lock
+	local nums i holder n all
+	nums=$(host_nums_of "$@")
+	all=$(lab_host_nums | tr '\n' ' ')
+	for i in $nums; do
+		holder=$(read_pid "$(host_dir "$i")/holder.pid")
+		if [ "$(init_comm "$i")" = systemd ] && belongs "$holder" "$i"; then
+			log "node$i: shutting down"
+			kill -TERM "$holder" 2>/dev/null || true
+		fi
+	done
+	for i in $nums; do
+		holder=$(read_pid "$(host_dir "$i")/holder.pid")
+		for n in $(seq 600); do pid_alive "$holder" || break; sleep 0.1; done
+		pid_alive "$holder" && log "node$i: did not shut down within 60 s; cutting its power"
+		stop_host "$i"
+	done
+	for i in $nums; do start_host "$i" "$all"; done
+	for i in $nums; do wait_host "$i" || die "node$i did not come back"; done
+	log "restarted $(printf 'node%s ' $nums)"
+}
+
+# cmd_kill nodeI...: cut the hosts' power: SIGKILL to their first process.
+# The hosts stay down until lab.sh up starts them again.
+cmd_kill() {
+	need_root
+	check_settings
+	local i pid
+	for i in $(host_nums_of "$@"); do
+		pid=$(read_pid "$(host_dir "$i")/sshd.pid")
+		belongs "$pid" "$i" || die "node$i is not running"
+		log "node$i: power cut (SIGKILL to pid $pid)"
+		kill -KILL "$pid"
+	done
 }
 
 # Nothing the lab runs reads the caller's terminal or input.
@@ -663,9 +834,12 @@ up) cmd_up ;;
 down) cmd_down ;;
 status) cmd_status ;;
 source) cmd_source ;;
+restart) shift && cmd_restart "$@" ;;
+kill) shift && cmd_kill "$@" ;;
 __init) shift && cmd_init "$@" ;;
+__boot) shift && cmd_boot "$@" ;;
 *)
-	echo "usage: $0 up|down|status|source" >&2
+	echo "usage: $0 up|down|status|source|restart nodeI...|kill nodeI..." >&2
 	exit 2
 	;;
 esac
