@@ -111,6 +111,7 @@ type testHost struct {
 func newTestHost(name, facts string) *testHost {
 	h := &testHost{Host: fakehost.New(name)}
 	h.Answer(factsPattern, fakehost.Result{Stdout: facts})
+	h.Answer(checkPattern, fakehost.Result{Stdout: tunedHost}) // check_test.go
 	// The run lock (its scripts are tested for real in lock_test.go).
 	h.Answer(`^d=/var/lib/redisctl; f=/var/lib/redisctl/\S+\.lock\n`, fakehost.Result{Stdout: "acquired\n"})
 	return h
@@ -130,12 +131,13 @@ func (h *testHost) Close() error {
 	return nil
 }
 
-// Calls returns the commands run so far, less the run lock's scripts
-// (tested on their own in lock_test.go), so tests see the steps' commands.
+// Calls returns the commands run so far, less the run lock's scripts and
+// the host checks (tested on their own in lock_test.go and check_test.go),
+// so tests see the steps' commands.
 func (h *testHost) Calls() []string {
 	var out []string
 	for _, c := range h.Host.Calls() {
-		if !strings.HasPrefix(c, "d=/var/lib/redisctl; f=") {
+		if !strings.HasPrefix(c, "d=/var/lib/redisctl; f=") && !strings.HasPrefix(c, checkScriptTag) {
 			out = append(out, c)
 		}
 	}

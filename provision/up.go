@@ -30,6 +30,9 @@ type UpOptions struct {
 	// (see checkStaleMaster); the operator has decided it holds the data
 	// to keep.
 	Force bool
+	// ApplyTuning fixes the host settings the checks warn about (see
+	// ApplyTuning) before anything else is changed.
+	ApplyTuning bool
 }
 
 // Summary is what Up did, or with DryRun would do.
@@ -119,6 +122,7 @@ func Up(ctx context.Context, inv *inventory.Inventory, opts UpOptions) (*Summary
 		{"lock the cluster", r.lock},
 		{"gather facts", func(ctx context.Context) error { return r.c.GatherFacts(ctx) }},
 		{"check hosts", r.checkHosts},
+		{"check tuning and ports", r.checkTuning},
 		{"password", r.password},
 		{"install redis", r.install},
 		{"prepare hosts", r.prepare},
