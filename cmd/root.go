@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/redisctl/redisctl/provision"
@@ -118,6 +117,8 @@ func newRootCmd(in io.Reader, out, errOut io.Writer) *cobra.Command {
 		newFailoverTestCmd(g),
 		newUninstallCmd(g),
 		newVersionCmd(g),
+		newCheckCmd(g),
+		newConnectInfoCmd(g),
 	)
 	return root
 }
@@ -145,9 +146,7 @@ func (g *globals) begin(verb string) (*inventory.Inventory, *provision.Progress,
 }
 
 func (g *globals) progress(verb string) *provision.Progress {
-	p := provision.NewProgress(g.errOut, filepath.Join(g.cacheDir, "logs"), verb, g.verbose)
-	redis.SetLogger(p.RedisLogger())
-	return p
+	return provision.NewProgress(g.errOut, filepath.Join(g.cacheDir, "logs"), verb, g.verbose)
 }
 
 func (g *globals) connector() provision.Connector {

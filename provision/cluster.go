@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 
@@ -57,6 +58,17 @@ type Cluster struct {
 	Nodes    []*Node
 	Password string
 	P        *Progress
+
+	// clients holds one client per server for the run (see Data and
+	// Sentinel); Close closes them.
+	clientsMu sync.Mutex
+	clients   map[clientKey]*redis.Client
+}
+
+// clientKey names one server of a node: its data node or its sentinel.
+type clientKey struct {
+	node     *Node
+	sentinel bool
 }
 
 // Connect opens every host in parallel. On failure every host's error is
@@ -139,8 +151,14 @@ func (c *Cluster) SetPassword(pw string) {
 	c.Inv.Redis.Password = pw
 }
 
-// Close closes every connection.
+// Close closes every client and connection.
 func (c *Cluster) Close() {
+	c.clientsMu.Lock()
+	for k, cl := range c.clients {
+		cl.Close()
+		delete(c.clients, k)
+	}
+	c.clientsMu.Unlock()
 	for _, n := range c.Nodes {
 		if n.Host != nil {
 			n.Host.Close()
@@ -210,15 +228,61 @@ func (c *Cluster) SentinelAddr(n *Node) string {
 	return net.JoinHostPort(n.Spec.Address, strconv.Itoa(c.Inv.Sentinel.Port))
 }
 
-// Data returns a client for n's Redis, tunnelled through n's SSH connection.
+// Data returns the run's client for n's Redis, tunnelled through n's SSH
+// connection. It is shared: callers do not close it (Close does).
 func (c *Cluster) Data(n *Node) *redis.Client {
-	return redisx.Data(n.Host, c.DataAddr(n), c.Password)
+	return c.client(n, false)
 }
 
-// Sentinel returns a client for n's sentinel, tunnelled through n's SSH
-// connection. Use Do for commands SentinelClient does not wrap.
+// Sentinel returns the run's client for n's sentinel, tunnelled through
+// n's SSH connection; a plain client, for the pipelines and INFO that
+// SentinelClient does not offer. It is shared: callers do not close it.
 func (c *Cluster) Sentinel(n *Node) *redis.Client {
-	return redisx.Raw(n.Host.Dial, c.SentinelAddr(n), c.Password)
+	return c.client(n, true)
+}
+
+// sentinelClient returns a new SentinelClient for n's sentinel, for the
+// SENTINEL calls go-redis types (FAILOVER, SET ...); the caller closes it.
+func (c *Cluster) sentinelClient(n *Node) *redis.SentinelClient {
+	sc := redisx.Sentinel(n.Host, c.SentinelAddr(n), c.Password)
+	sc.AddHook(c.P.redisHook(n.Spec.Name + " sentinel"))
+	return sc
+}
+
+// client returns the cached client of one server, opening it on first use.
+func (c *Cluster) client(n *Node, sentinel bool) *redis.Client {
+	c.clientsMu.Lock()
+	defer c.clientsMu.Unlock()
+	k := clientKey{n, sentinel}
+	if cl := c.clients[k]; cl != nil {
+		return cl
+	}
+	var cl *redis.Client
+	if sentinel {
+		cl = redisx.Raw(n.Host.Dial, c.SentinelAddr(n), c.Password)
+		cl.AddHook(c.P.redisHook(n.Spec.Name + " sentinel"))
+	} else {
+		cl = redisx.Data(n.Host, c.DataAddr(n), c.Password)
+		cl.AddHook(c.P.redisHook(n.Spec.Name + " redis"))
+	}
+	if c.clients == nil {
+		c.clients = map[clientKey]*redis.Client{}
+	}
+	c.clients[k] = cl
+	return cl
+}
+
+// forgetClient closes the cached client of one server whose process was
+// stopped, started or killed: its pooled connections are dead, and the next
+// call should dial afresh rather than fail on one of them.
+func (c *Cluster) forgetClient(n *Node, sentinel bool) {
+	c.clientsMu.Lock()
+	defer c.clientsMu.Unlock()
+	k := clientKey{n, sentinel}
+	if cl := c.clients[k]; cl != nil {
+		cl.Close()
+		delete(c.clients, k)
+	}
 }
 
 // PasswordFile is where a generated password is kept on the control machine:

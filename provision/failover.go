@@ -173,10 +173,7 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 	if err := c.WaitReplication(ctx, newMaster, others, 30*time.Second); err != nil {
 		return rep, fmt.Errorf("after the failover: %w", err)
 	}
-	probe := c.Data(newMaster)
-	err = probe.Set(ctx, "redisctl:failover-test:probe", "1", 10*time.Second).Err()
-	probe.Close()
-	if err != nil {
+	if err := c.Data(newMaster).Set(ctx, "redisctl:failover-test:probe", "1", 10*time.Second).Err(); err != nil {
 		return rep, fmt.Errorf("the new master %s refuses a write: %w", newMaster.Spec.Name, err)
 	}
 
@@ -264,6 +261,7 @@ func (c *Cluster) failMaster(ctx context.Context, old *Node, mode string, pid in
 		return nil, err
 	case ModeKill:
 		c.P.Printf(old.Spec.Name, "kill -9 %d", pid)
+		c.forgetClient(old, false)
 		return nil, old.Host.Run(ctx, remote.Cmd("kill", "-KILL", strconv.Itoa(pid)), nil, nil, nil)
 	case ModePause:
 		c.P.Printf(old.Spec.Name, "kill -STOP %d (until the sentinels agree on a new master)", pid)
@@ -285,9 +283,7 @@ func (c *Cluster) failMaster(ctx context.Context, old *Node, mode string, pid in
 // root goes to that process only: the pid file alone is writable by redis
 // and could name any process.
 func (c *Cluster) serverPid(ctx context.Context, n *Node) (int, error) {
-	cl := c.Data(n)
-	defer cl.Close()
-	s, err := cl.Info(ctx, "server").Result()
+	s, err := c.Data(n).Info(ctx, "server").Result()
 	if err != nil {
 		return 0, fmt.Errorf("%s: ask redis for its pid: %w", n.Spec.Name, err)
 	}
@@ -325,17 +321,17 @@ func (c *Cluster) gracefulFailover(ctx context.Context, old *Node) (func() error
 	cl := c.Data(old)
 	pauseMS := max(10000, 2*c.Inv.Sentinel.FailoverTimeoutMS)
 	c.P.Printf(old.Spec.Name, "CLIENT PAUSE %d WRITE", pauseMS)
+	// go-redis's ClientPause has no WRITE mode, which leaves reads (and
+	// INFO below) served.
 	if err := cl.Do(ctx, "CLIENT", "PAUSE", pauseMS, "WRITE").Err(); err != nil {
 		return nil, fmt.Errorf("pause writes on %s: %w", old.Spec.Name, err)
 	}
-	defer cl.Close()
 	unpause := func() error {
-		// A new connection: Sentinel kills the old master's clients, this
-		// one included, when it makes it a replica.
-		uc := c.Data(old)
-		defer uc.Close()
+		// A new client: Sentinel kills the old master's clients, the
+		// run's included, when it makes it a replica.
+		c.forgetClient(old, false)
 		c.P.Printf(old.Spec.Name, "CLIENT UNPAUSE")
-		return uc.Do(context.WithoutCancel(ctx), "CLIENT", "UNPAUSE").Err()
+		return c.Data(old).ClientUnpause(context.WithoutCancel(ctx)).Err()
 	}
 	err := waitFor(ctx, "every replica to reach the master's replication offset", 10*time.Second, 100*time.Millisecond, func(ctx context.Context) (bool, string) {
 		s, err := cl.Info(ctx, "replication").Result()
@@ -355,10 +351,10 @@ func (c *Cluster) gracefulFailover(ctx context.Context, old *Node) (func() error
 		return nil, errors.Join(err, unpause())
 	}
 	s := c.Sentinels()[0]
-	sc := c.Sentinel(s)
+	sc := c.sentinelClient(s)
 	defer sc.Close()
 	c.P.Printf(s.Spec.Name, "SENTINEL FAILOVER %s", c.Inv.Name)
-	if err := sc.Do(ctx, "SENTINEL", "FAILOVER", c.Inv.Name).Err(); err != nil {
+	if err := sc.Failover(ctx, c.Inv.Name).Err(); err != nil {
 		return nil, errors.Join(err, unpause())
 	}
 	return unpause, nil
@@ -459,7 +455,6 @@ func (c *Cluster) listenSentinels(ctx context.Context) *sentinelEvents {
 		ps := cl.Subscribe(ctx, "+sdown", "+odown", "+switch-master", "+failover-end", "+convert-to-slave")
 		ev.subs = append(ev.subs, ps)
 		go func(name string) {
-			defer cl.Close()
 			for msg := range ps.Channel() {
 				if (msg.Channel == "+sdown" || msg.Channel == "+odown") && !strings.HasPrefix(msg.Payload, "master ") {
 					continue
@@ -550,6 +545,7 @@ func (c *Cluster) startWriter(ctx context.Context, interval time.Duration) *writ
 		DisableIdentity:  true,
 		Protocol:         2,
 	})
+	cl.AddHook(c.P.redisHook("writer"))
 	ctx, cancel := context.WithCancel(ctx)
 	w := &writer{prefix: fmt.Sprintf("redisctl:failover-test:%d:", time.Now().UnixNano()), cancel: cancel, done: make(chan struct{}), client: cl}
 	go func() {
@@ -654,7 +650,6 @@ func (w *writer) keys() []string {
 // countMissing reads back every acknowledged key from the master.
 func (c *Cluster) countMissing(ctx context.Context, master *Node, w *writer) (int, error) {
 	cl := c.Data(master)
-	defer cl.Close()
 	keys := w.keys()
 	missing := 0
 	for i := 0; i < len(keys); i += 500 {
@@ -674,7 +669,6 @@ func (c *Cluster) countMissing(ctx context.Context, master *Node, w *writer) (in
 
 func (c *Cluster) deleteKeys(ctx context.Context, master *Node, w *writer) error {
 	cl := c.Data(master)
-	defer cl.Close()
 	var errs []error
 	var it int
 	for {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/redisctl/redisctl/provision/redisx"
 )
 
@@ -169,9 +171,7 @@ func (s *Snapshot) Node(name string) *NodeHealth {
 
 func (c *Cluster) observeData(ctx context.Context, n *Node) *RedisHealth {
 	r := &RedisHealth{}
-	cl := c.Data(n)
-	defer cl.Close()
-	s, err := cl.Info(ctx, "server", "replication").Result()
+	s, err := c.Data(n).Info(ctx, "server", "replication").Result()
 	if err != nil {
 		r.Error = err.Error()
 		return r
@@ -199,23 +199,26 @@ func (c *Cluster) observeData(ctx context.Context, n *Node) *RedisHealth {
 func (c *Cluster) observeSentinel(ctx context.Context, n *Node) *SentinelHealth {
 	s := &SentinelHealth{}
 	cl := c.Sentinel(n)
-	defer cl.Close()
 	name := c.Inv.Name
+	// The typed commands of redis.SentinelClient, in one pipeline (which
+	// SentinelClient does not offer).
+	master := redis.NewMapStringStringCmd(ctx, "sentinel", "master", name)
+	replicas := redis.NewMapStringStringSliceCmd(ctx, "sentinel", "replicas", name)
+	sentinels := redis.NewMapStringStringSliceCmd(ctx, "sentinel", "sentinels", name)
+	ckquorum := redis.NewStringCmd(ctx, "sentinel", "ckquorum", name)
 	pipe := cl.Pipeline()
-	master := pipe.Do(ctx, "SENTINEL", "MASTER", name)
-	replicas := pipe.Do(ctx, "SENTINEL", "REPLICAS", name)
-	sentinels := pipe.Do(ctx, "SENTINEL", "SENTINELS", name)
-	ckquorum := pipe.Do(ctx, "SENTINEL", "CKQUORUM", name)
+	for _, cmd := range []redis.Cmder{master, replicas, sentinels, ckquorum} {
+		_ = pipe.Process(ctx, cmd)
+	}
 	info := pipe.Info(ctx, "server")
 	_, _ = pipe.Exec(ctx) // each command keeps its own error
 
-	m, err := master.Result()
+	mp, err := master.Result()
 	if err != nil {
 		s.Error = err.Error()
 		return s
 	}
 	s.Running = true
-	mp := redisx.Pairs(m)
 	s.Master = net.JoinHostPort(mp["ip"], mp["port"])
 	s.MasterFlags = mp["flags"]
 	s.Epoch, _ = strconv.ParseInt(mp["config-epoch"], 10, 64)
@@ -224,20 +227,20 @@ func (c *Cluster) observeSentinel(ctx context.Context, n *Node) *SentinelHealth 
 		downAfter = v
 	}
 	if v, err := replicas.Result(); err == nil {
-		for _, p := range redisx.PairsList(v) {
+		for _, p := range v {
 			s.Replicas = append(s.Replicas, peerView(p, downAfter))
 		}
 	} else {
 		s.Error = "SENTINEL REPLICAS: " + err.Error()
 	}
 	if v, err := sentinels.Result(); err == nil {
-		for _, p := range redisx.PairsList(v) {
+		for _, p := range v {
 			s.Sentinels = append(s.Sentinels, peerView(p, downAfter))
 		}
 	} else {
 		s.Error = "SENTINEL SENTINELS: " + err.Error()
 	}
-	if ck, err := ckquorum.Text(); err != nil {
+	if ck, err := ckquorum.Result(); err != nil {
 		s.CKQuorum = err.Error()
 	} else {
 		s.CKQuorum, s.QuorumOK = ck, strings.HasPrefix(ck, "OK")

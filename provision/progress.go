@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/redisctl/redisctl/provision/remote"
 )
@@ -206,8 +209,9 @@ func errOrOK(err error) any {
 	return err
 }
 
-// RedisLogger returns a logger for go-redis (redis.SetLogger) that sends
-// its messages to the debug log instead of the terminal.
+// RedisLogger returns a logger for go-redis messages that sends them to
+// the debug log instead of the terminal; the hooks on redisctl's clients
+// (redisHook) write through it.
 func (p *Progress) RedisLogger() interface {
 	Printf(ctx context.Context, format string, v ...any)
 } {
@@ -218,4 +222,68 @@ type redisLogger struct{ p *Progress }
 
 func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
 	l.p.Debugf("go-redis: "+format, v...)
+}
+
+// redisHook records in the debug log the dials and commands of one
+// server's client that fail. go-redis's own logger is process-wide, so
+// main silences it and each client reports here instead. Arguments are
+// never logged: AUTH and CONFIG SET carry secrets.
+func (p *Progress) redisHook(server string) redis.Hook {
+	return redisHook{log: p.RedisLogger(), server: server}
+}
+
+type redisHook struct {
+	log interface {
+		Printf(ctx context.Context, format string, v ...any)
+	}
+	server string
+}
+
+func (h redisHook) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := next(ctx, network, addr)
+		if err != nil {
+			h.log.Printf(ctx, "%s: dial %s: %v", h.server, addr, err)
+		}
+		return conn, err
+	}
+}
+
+func (h redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		h.failed(ctx, cmd)
+		return err
+	}
+}
+
+func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		for _, cmd := range cmds {
+			h.failed(ctx, cmd)
+		}
+		return err
+	}
+}
+
+func (h redisHook) failed(ctx context.Context, cmd redis.Cmder) {
+	if err := cmd.Err(); err != nil && err != redis.Nil {
+		h.log.Printf(ctx, "%s: %s: %v", h.server, cmdName(cmd), err)
+	}
+}
+
+// cmdName is a command's name with its subcommand ("sentinel master",
+// "config set"), never a value.
+func cmdName(cmd redis.Cmder) string {
+	name := cmd.Name()
+	switch args := cmd.Args(); name {
+	case "sentinel", "config", "client":
+		if len(args) > 1 {
+			if sub, ok := args[1].(string); ok {
+				return name + " " + strings.ToLower(sub)
+			}
+		}
+	}
+	return name
 }

@@ -16,6 +16,7 @@ func (c *Cluster) startService(ctx context.Context, n *Node, svc, pidFile string
 		return pid, false, err
 	}
 	c.P.Printf(n.Spec.Name, "starting %s", svc)
+	c.forgetClient(n, svc == c.Layout.SentinelService)
 	if err := n.Host.Run(ctx, c.serviceCmd(n, svc, "start"), nil, nil, nil); err != nil {
 		return 0, false, fmt.Errorf("start %s: %w", svc, err)
 	}
@@ -34,6 +35,7 @@ func (c *Cluster) stopService(ctx context.Context, n *Node, svc, pidFile string)
 		return false, err
 	}
 	c.P.Printf(n.Spec.Name, "stopping %s (pid %d)", svc, pid)
+	c.forgetClient(n, svc == c.Layout.SentinelService)
 	if err := n.Host.Run(ctx, c.serviceCmd(n, svc, "stop"), nil, nil, nil); err != nil {
 		return true, fmt.Errorf("stop %s: %w", svc, err)
 	}
@@ -95,7 +97,6 @@ func (c *Cluster) waitPing(ctx context.Context, n *Node, sentinel bool, timeout 
 			if sentinel {
 				cl = c.Sentinel(n)
 			}
-			defer cl.Close()
 			if err := cl.Ping(ctx).Err(); err != nil {
 				return false, err.Error()
 			}

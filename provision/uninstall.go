@@ -384,7 +384,6 @@ func (c *Cluster) backupMaster(ctx context.Context, nodes []*Node, dir string) (
 		return "", fmt.Errorf("no running master found to back up: %s", why)
 	}
 	cl := c.Data(m)
-	defer cl.Close()
 	before, err := cl.LastSave(ctx).Result()
 	if err != nil {
 		return "", err

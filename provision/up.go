@@ -406,7 +406,6 @@ func (r *upRun) applyLive(ctx context.Context, n *Node, ch fileChange) error {
 		cl = c.Sentinel(n)
 		ops, restart, err = c.sentinelLiveOps(ch)
 	}
-	defer cl.Close()
 	if err != nil {
 		return err
 	}

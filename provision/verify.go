@@ -110,9 +110,7 @@ func (c *Cluster) Verify(ctx context.Context, master *Node, timeout time.Duratio
 		if n == master {
 			continue
 		}
-		cl := c.Data(n)
-		err := cl.Set(ctx, "redisctl:verify:readonly", "x", time.Second).Err()
-		cl.Close()
+		err := c.Data(n).Set(ctx, "redisctl:verify:readonly", "x", time.Second).Err()
 		if err == nil || !strings.HasPrefix(err.Error(), "READONLY") {
 			return fmt.Errorf("%s: replica should refuse writes with READONLY, got %v", n.Spec.Name, err)
 		}

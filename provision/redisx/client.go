@@ -18,7 +18,11 @@ type Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // Options common to every client redisctl opens: small pools, short
 // timeouts and no silent retries, because a check that hides a failure is
-// worse than one that reports it.
+// worse than one that reports it. A client serves a whole run, so a
+// connection idle for a while is dialled again rather than trusted: the
+// server may have closed it meanwhile (a restart, Sentinel's CLIENT KILL
+// when it turns a master into a replica), and without retries a dead
+// pooled connection would be reported as the server's failure.
 func options(addr, password string, dial Dialer) *redis.Options {
 	return &redis.Options{
 		Addr:            addr,
@@ -29,6 +33,7 @@ func options(addr, password string, dial Dialer) *redis.Options {
 		WriteTimeout:    5 * time.Second,
 		MaxRetries:      -1,
 		PoolSize:        2,
+		ConnMaxIdleTime: 2 * time.Second,
 		DisableIdentity: true,
 		Protocol:        2,
 	}
@@ -44,8 +49,8 @@ func Sentinel(h remote.Host, addr, password string) *redis.SentinelClient {
 	return redis.NewSentinelClient(options(addr, password, h.Dial))
 }
 
-// Raw returns a plain client for the sentinel at addr, for commands the
-// SentinelClient type does not wrap (INFO, SENTINEL SENTINELS ...).
+// Raw returns a plain client for the sentinel at addr, for what the
+// SentinelClient type does not offer: pipelines, INFO.
 func Raw(dial Dialer, addr, password string) *redis.Client {
 	return redis.NewClient(options(addr, password, dial))
 }
