@@ -59,19 +59,20 @@ func newFailoverTestCmd(g *globals) *cobra.Command {
 
 func writeFailoverTable(w io.Writer, r *provision.FailoverReport) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	sec := func(v float64) string {
-		if v < 0 {
+	sec := func(v float64) string { return fmt.Sprintf("%.2fs", v) }
+	seen := func(v *float64) string {
+		if v == nil {
 			return "not seen"
 		}
-		return fmt.Sprintf("%.2fs", v)
+		return sec(*v)
 	}
 	rows := [][2]string{
 		{"mode", r.Mode},
 		{"old master", r.OldMaster},
 		{"new master", r.NewMaster},
-		{"detection (+sdown)", sec(r.DetectionSeconds)},
-		{"objectively down (+odown)", sec(r.ODownSeconds)},
-		{"promotion (+switch-master)", sec(r.PromotionSeconds)},
+		{"detection (+sdown)", seen(r.DetectionSeconds)},
+		{"objectively down (+odown)", seen(r.ODownSeconds)},
+		{"promotion (+switch-master)", seen(r.PromotionSeconds)},
 		{"all sentinels agree", sec(r.AgreementSeconds)},
 		{"longest time without a writable master", sec(r.UnwritableSeconds)},
 		{"writes attempted", fmt.Sprint(r.WritesAttempted)},

@@ -36,15 +36,17 @@ type FailoverOptions struct {
 	WriteInterval time.Duration
 }
 
-// FailoverReport is what failover-test measured.
+// FailoverReport is what failover-test measured. A sentinel event that was
+// not seen (a graceful failover has no +sdown) leaves its time nil, absent
+// from the JSON.
 type FailoverReport struct {
 	Mode              string   `json:"mode"`
 	OldMaster         string   `json:"old_master"`
 	NewMaster         string   `json:"new_master"`
-	DetectionSeconds  float64  `json:"detection_seconds"`  // failure to first +sdown of the master (-1: none seen)
-	ODownSeconds      float64  `json:"odown_seconds"`      // failure to first +odown (-1: none seen)
-	PromotionSeconds  float64  `json:"promotion_seconds"`  // failure to first +switch-master
-	AgreementSeconds  float64  `json:"agreement_seconds"`  // failure to every sentinel naming the new master
+	DetectionSeconds  *float64 `json:"detection_seconds,omitempty"` // failure to first +sdown of the master
+	ODownSeconds      *float64 `json:"odown_seconds,omitempty"`     // failure to first +odown
+	PromotionSeconds  *float64 `json:"promotion_seconds,omitempty"` // failure to first +switch-master
+	AgreementSeconds  float64  `json:"agreement_seconds"`           // failure to every sentinel naming the new master
 	UnwritableSeconds float64  `json:"unwritable_seconds"` // longest time the writer saw no writable master
 	WritesAttempted   int      `json:"writes_attempted"`
 	WritesAcked       int      `json:"writes_acknowledged"`
@@ -114,7 +116,7 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 		return nil, &PreflightError{Health: h}
 	}
 	old := c.Node(h.Analysis.Master)
-	rep := &FailoverReport{Mode: opts.Mode, OldMaster: old.Spec.Name, DetectionSeconds: -1, ODownSeconds: -1, PromotionSeconds: -1, AgreementSeconds: -1}
+	rep := &FailoverReport{Mode: opts.Mode, OldMaster: old.Spec.Name}
 	p.Printf("", "healthy; master %s", old.Spec)
 	var pid int
 	if opts.Mode == ModeKill || opts.Mode == ModePause {
@@ -484,13 +486,16 @@ func (e *sentinelEvents) record(ch string) {
 	}
 }
 
-func (e *sentinelEvents) first(ch string) float64 {
+// first is the time from the failure to the first ch event, nil when
+// none was seen.
+func (e *sentinelEvents) first(ch string) *float64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if d, ok := e.firsts[ch]; ok {
-		return secs(d)
+		s := secs(d)
+		return &s
 	}
-	return -1
+	return nil
 }
 
 func (e *sentinelEvents) stop() {

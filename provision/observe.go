@@ -48,7 +48,7 @@ type RedisHealth struct {
 	LinkStatus    string               `json:"link_status,omitempty"`
 	Offset        int64                `json:"offset"`              // a replica's slave_repl_offset, a master's master_repl_offset
 	LagBytes      int64                `json:"lag_bytes,omitempty"` // master offset minus this replica's (set from the analysis)
-	LinkAgeSec    int64                `json:"last_io_seconds_ago,omitempty"`
+	LinkAgeSec    *int64               `json:"last_io_seconds_ago,omitempty"` // nil: no link (Redis says -1)
 	Replicas      []redisx.ReplicaLink `json:"replicas,omitempty"`
 	// ReplID and ReplOffset are master_replid and master_repl_offset: how
 	// far this node's dataset goes in the replication stream.
@@ -188,7 +188,9 @@ func (c *Cluster) observeData(ctx context.Context, n *Node) *RedisHealth {
 		r.MasterAddr = net.JoinHostPort(info["master_host"], info["master_port"])
 		r.LinkStatus = info["master_link_status"]
 		r.Offset = info.Int("slave_repl_offset")
-		r.LinkAgeSec = info.Int("master_last_io_seconds_ago")
+		if age := info.Int("master_last_io_seconds_ago"); age >= 0 {
+			r.LinkAgeSec = &age
+		}
 	} else {
 		r.Offset = r.ReplOffset
 		r.Replicas = info.Replicas()
