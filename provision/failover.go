@@ -47,7 +47,7 @@ type FailoverReport struct {
 	ODownSeconds      *float64 `json:"odown_seconds,omitempty"`     // failure to first +odown
 	PromotionSeconds  *float64 `json:"promotion_seconds,omitempty"` // failure to first +switch-master
 	AgreementSeconds  float64  `json:"agreement_seconds"`           // failure to every sentinel naming the new master
-	UnwritableSeconds float64  `json:"unwritable_seconds"` // longest time the writer saw no writable master
+	UnwritableSeconds float64  `json:"unwritable_seconds"`          // longest time the writer saw no writable master
 	WritesAttempted   int      `json:"writes_attempted"`
 	WritesAcked       int      `json:"writes_acknowledged"`
 	WritesFailed      int      `json:"writes_failed"`

@@ -46,8 +46,8 @@ type RedisHealth struct {
 	Role          string               `json:"role,omitempty"` // "master" or "replica"
 	MasterAddr    string               `json:"master_addr,omitempty"`
 	LinkStatus    string               `json:"link_status,omitempty"`
-	Offset        int64                `json:"offset"`              // a replica's slave_repl_offset, a master's master_repl_offset
-	LagBytes      int64                `json:"lag_bytes,omitempty"` // master offset minus this replica's (set from the analysis)
+	Offset        int64                `json:"offset"`                        // a replica's slave_repl_offset, a master's master_repl_offset
+	LagBytes      int64                `json:"lag_bytes,omitempty"`           // master offset minus this replica's (set from the analysis)
 	LinkAgeSec    *int64               `json:"last_io_seconds_ago,omitempty"` // nil: no link (Redis says -1)
 	Replicas      []redisx.ReplicaLink `json:"replicas,omitempty"`
 	// ReplID and ReplOffset are master_replid and master_repl_offset: how
