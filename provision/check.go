@@ -327,7 +327,9 @@ func parseTuning(out string) *hostTuning {
 			t.DiskFreeKB = num(v)
 		case "rdb_bytes":
 			t.RDBBytes = num(v)
-		case "td_Timezone", "tz":
+		case "td_Timezone":
+			t.TimeZone = v
+		case "tz":
 			if t.TimeZone == "" {
 				t.TimeZone = v
 			}

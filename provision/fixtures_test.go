@@ -111,7 +111,7 @@ type testHost struct {
 func newTestHost(name, facts string) *testHost {
 	h := &testHost{Host: fakehost.New(name)}
 	h.Answer(factsPattern, fakehost.Result{Stdout: facts})
-	h.Answer(checkPattern, fakehost.Result{Stdout: tunedHost}) // check_test.go
+	h.On(checkPattern, checkReply(tunedHost)) // check_test.go
 	// The run lock (its scripts are tested for real in lock_test.go).
 	h.Answer(`^d=/var/lib/redisctl; f=/var/lib/redisctl/\S+\.lock\n`, fakehost.Result{Stdout: "acquired\n"})
 	return h

@@ -66,4 +66,3 @@ func (r *upRun) checkTuning(ctx context.Context) error {
 	}
 	return nil
 }
-
