@@ -1,0 +1,144 @@
+package cmd
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const storedPassword = "Stored0Pw0For0ConnectInfo"
+
+// connectInventory writes a three-host inventory whose password is stored
+// in a file, as up leaves it, and returns the inventory's path.
+func connectInventory(t *testing.T) (inv, pwFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	pwFile = filepath.Join(dir, "cluster.password")
+	if err := os.WriteFile(pwFile, []byte(storedPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src, err := filepath.Abs(filepath.Join("..", "testdata", "inventories", "fake-redis.tar.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml := `name: cache-eu
+redis:
+  version: "7.0.15"
+  source: ` + src + `
+  password_file: ` + pwFile + `
+sentinel:
+  port: 8100
+hosts:
+  - {name: node1, address: 10.0.0.1, role: master}
+  - {name: node2, address: 10.0.0.2, role: replica}
+  - {name: node3, address: 10.0.0.3, role: replica}
+  - {name: node4, address: 10.0.0.4, role: replica, sentinel: false}
+`
+	inv = filepath.Join(dir, "inventory.yaml")
+	if err := os.WriteFile(inv, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return inv, pwFile
+}
+
+func TestConnectInfoFormats(t *testing.T) {
+	inv, pwFile := connectInventory(t)
+	want := map[string]string{
+		"table": `master name  cache-eu
+sentinels    10.0.0.1:8100 10.0.0.2:8100 10.0.0.3:8100
+tls          false
+ca file      -
+user         default
+password     hidden (stored in ` + pwFile + `; --show-secrets prints it)
+`,
+		"env": `REDIS_SENTINEL_MASTER=cache-eu
+REDIS_SENTINELS=10.0.0.1:8100,10.0.0.2:8100,10.0.0.3:8100
+REDIS_TLS=false
+REDIS_CA_FILE=''
+REDIS_USERNAME=default
+`,
+		"go": `// go-redis (github.com/redis/go-redis/v9): the client asks the sentinels
+// for the current master and follows it through failovers.
+rdb := redis.NewFailoverClient(&redis.FailoverOptions{
+	MasterName:       "cache-eu",
+	SentinelAddrs:    []string{"10.0.0.1:8100", "10.0.0.2:8100", "10.0.0.3:8100"},
+	Username:         "default",
+	Password:         os.Getenv("REDIS_PASSWORD"),
+	SentinelPassword: os.Getenv("REDIS_PASSWORD"), // the sentinels require the same password
+})
+`,
+		"python": `# redis-py: the Sentinel object asks the sentinels for the current
+# master and follows it through failovers.
+import os
+from redis.sentinel import Sentinel
+
+password = os.environ["REDIS_PASSWORD"]
+sentinel = Sentinel(
+    [("10.0.0.1", 8100), ("10.0.0.2", 8100), ("10.0.0.3", 8100)],
+    sentinel_kwargs={"password": password},  # the sentinels require the same password
+    socket_timeout=0.5,
+)
+master = sentinel.master_for("cache-eu", username="default", password=password)
+`,
+	}
+	for format, w := range want {
+		code, out, stderr := execute(t, nil, "connect-info", "-i", inv, "-o", format)
+		if code != 0 || out != w {
+			t.Errorf("-o %s: exit %d (%s)\n%s\nwant:\n%s", format, code, stderr, out, w)
+		}
+	}
+	code, out, _ := execute(t, nil, "connect-info", "-i", inv, "-o", "json")
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil {
+		t.Fatalf("-o json: exit %d, %v\n%s", code, err, out)
+	}
+	wantDoc := map[string]any{"master_name": "cache-eu", "sentinels": []any{"10.0.0.1:8100", "10.0.0.2:8100", "10.0.0.3:8100"},
+		"tls": false, "ca_file": "", "user": "default", "password_file": pwFile}
+	if !reflect.DeepEqual(doc, wantDoc) {
+		t.Errorf("-o json:\n got %v\nwant %v", doc, wantDoc)
+	}
+}
+
+// The password appears in no form without --show-secrets, and in every
+// form with it.
+func TestConnectInfoSecrets(t *testing.T) {
+	inv, _ := connectInventory(t)
+	for _, format := range []string{"table", "json", "env", "go", "python"} {
+		_, out, stderr := execute(t, nil, "connect-info", "-i", inv, "-o", format)
+		if strings.Contains(out+stderr, storedPassword) {
+			t.Errorf("-o %s printed the password without --show-secrets", format)
+		}
+		code, out, stderr := execute(t, nil, "connect-info", "-i", inv, "-o", format, "--show-secrets")
+		if code != 0 || !strings.Contains(out, storedPassword) || strings.Contains(stderr, storedPassword) {
+			t.Errorf("-o %s --show-secrets: exit %d, password on stdout %t, on stderr %t", format, code,
+				strings.Contains(out, storedPassword), strings.Contains(stderr, storedPassword))
+		}
+	}
+	_, out, _ := execute(t, nil, "connect-info", "-i", inv, "-o", "env", "--show-secrets")
+	if !strings.HasSuffix(out, "REDIS_PASSWORD="+storedPassword+"\n") {
+		t.Errorf("-o env --show-secrets:\n%s", out)
+	}
+}
+
+func TestConnectInfoWithoutStoredPassword(t *testing.T) {
+	inv, pwFile := connectInventory(t)
+	os.Remove(pwFile)
+	if code, _, _ := execute(t, nil, "connect-info", "-i", inv); code != 0 {
+		t.Errorf("connect-info without a stored password: exit %d; it needs none", code)
+	}
+	code, _, stderr := execute(t, nil, "connect-info", "-i", inv, "--show-secrets")
+	if code != ExitError || !strings.Contains(stderr, "run redisctl up first") {
+		t.Errorf("--show-secrets without a stored password: exit %d, %q", code, stderr)
+	}
+}
+
+func TestCheckAndConnectInfoBadOutput(t *testing.T) {
+	for _, args := range [][]string{{"check", "-o", "yaml"}, {"connect-info", "-o", "ruby"}} {
+		if code, _, stderr := execute(t, nil, args...); code != ExitUsage {
+			t.Errorf("%v: exit %d, want %d (%s)", args, code, ExitUsage, stderr)
+		}
+	}
+}
