@@ -38,6 +38,7 @@ packages=(
 	gzip
 	mmdebstrap        # root filesystems for the hosts that boot systemd
 	systemd-container # systemd-nspawn boots them
+	nftables          # nft: e2e TestCheck blocks a port between two hosts
 )
 
 missing=()
