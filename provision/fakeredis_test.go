@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/redisctl/redisctl/provision/redisx"
 )
 
@@ -292,8 +294,9 @@ func TestFakeRedisSpeaksRESP(t *testing.T) {
 	if got, err := cl.Info(ctx, "replication").Result(); err != nil || got != "# Replication\r\nrole:master\r\n" {
 		t.Errorf("INFO = %q, %v", got, err)
 	}
-	v, err := cl.Do(ctx, "SENTINEL", "SENTINELS", "mymaster").Result()
-	if got := redisx.PairsList(v); err != nil || len(got) != 1 || got[0]["ip"] != "10.0.0.2" || got[0]["port"] != "8000" {
+	sentinels := redis.NewMapStringStringSliceCmd(ctx, "sentinel", "sentinels", "mymaster")
+	_ = cl.Process(ctx, sentinels)
+	if got, err := sentinels.Result(); err != nil || len(got) != 1 || got[0]["ip"] != "10.0.0.2" || got[0]["port"] != "8000" {
 		t.Errorf("SENTINEL SENTINELS = %v, %v", got, err)
 	}
 	if err := cl.Do(ctx, "SENTINEL", "CKQUORUM", "mymaster").Err(); err == nil || !strings.Contains(err.Error(), "unknown command") {

@@ -1,20 +1,12 @@
 package provision
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"slices"
 	"sort"
 	"strings"
 )
-
-// LiveMaster observes the cluster and decides which node is the master
-// before anything is rendered (see liveMaster).
-func (c *Cluster) LiveMaster(ctx context.Context) (*Node, string, error) {
-	s := c.Observe(ctx)
-	return c.liveMaster(s, Analyze(s, c.Expectations()))
-}
 
 // liveMaster decides from an analysed snapshot which node up treats as the
 // master: the one the answering sentinels name (up or not: whether a down

@@ -74,36 +74,6 @@ func (i Info) Replicas() []ReplicaLink {
 	return out
 }
 
-// SentinelMaster is one "masterN:name=...,status=ok,address=...,slaves=2,sentinels=3"
-// line of a sentinel's INFO sentinel.
-type SentinelMaster struct {
-	Name      string
-	Status    string
-	Address   string
-	Replicas  int
-	Sentinels int
-}
-
-// SentinelMasters returns the masters a sentinel's INFO sentinel lists.
-func (i Info) SentinelMasters() []SentinelMaster {
-	var out []SentinelMaster
-	for k, v := range i {
-		if !strings.HasPrefix(k, "master") {
-			continue
-		}
-		if _, err := strconv.Atoi(k[len("master"):]); err != nil {
-			continue
-		}
-		f := Fields(v)
-		m := SentinelMaster{Name: f["name"], Status: f["status"], Address: f["address"]}
-		m.Replicas, _ = strconv.Atoi(f["slaves"])
-		m.Sentinels, _ = strconv.Atoi(f["sentinels"])
-		out = append(out, m)
-	}
-	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
-	return out
-}
-
 // Fields splits "a=1,b=2" into a map.
 func Fields(s string) map[string]string {
 	m := map[string]string{}
@@ -113,36 +83,6 @@ func Fields(s string) map[string]string {
 		}
 	}
 	return m
-}
-
-// Pairs turns a flat [k1 v1 k2 v2 ...] reply (SENTINEL MASTER, SENTINEL
-// REPLICAS entries) into a map.
-func Pairs(reply any) map[string]string {
-	m := map[string]string{}
-	switch r := reply.(type) {
-	case []any:
-		for j := 0; j+1 < len(r); j += 2 {
-			m[fmt.Sprint(r[j])] = fmt.Sprint(r[j+1])
-		}
-	case map[any]any:
-		for k, v := range r {
-			m[fmt.Sprint(k)] = fmt.Sprint(v)
-		}
-	case map[string]string:
-		return r
-	}
-	return m
-}
-
-// PairsList converts a list of flat pair lists (SENTINEL REPLICAS, SENTINEL
-// SENTINELS) into maps.
-func PairsList(reply any) []map[string]string {
-	list, _ := reply.([]any)
-	out := make([]map[string]string, 0, len(list))
-	for _, e := range list {
-		out = append(out, Pairs(e))
-	}
-	return out
 }
 
 // HasFlag reports whether a sentinel "flags" field (comma separated)

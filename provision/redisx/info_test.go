@@ -24,20 +24,8 @@ func TestParseInfoReplicas(t *testing.T) {
 	}
 }
 
-func TestSentinelMasters(t *testing.T) {
-	i := ParseInfo("# Sentinel\nsentinel_masters:1\nmaster0:name=mymaster,status=ok,address=10.160.0.6:7000,slaves=2,sentinels=3\n")
-	want := []SentinelMaster{{Name: "mymaster", Status: "ok", Address: "10.160.0.6:7000", Replicas: 2, Sentinels: 3}}
-	if got := i.SentinelMasters(); !reflect.DeepEqual(got, want) {
-		t.Fatalf("SentinelMasters = %+v", got)
-	}
-}
-
-func TestPairs(t *testing.T) {
-	got := PairsList([]any{[]any{"name", "a", "flags", "slave,s_down"}, []any{"name", "b"}})
-	if len(got) != 2 || got[0]["flags"] != "slave,s_down" || got[1]["name"] != "b" {
-		t.Fatalf("PairsList = %v", got)
-	}
-	if !HasFlag(got[0]["flags"], "s_down") || HasFlag(got[0]["flags"], "down") {
+func TestHasFlag(t *testing.T) {
+	if !HasFlag("slave,s_down", "s_down") || HasFlag("slave,s_down", "down") {
 		t.Fatal("HasFlag")
 	}
 }
