@@ -8,10 +8,10 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/redisctl/redisctl/provision/redisx"
 	"github.com/redisctl/redisctl/provision/remote"
@@ -21,12 +21,11 @@ import (
 // stream: its replication id and offset, from the running server or from
 // the RDB file it would load at start.
 type replState struct {
-	Node    *Node
-	Running bool
-	ID      string
-	Offset  int64
-	Known   bool   // false: what the node would load cannot be told
-	Why     string // when !Known, or where the figures came from
+	Node   *Node
+	ID     string
+	Offset int64
+	Known  bool   // false: what the node would load cannot be told
+	Why    string // when !Known, or where the figures came from
 }
 
 // StaleMasterError is up refusing to start the master the sentinels (or the
@@ -73,21 +72,12 @@ func (c *Cluster) checkStaleMaster(ctx context.Context, m *Node, s *Snapshot) er
 		}
 	}
 	states := make([]replState, len(c.Nodes))
-	errs := make([]error, len(c.Nodes))
-	var wg sync.WaitGroup
-	for i, n := range c.Nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			st, err := c.replState(ctx, n, s.Node(n.Spec.Name).Redis)
-			if err != nil {
-				errs[i] = &HostError{Host: n.Spec.Name, Err: err}
-			}
-			states[i] = st
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	err := eachHost(ctx, c.Nodes, nodeName, "", func(ctx context.Context, n *Node) error {
+		st, err := c.replState(ctx, n, s.Node(n.Spec.Name).Redis)
+		states[slices.Index(c.Nodes, n)] = st
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	var ms replState
@@ -127,7 +117,7 @@ func (c *Cluster) replState(ctx context.Context, n *Node, r *RedisHealth) (replS
 		if !r.Running {
 			return st, fmt.Errorf("redis is running but does not answer INFO replication: %s", r.Error)
 		}
-		st.Running, st.Known = true, true
+		st.Known = true
 		st.ID, st.Offset = r.ReplID, r.ReplOffset
 		if r.Role == "replica" && r.Offset > 0 {
 			// What the replica has applied of its master's stream.
