@@ -1,6 +1,6 @@
-// Package redisx speaks the Redis protocol to data nodes and sentinels
+// Package redisx opens go-redis clients to data nodes and sentinels
 // through a host's SSH connection, so no password ever reaches a command
-// line, and parses what they answer (INFO, SENTINEL replies).
+// line, and parses INFO, the one reply go-redis leaves as text.
 package redisx
 
 import (

@@ -1,0 +1,36 @@
+// Package provision is redisctl's library: it connects to the inventory's
+// hosts, learns what is there, and installs, configures, checks, fails over
+// and removes a Redis master/replica cluster with Sentinel. It returns
+// results (a Summary, a Health, a FailoverReport) and leaves rendering them
+// for a person or as JSON to the command layer; progress lines and the
+// debug log go through a Progress the caller hands in.
+//
+// Where things are:
+//
+//   - up.go: Up, the ordered list of steps; each step checks, then acts,
+//     and every change goes through one recording function, so plan is
+//     exact.
+//   - observe.go, analysis.go: one snapshot of every node and sentinel, and
+//     the one analysis of it (verdict, problems, who the master is); health.go
+//     joins them for status.
+//   - cluster.go: the connected cluster, its nodes and their shared Redis
+//     clients; the cluster password.
+//   - facts.go, hostos.go: what a host has, and the init-system and
+//     package-manager seams chosen from it.
+//   - install.go, source.go, configure.go, configfile.go, liveapply.go,
+//     services.go: building Redis, writing files, applying settings to
+//     running servers, starting and stopping services.
+//   - topology.go, stalemaster.go, verify.go, wait.go: deciding the master,
+//     refusing to start a stale one, proving the result, bounded waits.
+//   - failover.go: failover-test and the graceful failover up's rolling
+//     restart uses.
+//   - lock.go, manifest.go: the per-cluster run lock and the record of what
+//     redisctl installed on each host; uninstall.go removes it.
+//   - progress.go, parallel.go, sshconnect.go: output and debug log, running
+//     on every host at once, the SSH connector.
+//
+// Subpackages: inventory (what the operator wrote), render (the files
+// written to hosts), redisx (Redis clients through SSH, INFO parsing),
+// remote (the Host interface) with sshhost and fakehost, and e2e (the lab
+// tests).
+package provision
