@@ -443,3 +443,10 @@ func lowerRoot(h labHost) string {
 	}
 	return filepath.Join(cache, "images", rel, "root")
 }
+
+// lowerHasUser reports whether the root below h's overlay has the user, so
+// that the host had it before anything ran there.
+func lowerHasUser(h labHost, user string) bool {
+	data, _ := os.ReadFile(filepath.Join(lowerRoot(h), "etc", "passwd"))
+	return strings.HasPrefix(string(data), user+":") || strings.Contains(string(data), "\n"+user+":")
+}

@@ -23,6 +23,7 @@
 #                        an overlay of this machine's root; systemd: the host
 #                        boots systemd (systemd-nspawn) from a Debian root
 #                        filesystem made with mmdebstrap and cached
+#   REDISCTL_LAB_OFF_SECONDS  how long restart keeps hosts off (default 0)
 #   REDISCTL_LAB_RELEASES  for systemd hosts, the Debian release of each host
 #                        in turn (default "trixie"; the last one repeats), e.g.
 #                        "bookworm trixie" for node1 on 12 and the rest on 13
@@ -807,6 +808,10 @@ cmd_restart() {
 		pid_alive "$holder" && log "node$i: did not shut down within 60 s; cutting its power"
 		stop_host "$i"
 	done
+	if [ "${REDISCTL_LAB_OFF_SECONDS:-0}" != 0 ]; then
+		log "off for ${REDISCTL_LAB_OFF_SECONDS}s"
+		sleep "$REDISCTL_LAB_OFF_SECONDS"
+	fi
 	for i in $nums; do start_host "$i" "$all"; done
 	for i in $nums; do wait_host "$i" || die "node$i did not come back"; done
 	log "restarted $(printf 'node%s ' $nums)"
