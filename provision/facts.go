@@ -18,11 +18,14 @@ type Facts struct {
 	PkgManager              string // "apt", "dnf", "yum" or ""
 	MissingTools            []string
 	RedisVersion            string // version of /usr/local/bin/redis-server, "" if none
-	RedisUser               bool   // a "redis" user exists
-	RedisPid                int    // live pid from the redis pid file, 0 if not running
-	SentinelPid             int    // live pid from the sentinel pid file, 0 if not running
-	RedisPortOwner          string // process listening on the redis port ("" if free)
-	SentinelPortOwner       string // process listening on the sentinel port ("" if free)
+	// RedisSystemd: that redis-server links libsystemd, i.e. was built with
+	// USE_SYSTEMD=yes and can tell systemd it is ready (Type=notify).
+	RedisSystemd      bool
+	RedisUser         bool   // a "redis" user exists
+	RedisPid          int    // live pid from the redis pid file, 0 if not running
+	SentinelPid       int    // live pid from the sentinel pid file, 0 if not running
+	RedisPortOwner    string // process listening on the redis port ("" if free)
+	SentinelPortOwner string // process listening on the sentinel port ("" if free)
 	// Manifests are the manifest files in the state directory: one per
 	// cluster ("NAME.manifest.json"), or an older redisctl's "manifest.json".
 	Manifests []string
@@ -75,7 +78,8 @@ if [ -d /run/systemd/system ]; then echo init=systemd; else echo init=sysv; fi
 for p in apt-get dnf yum; do if command -v $p >/dev/null 2>&1; then echo "pkg=${p%%-get}"; break; fi; done
 for t in gcc make tar pkg-config; do command -v $t >/dev/null 2>&1 || echo "missing_tool=$t"; done
 if [ -d /run/systemd/system ] && ! pkg-config --exists libsystemd 2>/dev/null; then echo "missing_tool=libsystemd headers"; fi
-if [ -x %[1]s/redis-server ]; then echo "redis_version=$(%[1]s/redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')"; fi
+if [ -x %[1]s/redis-server ]; then echo "redis_version=$(%[1]s/redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')"
+  if ldd %[1]s/redis-server 2>/dev/null | grep -q libsystemd; then echo redis_systemd=yes; fi; fi
 if id -u redis >/dev/null 2>&1; then echo redis_user=yes; fi
 %[7]s
 for svc in redis:%[2]s sentinel:%[3]s; do
@@ -125,6 +129,8 @@ func parseFacts(out string) *Facts {
 			f.PkgManager = v
 		case "missing_tool":
 			f.MissingTools = append(f.MissingTools, v)
+		case "redis_systemd":
+			f.RedisSystemd = true
 		case "redis_version":
 			f.RedisVersion = v
 		case "redis_user":

@@ -21,6 +21,7 @@ pkg=dnf
 missing_tool=gcc
 missing_tool=make
 redis_version=7.0.15
+redis_systemd=yes
 redis_user=yes
 redis_pid=4100
 sentinel_pid=4200
@@ -34,7 +35,7 @@ future_key=ignored
 	want := &Facts{
 		OSID: "rocky", OSVersion: "9.3", OSLike: "rhel centos fedora", Arch: "aarch64",
 		Init: "systemd", PkgManager: "dnf", MissingTools: []string{"gcc", "make"},
-		RedisVersion: "7.0.15", RedisUser: true, RedisPid: 4100, SentinelPid: 4200,
+		RedisVersion: "7.0.15", RedisSystemd: true, RedisUser: true, RedisPid: 4100, SentinelPid: 4200,
 		RedisPortOwner: "redis-server[4100]", SentinelPortOwner: "redis-sentinel[4200]", Manifests: []string{"mymaster.manifest.json", "other.manifest.json"},
 	}
 	got := parseFacts(out)

@@ -25,6 +25,10 @@ type InitSystem interface {
 	ReloadCmd() string
 	// MakeFlags are the flags Redis is built with for this init system.
 	MakeFlags() string
+	// Notify reports that services wait for the server's readiness
+	// message (systemd's Type=notify): a redis-server built without
+	// USE_SYSTEMD=yes would never start.
+	Notify() bool
 	// BuildPackages name, for pm, what building with MakeFlags needs
 	// beyond the compiler.
 	BuildPackages(pm PackageManager) []string
@@ -57,6 +61,7 @@ func (sysvInit) DisableCmd(svc string) string {
 }
 func (sysvInit) ReloadCmd() string                     { return "" }
 func (sysvInit) MakeFlags() string                     { return "" }
+func (sysvInit) Notify() bool                          { return false }
 func (sysvInit) BuildPackages(PackageManager) []string { return nil }
 
 // systemdInit runs Redis with Type=notify units: the build needs
@@ -76,6 +81,7 @@ func (systemdInit) DisableCmd(svc string) string {
 }
 func (systemdInit) ReloadCmd() string { return "systemctl daemon-reload" }
 func (systemdInit) MakeFlags() string { return "USE_SYSTEMD=yes" }
+func (systemdInit) Notify() bool      { return true }
 func (systemdInit) BuildPackages(pm PackageManager) []string {
 	return []string{pm.SystemdHeaders()}
 }

@@ -218,6 +218,11 @@ func (r *upRun) checkHosts(ctx context.Context) error {
 		if f.RedisVersion != "" && f.RedisVersion != c.Inv.Redis.Version && n.Manifest.Has(bin) && f.RedisPid > 0 {
 			fail("redis %s is running; changing the version of a live cluster (to %s) is not supported yet", f.RedisVersion, c.Inv.Redis.Version)
 		}
+		if n.Init != nil && n.Init.Notify() && f.RedisVersion == c.Inv.Redis.Version && !f.RedisSystemd {
+			// No install will replace it: a Type=notify unit would make
+			// systemd wait forever for a readiness message.
+			fail("%s was built without systemd support (USE_SYSTEMD=yes), which the Type=notify units need; remove it so up builds one with it", bin)
+		}
 		if n.Init == nil {
 			fail("unknown init system %q (redisctl knows SysV init and systemd)", f.Init)
 		}
