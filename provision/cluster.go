@@ -63,6 +63,10 @@ type Cluster struct {
 	// Sentinel); Close closes them.
 	clientsMu sync.Mutex
 	clients   map[clientKey]*redis.Client
+
+	// extra are hosts opened that the inventory does not list (a host
+	// being removed, see connectExtra); Close closes them too.
+	extra []*Node
 }
 
 // clientKey names one server of a node: its data node or its sentinel.
@@ -159,7 +163,7 @@ func (c *Cluster) Close() {
 		delete(c.clients, k)
 	}
 	c.clientsMu.Unlock()
-	for _, n := range c.Nodes {
+	for _, n := range slices.Concat(c.Nodes, c.extra) {
 		if n.Host != nil {
 			n.Host.Close()
 		}

@@ -1,9 +1,9 @@
 package provision
 
 import (
+	"context"
 	"fmt"
 	"net"
-	"slices"
 	"sort"
 	"strings"
 )
@@ -52,42 +52,84 @@ func (c *Cluster) liveMaster(s *Snapshot, a Analysis) (*Node, string, error) {
 	return nil, "", fmt.Errorf("%s all run as master and no sentinel answers to say which is current; refusing to guess: stop the stale ones or make them replicas by hand", strings.Join(a.Claimants, ", "))
 }
 
-// checkNoRemovedHosts refuses to go on when the running sentinels know a
-// replica or a sentinel that the inventory no longer lists: removing a host
-// is not supported yet, and carrying on would leave the sentinels counting
-// a member that redisctl ignores. Sentinels report IP addresses, so the
-// check applies when the inventory names its hosts by IP.
-func (c *Cluster) checkNoRemovedHosts(s *Snapshot) error {
+// departedAddr is a host the running sentinels know that the inventory no
+// longer lists, by IP address, and what they know it as.
+type departedAddr struct {
+	IP       string
+	Master   bool // some sentinel names it as the master
+	Replica  bool
+	Sentinel bool
+}
+
+// kinds lists what the sentinels know the host as, for messages.
+func (d departedAddr) kinds() string {
+	var k []string
+	if d.Master {
+		k = append(k, "master")
+	}
+	if d.Replica {
+		k = append(k, "replica")
+	}
+	if d.Sentinel {
+		k = append(k, "sentinel")
+	}
+	return strings.Join(k, ", ")
+}
+
+// departedHosts lists, by IP address, the masters, replicas and sentinels
+// the running sentinels know that are no host of the inventory: the hosts
+// taken out of it. Sentinels report IP addresses, so an inventory address
+// that is a name is resolved here; when one cannot be, nothing is reported
+// (better to leave a departed host known than to take a listed one for it).
+func (c *Cluster) departedHosts(ctx context.Context, s *Snapshot) []departedAddr {
 	known := map[string]bool{}
 	for _, n := range c.Nodes {
-		ip := net.ParseIP(n.Spec.Address)
-		if ip == nil {
+		if ip := net.ParseIP(n.Spec.Address); ip != nil {
+			known[ip.String()] = true
+			continue
+		}
+		ips, err := net.DefaultResolver.LookupIPAddr(ctx, n.Spec.Address)
+		if err != nil || len(ips) == 0 {
+			c.P.Printf(n.Spec.Name, "cannot resolve %s (%v): hosts removed from the inventory are not looked for", n.Spec.Address, err)
 			return nil
 		}
-		known[ip.String()] = true
-	}
-	var unknown []string
-	note := func(kind string, peers []PeerView) {
-		for _, p := range peers {
-			host, _, err := net.SplitHostPort(p.Addr)
-			ip := net.ParseIP(host)
-			what := kind + " " + p.Addr
-			if err == nil && ip != nil && !known[ip.String()] && !slices.Contains(unknown, what) {
-				unknown = append(unknown, what)
-			}
+		for _, ip := range ips {
+			known[ip.IP.String()] = true
 		}
+	}
+	byIP := map[string]*departedAddr{}
+	note := func(addr string, set func(*departedAddr)) {
+		host, _, err := net.SplitHostPort(addr)
+		ip := net.ParseIP(host)
+		if err != nil || ip == nil || known[ip.String()] {
+			return
+		}
+		d := byIP[ip.String()]
+		if d == nil {
+			d = &departedAddr{IP: ip.String()}
+			byIP[d.IP] = d
+		}
+		set(d)
 	}
 	for _, nh := range s.Nodes {
-		if sh := nh.Sentinel; sh != nil && sh.Running {
-			note("replica", sh.Replicas)
-			note("sentinel", sh.Sentinels)
+		sh := nh.Sentinel
+		if sh == nil || !sh.Running {
+			continue
+		}
+		note(sh.Master, func(d *departedAddr) { d.Master = true })
+		for _, p := range sh.Replicas {
+			note(p.Addr, func(d *departedAddr) { d.Replica = true })
+		}
+		for _, p := range sh.Sentinels {
+			note(p.Addr, func(d *departedAddr) { d.Sentinel = true })
 		}
 	}
-	if len(unknown) == 0 {
-		return nil
+	var out []departedAddr
+	for _, d := range byIP {
+		out = append(out, *d)
 	}
-	sort.Strings(unknown)
-	return fmt.Errorf("the sentinels know %s, not in the inventory: removing a host is not supported yet; put it back in the inventory, or remove it by hand (stop it, then SENTINEL RESET %s on each sentinel, 30 s apart)", strings.Join(unknown, ", "), c.Inv.Name)
+	sort.Slice(out, func(i, j int) bool { return out[i].IP < out[j].IP })
+	return out
 }
 
 // checkPasswordAccepted stops up when a running server refuses the

@@ -70,6 +70,7 @@ type upRun struct {
 	// changed and need its data node or sentinel restarted.
 	restarts         map[*Node][]string
 	sentinelRestarts map[*Node][]string
+	departed         []*departedNode // hosts the inventory no longer lists (findDeparted)
 	unlock           func()
 	mu               sync.Mutex
 }
@@ -124,6 +125,7 @@ func Up(ctx context.Context, inv *inventory.Inventory, opts UpOptions) (*Summary
 		{"check hosts", r.checkHosts},
 		{"check tuning and ports", r.checkTuning},
 		{"password", r.password},
+		{"find removed hosts", r.findDeparted},
 		{"install redis", r.install},
 		{"prepare hosts", r.prepare},
 		{"find the live master", r.findMaster},
@@ -131,6 +133,7 @@ func Up(ctx context.Context, inv *inventory.Inventory, opts UpOptions) (*Summary
 		{"start the master", r.startMaster},
 		{"start the replicas", r.startReplicas},
 		{"start the sentinels", r.startSentinels},
+		{"remove hosts", r.removeDeparted},
 		{"rolling restart", r.rollingRestart},
 		{"verify", r.verify},
 	}
@@ -337,9 +340,6 @@ func (r *upRun) prepare(ctx context.Context) error {
 func (r *upRun) findMaster(ctx context.Context) error {
 	s := r.c.Observe(ctx)
 	if err := r.c.checkPasswordAccepted(s); err != nil {
-		return err
-	}
-	if err := r.c.checkNoRemovedHosts(s); err != nil {
 		return err
 	}
 	m, note, err := r.c.liveMaster(s, Analyze(s, r.c.Expectations()))

@@ -653,18 +653,21 @@ func testAddHost(t *testing.T, inv string) {
 		t.Fatalf("status after adding node4: exit %d, %+v", sr.code, d.Problems)
 	}
 
-	// Taking node4 out of the inventory again is refused, and changes nothing.
+	// Taking node4 out of the inventory again: plan lists its removal and
+	// changes nothing (TestRemoveHost removes hosts).
 	without := filepath.Join(t.TempDir(), "inventory.yaml")
 	if err := os.WriteFile(without, three, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	before = pids(t)
-	r = run(t, without, "up")
-	if r.code == 0 || !strings.Contains(r.stderr, "removing a host is not supported yet") {
-		t.Fatalf("up without node4 should refuse: exit %d", r.code)
+	plan = planned(mustRun(t, without, "plan").stdout)
+	for _, want := range []string{"stop sentinel_8000", "stop redis_7000", "SENTINEL RESET " + masterName} {
+		if !slices.ContainsFunc(plan, func(p string) bool { return strings.Contains(p, want) }) {
+			t.Errorf("plan without node4 does not list %q: %s", want, strings.Join(plan, "\n  "))
+		}
 	}
 	if after := pids(t); !mapsEqual(before, after) {
-		t.Fatalf("a refused up changed processes")
+		t.Fatalf("plan changed processes")
 	}
 	checkSeedState(t, master)
 }

@@ -1,0 +1,322 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/redisctl/redisctl/provision/inventory"
+	"github.com/redisctl/redisctl/provision/remote"
+)
+
+// Removing a host: the operator takes it out of the inventory and runs up.
+// The sentinels still know it (they never forget a replica or a sentinel),
+// so up learns it from them, reaches it over SSH with the inventory's ssh
+// settings, stops its sentinel and Redis, uninstalls what its manifest
+// lists as uninstall does, and then has each remaining sentinel forget it
+// with SENTINEL RESET, one at a time, each waited for until it knows the
+// remaining replicas and sentinels again.
+
+// departedNode is a host being removed: its node (Host nil when it cannot
+// be reached) and what the sentinels know it as.
+type departedNode struct {
+	node *Node
+	addr departedAddr
+	err  error // why it cannot be reached
+}
+
+// connectExtra opens a host that is not in the inventory, at addr, with
+// the inventory's ssh settings (user, port, identity file, known_hosts,
+// jump host). The node is named by its address and closed with the
+// cluster. A host that cannot be reached gives a node without Host and the
+// error.
+func (c *Cluster) connectExtra(ctx context.Context, connect Connector, addr string) (*Node, error) {
+	one := *c.Inv
+	one.Hosts = []inventory.Host{{Name: addr, Address: addr, Role: inventory.RoleReplica, Sentinel: true, SSH: c.Inv.SSH}}
+	n := &Node{Spec: &one.Hosts[0]}
+	hosts, err := connect(ctx, &one)
+	if len(hosts) == 1 && hosts[0] != nil {
+		n.Host = c.P.Logged(hosts[0])
+		c.extra = append(c.extra, n)
+		return n, nil
+	}
+	for _, h := range hosts {
+		if h != nil {
+			h.Close()
+		}
+	}
+	if err == nil {
+		err = fmt.Errorf("%s: not connected", addr)
+	}
+	return n, err
+}
+
+// findDeparted learns from the sentinels which hosts left the inventory,
+// refuses what cannot be done safely, and reaches each departed host to
+// learn what runs there. It changes nothing: the removal itself is
+// removeDeparted, after the remaining hosts are up.
+func (r *upRun) findDeparted(ctx context.Context) error {
+	c := r.c
+	gone := c.departedHosts(ctx, c.Observe(ctx))
+	if len(gone) == 0 {
+		return nil
+	}
+	var what []string
+	for _, d := range gone {
+		what = append(what, fmt.Sprintf("%s (%s)", d.IP, d.kinds()))
+	}
+	c.P.Printf("", "the sentinels know %s, not in the inventory: up removes %s", strings.Join(what, ", "), plural(len(gone), "it", "them"))
+	if err := c.checkRemoval(gone); err != nil {
+		return err
+	}
+	var unreachable []error
+	for _, d := range gone {
+		n, err := c.connectExtra(ctx, r.opts.Connect, d.IP)
+		if err == nil {
+			err = c.gatherExtraFacts(ctx, n)
+			if err == nil && n.Init == nil {
+				err = fmt.Errorf("unknown init system %q: redisctl cannot stop its services", n.Facts.Init)
+			}
+		}
+		if err != nil {
+			if n.Host == nil && r.opts.Force {
+				r.departed = append(r.departed, &departedNode{node: n, addr: d, err: err})
+				continue
+			}
+			unreachable = append(unreachable, &HostError{Host: d.IP, Step: "reach the removed host", Err: err})
+			continue
+		}
+		r.departed = append(r.departed, &departedNode{node: n, addr: d})
+		c.P.Printf(d.IP, "%s %s, %s%s", n.Facts.OSID, n.Facts.OSVersion, n.Facts.Init, running(n.Facts))
+	}
+	if len(unreachable) > 0 {
+		return fmt.Errorf("%w\nnothing was changed; bring the host back, or run redisctl up --force to forget it in the sentinels without stopping its processes", errors.Join(unreachable...))
+	}
+	return nil
+}
+
+// checkRemoval refuses a removal that cannot be done safely: the current
+// master, the last replica, or so many sentinels that the quorum, or the
+// majority a failover needs, could not be reached.
+func (c *Cluster) checkRemoval(gone []departedAddr) error {
+	var errs []error
+	for _, d := range gone {
+		if d.Master {
+			errs = append(errs, fmt.Errorf("%s is the current master and is not in the inventory: refusing to remove the master; "+
+				"move the master to a host that stays first, with redisctl failover-test --mode manual (with the inventory that still lists %s), then run up again", d.IP, d.IP))
+		}
+	}
+	if replicas := len(c.Nodes) - 1; replicas < 1 {
+		errs = append(errs, fmt.Errorf("removing %s would leave %d replicas; a cluster keeps at least one", departedList(gone), replicas))
+	}
+	stay, leaving := len(c.Sentinels()), 0
+	for _, d := range gone {
+		if d.Sentinel {
+			leaving++
+		}
+	}
+	switch {
+	case stay < c.Inv.Sentinel.Quorum:
+		errs = append(errs, fmt.Errorf("removing %s would leave %d sentinels, fewer than the quorum of %d; lower sentinel.quorum or keep a sentinel host", departedList(gone), stay, c.Inv.Sentinel.Quorum))
+	case leaving > 0 && stay < (stay+leaving)/2+1:
+		// Until it is reset, a sentinel still counts the departed ones: a
+		// failover meanwhile needs a majority of all it knows.
+		errs = append(errs, fmt.Errorf("removing %d sentinels at once would leave %d of the %d the sentinels know, not a majority, until every sentinel is reset: a failover meanwhile could not be authorised; remove fewer hosts at a time", leaving, stay, stay+leaving))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w\nnothing was changed", err)
+	}
+	return nil
+}
+
+func departedList(gone []departedAddr) string {
+	var ips []string
+	for _, d := range gone {
+		ips = append(ips, d.IP)
+	}
+	return strings.Join(ips, ", ")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// gatherExtraFacts reads the facts and this cluster's manifest of a host
+// that is not in the inventory.
+func (c *Cluster) gatherExtraFacts(ctx context.Context, n *Node) error {
+	f, err := GatherFacts(ctx, n.Host, c.Inv)
+	if err != nil {
+		return err
+	}
+	m, err := LoadManifest(ctx, n.Host, c.Layout, c.Inv.Name, f.Manifests)
+	if err != nil {
+		return err
+	}
+	n.setFacts(f, m, c.Layout)
+	return nil
+}
+
+// removeDeparted removes the departed hosts: on each, its sentinel and its
+// Redis are stopped and what its manifest lists is uninstalled (with
+// uninstall's rules: what another cluster on the host still uses is kept
+// and handed over); then each remaining sentinel forgets them.
+func (r *upRun) removeDeparted(ctx context.Context) error {
+	c := r.c
+	if len(r.departed) == 0 {
+		return nil
+	}
+	for _, d := range r.departed {
+		n := d.node
+		if n.Host == nil {
+			note := fmt.Sprintf("%s cannot be reached (%v): its processes cannot be stopped nor its files removed; --force: the sentinels forget it, but a sentinel or Redis still running there would be found again", n.Spec.Name, d.err)
+			c.P.Printf(n.Spec.Name, "%s", note)
+			r.sum.Notes = append(r.sum.Notes, note)
+			continue
+		}
+		if err := r.removeHost(ctx, n); err != nil {
+			return &HostError{Host: n.Spec.Name, Step: "remove", Err: err}
+		}
+	}
+	for _, s := range c.Sentinels() {
+		err := r.change(s, "", func() error { return r.resetSentinel(ctx, s) },
+			"SENTINEL RESET %s, then wait until it knows %d replicas and %d other sentinels", c.Inv.Name, len(c.Nodes)-1, len(c.Sentinels())-1)
+		if err != nil {
+			return &HostError{Host: s.Spec.Name, Step: "SENTINEL RESET", Err: err}
+		}
+	}
+	return nil
+}
+
+// removeHost stops the departed node's sentinel, then its Redis, then
+// uninstalls what its manifest lists, and removes the cluster's lock file
+// there (the run holds the lock on the inventory's hosts only).
+func (r *upRun) removeHost(ctx context.Context, n *Node) error {
+	c := r.c
+	l := c.Layout
+	for _, svc := range []struct {
+		name, pid string
+		running   bool
+	}{
+		{l.SentinelService, l.SentinelPid, n.Facts.SentinelPid > 0},
+		{l.RedisService, l.RedisPid, n.Facts.RedisPid > 0},
+	} {
+		if !svc.running {
+			continue
+		}
+		err := r.change(n, "", func() error {
+			_, err := c.stopService(ctx, n, svc.name, svc.pid)
+			return err
+		}, "stop %s", svc.name)
+		if err != nil {
+			return err
+		}
+	}
+	hp := c.uninstallPlans([]*Node{n}, false)[0]
+	lock := lockFile(l.StateDir, c.Inv.Name)
+	rmLock := func() error {
+		if err := n.Host.Run(ctx, remote.Cmd("rm", "-f", "--", lock), nil, nil, nil); err != nil {
+			return fmt.Errorf("remove the lock file %s: %w", lock, err)
+		}
+		return nil
+	}
+	if hp.empty() {
+		c.P.Printf(n.Spec.Name, "nothing recorded by redisctl for cluster %s here; nothing to uninstall", c.Inv.Name)
+		if r.opts.DryRun {
+			return nil
+		}
+		return rmLock()
+	}
+	return r.change(n, "", func() error {
+		if err := rmLock(); err != nil {
+			return err
+		}
+		_, _, err := c.removeHost(ctx, hp)
+		return err
+	}, "uninstall: %s", uninstallWhat(hp))
+}
+
+// empty reports whether the plan has nothing to remove, unregister or hand
+// over.
+func (hp *hostPlan) empty() bool {
+	return len(hp.remove) == 0 && len(hp.services) == 0 && len(hp.shared) == 0 && !hp.userdel && !hp.giveUser
+}
+
+// uninstallWhat is one line of what removing hp does, in the words of
+// uninstall's plan.
+func uninstallWhat(hp *hostPlan) string {
+	var parts []string
+	if len(hp.services) > 0 {
+		parts = append(parts, "unregister "+strings.Join(hp.services, ", "))
+	}
+	if len(hp.remove) > 0 {
+		parts = append(parts, "remove "+strings.Join(hp.remove, ", "))
+	}
+	if hp.userdel {
+		parts = append(parts, "remove the redis user")
+	}
+	if len(hp.shared) > 0 {
+		parts = append(parts, fmt.Sprintf("keep %s (shared with %s)", strings.Join(hp.shared, ", "), hp.otherName))
+	}
+	if hp.giveUser {
+		parts = append(parts, fmt.Sprintf("keep the redis user (shared with %s)", hp.otherName))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// resetSentinel has n's sentinel forget every replica and sentinel
+// (SENTINEL RESET) and waits until it has found the remaining ones again:
+// the replicas from the master's INFO, the sentinels from their hello
+// messages. Only then is the next sentinel reset, so the others keep a
+// quorum meanwhile.
+func (r *upRun) resetSentinel(ctx context.Context, n *Node) error {
+	c := r.c
+	sc := c.sentinelClient(n)
+	defer sc.Close()
+	c.P.Printf(n.Spec.Name, "SENTINEL RESET %s", c.Inv.Name)
+	if err := sc.Reset(ctx, c.Inv.Name).Err(); err != nil {
+		return fmt.Errorf("SENTINEL RESET %s: %w", c.Inv.Name, err)
+	}
+	wantReplicas, wantSentinels := len(c.Nodes)-1, len(c.Sentinels())-1
+	var gone []string
+	for _, d := range r.departed {
+		gone = append(gone, d.addr.IP)
+	}
+	start := time.Now()
+	err := c.waitSnapshot(ctx, fmt.Sprintf("the sentinel on %s to know the master, %d replicas and %d other sentinels again, none of them removed", n.Spec.Name, wantReplicas, wantSentinels),
+		r.opts.SyncTimeout, 500*time.Millisecond, func(s *Snapshot, _ Analysis) (bool, string) {
+			return sentinelRediscovered(s.Node(n.Spec.Name), c.DataAddr(r.master), wantReplicas, wantSentinels, gone)
+		})
+	if err == nil {
+		c.P.Printf(n.Spec.Name, "sentinel knows %d replicas and %d other sentinels again (%s)", wantReplicas, wantSentinels, time.Since(start).Round(100*time.Millisecond))
+	}
+	return err
+}
+
+// sentinelRediscovered reads from one host's observation whether its
+// sentinel names master and knows exactly the wanted numbers of replicas
+// and other sentinels, none at a removed address.
+func sentinelRediscovered(nh *NodeHealth, master string, replicas, sentinels int, gone []string) (bool, string) {
+	if nh == nil || nh.Sentinel == nil {
+		return false, "not observed"
+	}
+	sh := nh.Sentinel
+	if !sh.Running {
+		return false, sh.Error
+	}
+	var addrs []string
+	removed := false
+	for _, p := range slices.Concat(sh.Replicas, sh.Sentinels) {
+		addrs = append(addrs, p.Addr)
+		ip, _, _ := net.SplitHostPort(p.Addr)
+		removed = removed || slices.Contains(gone, ip)
+	}
+	seen := fmt.Sprintf("names %s, knows %d replicas and %d sentinels (%s)", sh.Master, len(sh.Replicas), len(sh.Sentinels), strings.Join(addrs, ", "))
+	return sh.Master == master && len(sh.Replicas) == replicas && len(sh.Sentinels) == sentinels && !removed, seen
+}
