@@ -2,20 +2,13 @@ package provision
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/redisctl/redisctl/provision/inventory"
-	"github.com/redisctl/redisctl/provision/redisx"
 	"github.com/redisctl/redisctl/provision/remote"
 )
 
@@ -373,8 +366,8 @@ func (c *Cluster) removeHost(ctx context.Context, hp *hostPlan) (removed, kept [
 	return removed, kept, nil
 }
 
-// backupMaster takes a fresh RDB on the master and copies it to dir on the
-// control machine, checked against the host's size and sha256.
+// backupMaster saves the master's dataset to dir as Backup does: before a
+// teardown the master, which holds every acknowledged write, is the source.
 func (c *Cluster) backupMaster(ctx context.Context, nodes []*Node, dir string) (string, error) {
 	if c.Password == "" {
 		return "", errors.New("no password known for the cluster, cannot talk to the master")
@@ -383,101 +376,9 @@ func (c *Cluster) backupMaster(ctx context.Context, nodes []*Node, dir string) (
 	if m == nil {
 		return "", fmt.Errorf("no running master found to back up: %s", why)
 	}
-	cl := c.Data(m)
-	before, err := cl.LastSave(ctx).Result()
+	res, err := c.backupNode(ctx, m, "master", dir)
 	if err != nil {
 		return "", err
 	}
-	c.P.Printf(m.Spec.Name, "BGSAVE")
-	if err := cl.BgSave(ctx).Err(); err != nil && !strings.Contains(err.Error(), "already in progress") {
-		return "", fmt.Errorf("BGSAVE: %w", err)
-	}
-	err = waitFor(ctx, "BGSAVE to finish", 5*time.Minute, 200*time.Millisecond, func(ctx context.Context) (bool, string) {
-		s, err := cl.Info(ctx, "persistence").Result()
-		if err != nil {
-			return false, err.Error()
-		}
-		i := redisx.ParseInfo(s)
-		last, _ := cl.LastSave(ctx).Result()
-		done := i["rdb_bgsave_in_progress"] == "0" && last > before
-		if done && i["rdb_last_bgsave_status"] != "ok" {
-			return false, "rdb_last_bgsave_status:" + i["rdb_last_bgsave_status"]
-		}
-		return done, fmt.Sprintf("in progress %s, status %s", i["rdb_bgsave_in_progress"], i["rdb_last_bgsave_status"])
-	})
-	if err != nil {
-		return "", err
-	}
-	cfg, err := cl.ConfigGet(ctx, "dir").Result()
-	if err != nil {
-		return "", err
-	}
-	fn, err := cl.ConfigGet(ctx, "dbfilename").Result()
-	if err != nil {
-		return "", err
-	}
-	remotePath := path.Join(cfg["dir"], fn["dbfilename"])
-	sumOut, err := remote.Output(ctx, m.Host, "sha256sum -- "+remote.Quote(remotePath))
-	if err != nil {
-		return "", err
-	}
-	wantSum, _, _ := strings.Cut(strings.TrimSpace(sumOut), " ")
-	if len(wantSum) != sha256.Size*2 {
-		return "", fmt.Errorf("sha256sum %s printed %q, not a sha256", remotePath, remote.Tail(sumOut, 1))
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	local := filepath.Join(dir, fmt.Sprintf("%s-%s-%s.rdb", c.Inv.Name, m.Spec.Name, time.Now().UTC().Format("20060102T150405Z")))
-	size, err := streamToFile(ctx, m.Host, remotePath, local, wantSum)
-	if err != nil {
-		return "", err
-	}
-	c.P.Printf(m.Spec.Name, "backed up %s (%d bytes, sha256 %s) to %s", remotePath, size, wantSum[:12], local)
-	return local, nil
-}
-
-// streamToFile copies remotePath from h into a new file local, hashing the
-// bytes as they go to disk: the dataset may be bigger than memory. It
-// writes a temporary file next to local and renames it only once the
-// sha256 of what was written is wantSum, so local is whole or absent.
-func streamToFile(ctx context.Context, h remote.Host, remotePath, local, wantSum string) (int64, error) {
-	if _, err := os.Lstat(local); err == nil {
-		return 0, fmt.Errorf("backup %s exists already; not overwriting it", local)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(local), "."+filepath.Base(local)+".partial-*")
-	if err != nil {
-		return 0, err
-	}
-	done := false
-	defer func() {
-		if !done {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	hash := sha256.New()
-	size, err := h.ReadFileTo(ctx, remotePath, io.MultiWriter(tmp, hash))
-	if err != nil {
-		return 0, fmt.Errorf("copy %s: %w", remotePath, err)
-	}
-	if got := hex.EncodeToString(hash.Sum(nil)); got != wantSum {
-		return 0, fmt.Errorf("the copy of %s (%d bytes, sha256 %s) does not match the host's sha256 %s; did a save replace the file meanwhile? Run again", remotePath, size, got, wantSum)
-	}
-	if err := tmp.Sync(); err != nil {
-		return 0, err
-	}
-	if err := tmp.Close(); err != nil {
-		return 0, err
-	}
-	if err := os.Rename(tmp.Name(), local); err != nil {
-		return 0, err
-	}
-	done = true
-	// The rename itself must reach the disk too.
-	if d, err := os.Open(filepath.Dir(local)); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return size, nil
+	return res.File, nil
 }

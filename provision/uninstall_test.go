@@ -1,11 +1,8 @@
 package provision
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"fmt"
-	"os"
 	"path"
 	"slices"
 	"strings"
@@ -51,84 +48,6 @@ func TestUninstallCollectsEveryHostsResults(t *testing.T) {
 	}
 	if !slices.Equal(order, []string{"node1", "node2", "node3"}) {
 		t.Errorf("removed, by host: %v, want node1, node2, node3 in turn:\n%s", order, strings.Join(res.Removed, "\n"))
-	}
-}
-
-// backupCluster is a fake cluster whose master node1 answers a BGSAVE and
-// holds rdb as its dump file.
-func backupCluster(t *testing.T, rdb []byte) (*fakeCluster, *testHost) {
-	t.Helper()
-	fc := newFakeCluster(t)
-	for _, n := range fc.Nodes {
-		n.Facts = &Facts{RedisPid: 4100}
-	}
-	var saves atomic.Int32
-	fc.data["node1"].
-		reply("INFO", masterInfo("10.0.0.2 online", "10.0.0.3 online")+"\r\n# Persistence\r\nrdb_bgsave_in_progress:0\r\nrdb_last_bgsave_status:ok\r\n").
-		reply("LASTSAVE", func([]string) any { return 1700000000 + int(saves.Load()) }).
-		reply("BGSAVE", func([]string) any { saves.Add(1); return status("Background saving started") }).
-		reply("CONFIG GET", func(args []string) any {
-			switch args[2] {
-			case "dir":
-				return []string{"dir", "/var/lib/redis/7000"}
-			case "dbfilename":
-				return []string{"dbfilename", "dump.rdb"}
-			}
-			return []string{}
-		})
-	h := fc.hosts[0]
-	h.SetFile("/var/lib/redis/7000/dump.rdb", rdb, 0o600, "redis:redis")
-	h.Answer(`^sha256sum `, fakehost.Result{Stdout: sha256Hex(rdb) + "  /var/lib/redis/7000/dump.rdb\n"})
-	return fc, h
-}
-
-func TestBackupStreamsTheRDB(t *testing.T) {
-	rdb := make([]byte, 3<<20+5)
-	_, _ = rand.Read(rdb)
-	fc, h := backupCluster(t, rdb)
-	dir := t.TempDir()
-	file, err := fc.backupMaster(context.Background(), fc.Nodes, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(file)
-	if err != nil || !bytes.Equal(got, rdb) {
-		t.Fatalf("backup %s: %d bytes (%v), want the %d of the RDB", file, len(got), err, len(rdb))
-	}
-	if st, _ := os.Stat(file); st.Mode().Perm() != 0o600 {
-		t.Errorf("backup mode %v, want 0600", st.Mode())
-	}
-	assertFiles(t, dir, path.Base(file)) // no temporary file left
-	// A multi-gigabyte dataset must not be read into memory whole.
-	if slices.Contains(h.Reads(), "/var/lib/redis/7000/dump.rdb") {
-		t.Errorf("the RDB was read whole with ReadFile: %v", h.Reads())
-	}
-}
-
-func TestBackupRefusesACopyThatDiffers(t *testing.T) {
-	rdb := []byte("REDIS0010 a small dataset")
-	fc, h := backupCluster(t, rdb)
-	h.Answer(`^sha256sum `, fakehost.Result{Stdout: sha256Hex([]byte("another file")) + "  /var/lib/redis/7000/dump.rdb\n"})
-	dir := t.TempDir()
-	_, err := fc.backupMaster(context.Background(), fc.Nodes, dir)
-	if err == nil || !strings.Contains(err.Error(), "does not match the host's sha256") {
-		t.Fatalf("err = %v, want a sha256 mismatch", err)
-	}
-	assertFiles(t, dir) // neither a backup nor a temporary file
-}
-
-func assertFiles(t *testing.T, dir string, names ...string) {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, e := range entries {
-		got = append(got, e.Name())
-	}
-	if !slices.Equal(got, names) {
-		t.Errorf("%s holds %q, want %q", dir, got, names)
 	}
 }
 
