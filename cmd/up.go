@@ -7,7 +7,7 @@ import (
 )
 
 func newUpCmd(g *globals) *cobra.Command {
-	var dryRun, force, applyTuning bool
+	var dryRun, force, applyTuning, failover bool
 	c := &cobra.Command{
 		Use:   "up",
 		Short: "Install, configure, start and verify the cluster (safe to run again)",
@@ -16,11 +16,12 @@ func newUpCmd(g *globals) *cobra.Command {
 			"On a cluster that already matches the inventory it changes nothing and restarts nothing.",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return g.runUp(c, dryRun, force, applyTuning)
+			return g.runUp(c, dryRun, force, applyTuning, failover)
 		},
 	}
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print what up would change, per host, and change nothing (same as redisctl plan)")
-	c.Flags().BoolVar(&force, "force", false, "start a master that is down even when a replica holds newer data or a failover is due (that data is lost)")
+	c.Flags().BoolVar(&force, "force", false, "start a master that is down even when a replica holds newer data or a failover is due (that data is lost); forget a removed host that cannot be reached")
+	c.Flags().BoolVar(&failover, "failover", false, "when the master's host was taken out of the inventory, fail over gracefully to a replica first, then remove it")
 	c.Flags().BoolVar(&applyTuning, "apply-tuning", false, "fix the host settings redisctl check warns about (sysctl, transparent huge pages) before anything else")
 	return c
 }
@@ -31,12 +32,12 @@ func newPlanCmd(g *globals) *cobra.Command {
 		Short: "Print what up would change (files with a diff, live settings, starts) and change nothing",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return g.runUp(c, true, false, false)
+			return g.runUp(c, true, false, false, false)
 		},
 	}
 }
 
-func (g *globals) runUp(c *cobra.Command, dryRun, force, applyTuning bool) error {
+func (g *globals) runUp(c *cobra.Command, dryRun, force, applyTuning, failover bool) error {
 	verb := "up"
 	if dryRun {
 		verb = "plan"
@@ -53,6 +54,7 @@ func (g *globals) runUp(c *cobra.Command, dryRun, force, applyTuning bool) error
 		DryRun:      dryRun,
 		Force:       force,
 		ApplyTuning: applyTuning,
+		Failover:    failover,
 	})
 	if err != nil {
 		return failed(p, err)

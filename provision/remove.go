@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redisctl/redisctl/provision/inventory"
+	"github.com/redisctl/redisctl/provision/redisx"
 	"github.com/redisctl/redisctl/provision/remote"
 )
 
@@ -70,7 +71,7 @@ func (r *upRun) findDeparted(ctx context.Context) error {
 		what = append(what, fmt.Sprintf("%s (%s)", d.IP, d.kinds()))
 	}
 	c.P.Printf("", "the sentinels know %s, not in the inventory: up removes %s", strings.Join(what, ", "), plural(len(gone), "it", "them"))
-	if err := c.checkRemoval(gone); err != nil {
+	if err := c.checkRemoval(gone, r.opts.Failover); err != nil {
 		return err
 	}
 	var unreachable []error
@@ -83,7 +84,7 @@ func (r *upRun) findDeparted(ctx context.Context) error {
 			}
 		}
 		if err != nil {
-			if n.Host == nil && r.opts.Force {
+			if n.Host == nil && r.opts.Force && !d.Master {
 				r.departed = append(r.departed, &departedNode{node: n, addr: d, err: err})
 				continue
 			}
@@ -96,18 +97,77 @@ func (r *upRun) findDeparted(ctx context.Context) error {
 	if len(unreachable) > 0 {
 		return fmt.Errorf("%w\nnothing was changed; bring the host back, or run redisctl up --force to forget it in the sentinels without stopping its processes", errors.Join(unreachable...))
 	}
+	for _, d := range r.departed {
+		if !d.addr.Master {
+			continue
+		}
+		old := d.node
+		err := r.change(old, "", func() error { return r.failoverDeparted(ctx, old) },
+			"fail over away from %s with SENTINEL FAILOVER (writes held, replicas caught up), to remove it", old.Spec.Name)
+		if err != nil {
+			return &HostError{Host: old.Spec.Name, Step: "fail over", Err: err}
+		}
+		d.addr.Master = false
+		r.failedOver = true
+	}
 	return nil
+}
+
+// failoverDeparted moves the master role off old, a host the inventory no
+// longer lists, gracefully (see gracefulFailover), and waits until old
+// reports role:slave, so that its removal stops a replica.
+func (r *upRun) failoverDeparted(ctx context.Context, old *Node) error {
+	c := r.c
+	start := time.Now()
+	unpause, err := c.gracefulFailover(ctx, old)
+	if err != nil {
+		return err
+	}
+	bound := time.Duration(c.Inv.Sentinel.DownAfterMS)*time.Millisecond + 2*time.Duration(min(c.Inv.Sentinel.FailoverTimeoutMS, 10000))*time.Millisecond + 15*time.Second
+	newMaster, err := c.waitNewMaster(ctx, old, bound)
+	if err != nil {
+		return errors.Join(err, unpause())
+	}
+	held := time.Since(start)
+	if err := unpause(); err != nil {
+		return err
+	}
+	note := fmt.Sprintf("writes were held for %.1fs while the master moved from %s to %s", held.Seconds(), old.Spec.Name, newMaster.Spec.Name)
+	c.P.Printf("", "%s", note)
+	r.sum.Notes = append(r.sum.Notes, note)
+	return waitFor(ctx, old.Spec.Name+" to report role:slave", bound, 200*time.Millisecond, func(ctx context.Context) (bool, string) {
+		s, err := c.Data(old).Info(ctx, "replication").Result()
+		if err != nil {
+			return false, err.Error()
+		}
+		role := redisx.ParseInfo(s)["role"]
+		return role == "slave", "role:" + role
+	})
+}
+
+// plannedMaster is, in a plan that fails over away from a departed master,
+// the node plan assumes Sentinel promotes (the inventory's master): the
+// sentinels still name the departed one, so the plan cannot ask them. Nil
+// otherwise.
+func (r *upRun) plannedMaster() *Node {
+	if !r.opts.DryRun || !r.failedOver {
+		return nil
+	}
+	m := r.c.Node(r.c.Inv.Master().Name)
+	r.opts.Progress.Printf("", "plan assumes Sentinel promotes %s; it picks the replica itself", m.Spec.Name)
+	return m
 }
 
 // checkRemoval refuses a removal that cannot be done safely: the current
 // master, the last replica, or so many sentinels that the quorum, or the
 // majority a failover needs, could not be reached.
-func (c *Cluster) checkRemoval(gone []departedAddr) error {
+func (c *Cluster) checkRemoval(gone []departedAddr, failover bool) error {
 	var errs []error
 	for _, d := range gone {
-		if d.Master {
+		if d.Master && !failover {
 			errs = append(errs, fmt.Errorf("%s is the current master and is not in the inventory: refusing to remove the master; "+
-				"move the master to a host that stays first, with redisctl failover-test --mode manual (with the inventory that still lists %s), then run up again", d.IP, d.IP))
+				"move the master to a host that stays first, with redisctl failover-test --mode manual (with the inventory that still lists %s), "+
+				"or run redisctl up --failover, which fails over gracefully (writes held, replicas caught up, SENTINEL FAILOVER) before it removes the host", d.IP, d.IP))
 		}
 	}
 	if replicas := len(c.Nodes) - 1; replicas < 1 {

@@ -246,7 +246,7 @@ func TestRemoveHostRefusesTheMaster(t *testing.T) {
 	if err == nil {
 		t.Fatal("removing the master was not refused")
 	}
-	for _, want := range []string{"10.0.0.4 is the current master", "refusing to remove the master", "redisctl failover-test --mode manual", "nothing was changed"} {
+	for _, want := range []string{"10.0.0.4 is the current master", "refusing to remove the master", "redisctl failover-test --mode manual", "up --failover", "nothing was changed"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
@@ -275,14 +275,14 @@ func TestRemoveHostRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fc := newFakeCluster(t)
 			tc.setup(fc.Cluster)
-			err := fc.checkRemoval(tc.gone)
+			err := fc.checkRemoval(tc.gone, false)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "nothing was changed") {
 				t.Errorf("err = %v, want %q", err, tc.want)
 			}
 		})
 	}
 	fc := newFakeCluster(t)
-	if err := fc.checkRemoval([]departedAddr{{IP: "10.0.0.4", Sentinel: true}, {IP: "10.0.0.5", Sentinel: true}}); err != nil {
+	if err := fc.checkRemoval([]departedAddr{{IP: "10.0.0.4", Sentinel: true}, {IP: "10.0.0.5", Sentinel: true}}, false); err != nil {
 		t.Errorf("removing two of five sentinels leaves a majority, refused: %v", err)
 	}
 }
@@ -327,5 +327,89 @@ func TestRemoveHostNothingDeparted(t *testing.T) {
 	}
 	if len(conn.calls) != 0 || len(r.sum.Changes) != 0 {
 		t.Errorf("connected to %v, changes %v", conn.calls, r.sum.Changes)
+	}
+}
+
+// withDepartedMaster makes 10.0.0.4 the master the sentinels name, with
+// node1, node2 and node3 its replicas, until node1's sentinel is asked
+// for SENTINEL FAILOVER: then node1 is master and 10.0.0.4 its replica.
+func (rc *removalCluster) withDepartedMaster(t *testing.T) {
+	var mu sync.Mutex
+	failedOver := false
+	after := func() bool { mu.Lock(); defer mu.Unlock(); return failedOver }
+	d4 := newFakeRedis(t, "node4 redis", testPassword).
+		reply("INFO", func([]string) any {
+			if after() {
+				return replicaInfo("10.0.0.1", "up")
+			}
+			return masterInfo("10.0.0.1 online", "10.0.0.2 online", "10.0.0.3 online")
+		}).
+		reply("CLIENT PAUSE", func([]string) any { rc.event("node4: CLIENT PAUSE"); return status("OK") }).
+		reply("CLIENT UNPAUSE", func([]string) any { rc.event("node4: CLIENT UNPAUSE"); return status("OK") })
+	rc.node4.DialFunc = dialTable(map[string]*fakeRedis{"10.0.0.4:7000": d4})
+	rc.data["node1"].reply("INFO", func([]string) any {
+		if after() {
+			return masterInfo("10.0.0.2 online", "10.0.0.3 online")
+		}
+		return replicaInfo("10.0.0.4", "up")
+	})
+	for _, n := range []string{"node1", "node2", "node3"} {
+		rc.sentinel[n].reply("SENTINEL MASTER", func([]string) any {
+			if after() {
+				return sentinelMaster("10.0.0.1", "master")
+			}
+			return sentinelMaster("10.0.0.4", "master")
+		})
+	}
+	rc.sentinel["node1"].reply("SENTINEL FAILOVER", func([]string) any {
+		mu.Lock()
+		failedOver = true
+		mu.Unlock()
+		rc.event("node1: SENTINEL FAILOVER")
+		return status("OK")
+	})
+}
+
+// up --failover moves the master off the departed host gracefully first,
+// then removes it as a replica.
+func TestRemoveHostFailoverFirst(t *testing.T) {
+	rc := newRemovalCluster(t)
+	rc.withDepartedMaster(t)
+	r := rc.upRun(t, false, false)
+	r.opts.Failover = true
+	if err := r.findDeparted(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.removeDeparted(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := append([]string{"10.0.0.4: fail over away from 10.0.0.4 with SENTINEL FAILOVER (writes held, replicas caught up), to remove it"}, wantRemoval...)
+	if got := changesText(r.sum); !slices.Equal(got, want) {
+		t.Errorf("up --failover did:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	ev := rc.Events()
+	if len(ev) < 4 || !slices.Equal(ev[:3], []string{"node4: CLIENT PAUSE", "node1: SENTINEL FAILOVER", "node4: CLIENT UNPAUSE"}) || ev[3] != "node4: live pid sentinel" {
+		t.Errorf("events: %q; want the graceful failover before anything is stopped", ev)
+	}
+}
+
+// Without --failover, and in its plan, nothing is touched before the plan
+// is shown.
+func TestRemoveHostFailoverPlan(t *testing.T) {
+	rc := newRemovalCluster(t)
+	rc.withDepartedMaster(t)
+	r := rc.upRun(t, true, false)
+	r.opts.Failover = true
+	if err := r.findDeparted(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if m := r.plannedMaster(); m == nil || m.Spec.Name != "node1" {
+		t.Errorf("plan assumes master %v, want node1 (the inventory's)", m)
+	}
+	if ev := rc.Events(); len(ev) != 0 {
+		t.Errorf("a plan did %q", ev)
+	}
+	if got := changesText(r.sum); len(got) != 1 || !strings.Contains(got[0], "fail over away from 10.0.0.4") {
+		t.Errorf("plan: %q", got)
 	}
 }

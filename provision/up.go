@@ -33,6 +33,9 @@ type UpOptions struct {
 	// ApplyTuning fixes the host settings the checks warn about (see
 	// ApplyTuning) before anything else is changed.
 	ApplyTuning bool
+	// Failover moves the master off a host the inventory no longer lists
+	// (a graceful failover) so that it can be removed, instead of refusing.
+	Failover bool
 }
 
 // Summary is what Up did, or with DryRun would do.
@@ -71,6 +74,7 @@ type upRun struct {
 	restarts         map[*Node][]string
 	sentinelRestarts map[*Node][]string
 	departed         []*departedNode // hosts the inventory no longer lists (findDeparted)
+	failedOver       bool            // findDeparted moved the master off a departed host
 	unlock           func()
 	mu               sync.Mutex
 }
@@ -341,6 +345,10 @@ func (r *upRun) findMaster(ctx context.Context) error {
 	s := r.c.Observe(ctx)
 	if err := r.c.checkPasswordAccepted(s); err != nil {
 		return err
+	}
+	if m := r.plannedMaster(); m != nil {
+		r.master = m
+		return nil
 	}
 	m, note, err := r.c.liveMaster(s, Analyze(s, r.c.Expectations()))
 	if err != nil {
