@@ -138,9 +138,10 @@ func removeAndCheck(t *testing.T, inv string, stay []labHost, gone labHost) {
 		}
 	}
 	checkSentinelCounts(t, stay, len(stay)-1, len(stay)-1)
+	now := pidsOf(t, stay)
 	for k, v := range before {
-		if now := pidsOf(t, stay)[k]; now != v {
-			t.Errorf("%s restarted while %s was removed (pid %s -> %s)", k, gone.Name, v, now)
+		if now[k] != v {
+			t.Errorf("%s restarted while %s was removed (pid %s -> %s)", k, gone.Name, v, now[k])
 		}
 	}
 	if d, sr := status(t, inv); sr.code != 0 || d.Verdict != "healthy" {
