@@ -47,6 +47,10 @@ type globals struct {
 	cacheDir          string
 	in                io.Reader
 	out, errOut       io.Writer
+
+	// upBackupTo is up's --backup-to (runUp's other options are its
+	// arguments; plan has no such flag and leaves it empty).
+	upBackupTo string
 }
 
 // printError prints the error that ends a command. A remote stderr tail in
@@ -119,6 +123,8 @@ func newRootCmd(in io.Reader, out, errOut io.Writer) *cobra.Command {
 		newVersionCmd(g),
 		newCheckCmd(g),
 		newConnectInfoCmd(g),
+		newBackupCmd(g),
+		newRestoreCmd(g),
 	)
 	return root
 }
