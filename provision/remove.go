@@ -58,7 +58,8 @@ func (c *Cluster) connectExtra(ctx context.Context, connect Connector, addr stri
 
 // findDeparted learns from the sentinels which hosts left the inventory,
 // refuses what cannot be done safely, and reaches each departed host to
-// learn what runs there. It changes nothing: the removal itself is
+// learn what runs there. It changes nothing, except with --failover a
+// departed master's role, moved to a replica: the removal itself is
 // removeDeparted, after the remaining hosts are up.
 func (r *upRun) findDeparted(ctx context.Context) error {
 	c := r.c
@@ -75,6 +76,7 @@ func (r *upRun) findDeparted(ctx context.Context) error {
 		return err
 	}
 	var unreachable []error
+	hint := "bring the host back, or run redisctl up --force to forget it in the sentinels without stopping its processes"
 	for _, d := range gone {
 		n, err := c.connectExtra(ctx, r.opts.Connect, d.IP)
 		if err == nil {
@@ -88,14 +90,18 @@ func (r *upRun) findDeparted(ctx context.Context) error {
 				r.departed = append(r.departed, &departedNode{node: n, addr: d, err: err})
 				continue
 			}
-			unreachable = append(unreachable, &HostError{Host: d.IP, Step: "reach the removed host", Err: err})
+			step := "reach the removed host"
+			if n.Host != nil {
+				step, hint = "gather facts on the removed host", "fix what stops redisctl there and run up again"
+			}
+			unreachable = append(unreachable, &HostError{Host: d.IP, Step: step, Err: err})
 			continue
 		}
 		r.departed = append(r.departed, &departedNode{node: n, addr: d})
 		c.P.Printf(d.IP, "%s %s, %s%s", n.Facts.OSID, n.Facts.OSVersion, n.Facts.Init, running(n.Facts))
 	}
 	if len(unreachable) > 0 {
-		return fmt.Errorf("%w\nnothing was changed; bring the host back, or run redisctl up --force to forget it in the sentinels without stopping its processes", errors.Join(unreachable...))
+		return fmt.Errorf("%w\nnothing was changed; %s", errors.Join(unreachable...), hint)
 	}
 	for _, d := range r.departed {
 		if !d.addr.Master {
