@@ -22,6 +22,7 @@ func newUpCmd(g *globals) *cobra.Command {
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print what up would change, per host, and change nothing (same as redisctl plan)")
 	c.Flags().BoolVar(&force, "force", false, "start a master that is down even when a replica holds newer data or a failover is due (that data is lost); forget a removed host that cannot be reached")
 	c.Flags().BoolVar(&failover, "failover", false, "when the master's host was taken out of the inventory, fail over gracefully to a replica first, then remove it")
+	c.Flags().StringVar(&g.upBackupTo, "backup-to", "", "before up changes a live cluster, back it up to this local directory as redisctl backup does (no change, no backup)")
 	c.Flags().BoolVar(&applyTuning, "apply-tuning", false, "fix the host settings redisctl check warns about (sysctl, transparent huge pages) before anything else")
 	return c
 }
@@ -54,6 +55,7 @@ func (g *globals) runUp(c *cobra.Command, dryRun, force, applyTuning, failover b
 		DryRun:      dryRun,
 		Force:       force,
 		ApplyTuning: applyTuning,
+		BackupDir:   g.upBackupTo,
 		Failover:    failover,
 	})
 	if err != nil {

@@ -33,6 +33,9 @@ type UpOptions struct {
 	// ApplyTuning fixes the host settings the checks warn about (see
 	// ApplyTuning) before anything else is changed.
 	ApplyTuning bool
+	// BackupDir, when set, receives a backup (as redisctl backup takes it)
+	// before up changes a live cluster; see backupFirst.
+	BackupDir string
 	// Failover moves the master off a host the inventory no longer lists
 	// (a graceful failover) so that it can be removed, instead of refusing.
 	Failover bool
@@ -127,6 +130,7 @@ func Up(ctx context.Context, inv *inventory.Inventory, opts UpOptions) (*Summary
 		{"lock the cluster", r.lock},
 		{"gather facts", func(ctx context.Context) error { return r.c.GatherFacts(ctx) }},
 		{"check hosts", r.checkHosts},
+		{"back up before changing anything", r.backupFirst},
 		{"check tuning and ports", r.checkTuning},
 		{"password", r.password},
 		{"find removed hosts", r.findDeparted},

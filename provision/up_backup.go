@@ -1,0 +1,69 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+)
+
+// backupFirst is up's backup before it changes a live cluster (UpOptions
+// BackupDir). Whether up will change anything is decided the way plan
+// decides it: a dry run of up on the same inventory, whose changes are
+// exactly those up then makes. No change, no backup; a fresh install has
+// nothing to back up. In a plan the backup is listed when there is a change.
+func (r *upRun) backupFirst(ctx context.Context) error {
+	dir := r.opts.BackupDir
+	if dir == "" {
+		return nil
+	}
+	p := r.opts.Progress
+	if !slices.ContainsFunc(r.c.Nodes, func(n *Node) bool { return n.Facts.RedisPid > 0 }) {
+		note := "no redis runs yet (a fresh install): nothing to back up"
+		p.Printf("", "%s", note)
+		r.sum.Notes = append(r.sum.Notes, note)
+		return nil
+	}
+	dry := r.opts
+	dry.DryRun, dry.BackupDir, dry.Progress = true, "", quietProgress(p)
+	plan, err := Up(ctx, r.inv, dry)
+	if err != nil {
+		return fmt.Errorf("deciding whether up changes anything (as plan does): %w", err)
+	}
+	return r.backupIfChanges(ctx, len(plan.Changes))
+}
+
+// backupIfChanges takes the backup when up is to make changes.
+func (r *upRun) backupIfChanges(ctx context.Context, changes int) error {
+	dir := r.opts.BackupDir
+	if changes == 0 {
+		r.opts.Progress.Printf("", "up changes nothing: no backup taken")
+		return nil
+	}
+	if r.c.Password == "" {
+		pw, _, _, err := ResolvePassword(r.inv, false)
+		if err != nil {
+			return fmt.Errorf("a backup needs the cluster password: %w", err)
+		}
+		r.c.SetPassword(pw)
+	}
+	n, role, err := r.c.backupSource(ctx, false)
+	if err != nil {
+		return err
+	}
+	return r.change(n, "", func() error {
+		res, err := r.c.backupNode(ctx, n, role, dir)
+		if err == nil {
+			r.sum.Notes = append(r.sum.Notes, fmt.Sprintf("backup before %d changes: %s (%d keys, sha256 %s)", changes, res.File, res.Keys, res.SHA256))
+		}
+		return err
+	}, "back up the dataset (BGSAVE) to %s before changing anything", dir)
+}
+
+// quietProgress sends a nested run's progress lines to the debug log only.
+func quietProgress(p *Progress) *Progress {
+	if p == nil {
+		return nil
+	}
+	return &Progress{out: io.Discard, debug: p.debug, path: p.path, verbose: false, start: p.start}
+}
