@@ -97,6 +97,10 @@ func (r *upRun) findDeparted(ctx context.Context) error {
 			unreachable = append(unreachable, &HostError{Host: d.IP, Step: step, Err: err})
 			continue
 		}
+		if m := c.sameServers(ctx, n); m != nil {
+			return fmt.Errorf("the sentinels know %s at %s, which is not in the inventory, but the server running there is %s's (the same run_id): "+
+				"refusing to remove it; a host known by two addresses (several interfaces, replica-announce-ip) cannot be told from a removed one, so make each host announce its inventory address", m.Spec.Name, d.IP, m.Spec.Name)
+		}
 		r.departed = append(r.departed, &departedNode{node: n, addr: d})
 		c.P.Printf(d.IP, "%s %s, %s%s", n.Facts.OSID, n.Facts.OSVersion, n.Facts.Init, running(n.Facts))
 	}
@@ -162,6 +166,41 @@ func (r *upRun) plannedMaster() *Node {
 	m := r.c.Node(r.c.Inv.Master().Name)
 	r.opts.Progress.Printf("", "plan assumes Sentinel promotes %s; it picks the replica itself", m.Spec.Name)
 	return m
+}
+
+// sameServers returns the inventory node whose Redis or sentinel is the
+// one running on n (the same run_id), or nil: the sentinels then know an
+// inventory host by a second address, and it must not be removed.
+func (c *Cluster) sameServers(ctx context.Context, n *Node) *Node {
+	runID := func(m *Node, sentinel bool) string {
+		return answerWithin(ctx, observeCallTimeout, func(ctx context.Context) string {
+			cl := c.Data(m)
+			if sentinel {
+				cl = c.Sentinel(m)
+			}
+			s, err := cl.Info(ctx, "server").Result()
+			if err != nil {
+				return ""
+			}
+			return redisx.ParseInfo(s)["run_id"]
+		}, "")
+	}
+	for _, srv := range []struct{ sentinel, running bool }{{false, n.Facts.RedisPid > 0}, {true, n.Facts.SentinelPid > 0}} {
+		if !srv.running {
+			continue
+		}
+		sentinel := srv.sentinel
+		id := runID(n, sentinel)
+		if id == "" {
+			continue
+		}
+		for _, m := range c.Nodes {
+			if m.Host != nil && runID(m, sentinel) == id {
+				return m
+			}
+		}
+	}
+	return nil
 }
 
 // checkRemoval refuses a removal that cannot be done safely: the current

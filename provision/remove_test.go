@@ -413,3 +413,19 @@ func TestRemoveHostFailoverPlan(t *testing.T) {
 		t.Errorf("plan: %q", got)
 	}
 }
+
+// A "departed" address whose Redis is an inventory node's (the same
+// run_id, reached by a second address) is refused, not removed.
+func TestRemoveHostRefusesAnInventoryHostKnownByAnotherAddress(t *testing.T) {
+	rc := newRemovalCluster(t)
+	rc.data["node2"].reply("INFO", replicaInfo("10.0.0.1", "up")+"run_id:5f0e6c3b2a\r\n")
+	rc.node4.DialFunc = dialTable(map[string]*fakeRedis{"10.0.0.4:7000": rc.data["node2"]})
+	r := rc.upRun(t, false, false)
+	err := r.findDeparted(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "is node2's (the same run_id)") {
+		t.Fatalf("err = %v, want node2 named as the server at 10.0.0.4", err)
+	}
+	if ev := rc.Events(); len(ev) != 0 {
+		t.Errorf("a refused removal did %q", ev)
+	}
+}
