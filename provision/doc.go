@@ -26,6 +26,9 @@
 //     restart uses.
 //   - lock.go, manifest.go: the per-cluster run lock and the record of what
 //     redisctl installed on each host; uninstall.go removes it.
+//   - backup.go, restore.go, up_backup.go: a backup from a replica in sync
+//     with its sha256 and key count, loading one back on the master, and
+//     up's backup before it changes a live cluster.
 //   - progress.go, parallel.go, sshconnect.go: output and debug log, running
 //     on every host at once, the SSH connector.
 //

@@ -220,6 +220,14 @@ func (c *Cluster) restore(ctx context.Context, rp *restorePrep, file string, tim
 		return fmt.Errorf("the upload %s has sha256 %q, not %s; nothing was changed", rp.staged, got, rp.sha)
 	}
 
+	swapped := false
+	defer func() {
+		if !swapped {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			_ = m.Host.Run(rctx, remote.Cmd("rm", "-f", "--", rp.staged), nil, nil, nil)
+		}
+	}()
 	release, err := c.holdSentinels(ctx)
 	if err != nil {
 		return errors.Join(err, release())
@@ -230,22 +238,27 @@ func (c *Cluster) restore(ctx context.Context, rp *restorePrep, file string, tim
 		}
 	}()
 
-	if _, err := c.stopService(ctx, m, c.Layout.RedisService, c.Layout.RedisPid); err != nil {
+	// From the stop to the start the master is down: an interrupted run
+	// (Ctrl-C) still finishes this part, so it never leaves it stopped.
+	crit, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*timeout+time.Minute)
+	defer cancel()
+	if _, err := c.stopService(crit, m, c.Layout.RedisService, c.Layout.RedisPid); err != nil {
 		return err
 	}
 	c.P.Printf(m.Spec.Name, "moving %s to %s and the upload into its place", rp.rdb, rp.previous)
-	if err := m.Host.Run(ctx, swapScript(rp.staged, rp.rdb, rp.previous), nil, nil, nil); err != nil {
-		_, _, serr := c.startService(ctx, m, c.Layout.RedisService, c.Layout.RedisPid)
+	if err := m.Host.Run(crit, swapScript(rp.staged, rp.rdb, rp.previous), nil, nil, nil); err != nil {
+		_, _, serr := c.startService(crit, m, c.Layout.RedisService, c.Layout.RedisPid)
 		return errors.Join(fmt.Errorf("put the backup in place: %w", err), serr)
 	}
+	swapped = true
 	res.Previous = rp.previous
-	if err := c.startLoaded(ctx, m, timeout); err != nil {
+	if err := c.startLoaded(crit, m, timeout); err != nil {
 		// The file does not load: put the dataset from before back.
 		c.P.Printf(m.Spec.Name, "redis does not start with the restored file; putting %s back", rp.previous)
-		_, _ = c.stopService(ctx, m, c.Layout.RedisService, c.Layout.RedisPid)
-		back := m.Host.Run(ctx, fmt.Sprintf("mv -f -- %s %s", remote.Quote(rp.previous), remote.Quote(rp.rdb)), nil, nil, nil)
+		_, _ = c.stopService(crit, m, c.Layout.RedisService, c.Layout.RedisPid)
+		back := m.Host.Run(crit, fmt.Sprintf("mv -f -- %s %s", remote.Quote(rp.previous), remote.Quote(rp.rdb)), nil, nil, nil)
 		res.Previous = ""
-		return errors.Join(fmt.Errorf("start %s with the restored file: %w", m.Spec.Name, err), back, c.startLoaded(ctx, m, timeout))
+		return errors.Join(fmt.Errorf("start %s with the restored file: %w", m.Spec.Name, err), back, c.startLoaded(crit, m, timeout))
 	}
 	if err := c.WaitReplication(ctx, m, rp.replicas, timeout); err != nil {
 		return fmt.Errorf("the master has the restored data, but the replicas did not resync: %w", err)

@@ -106,6 +106,10 @@ func newRestoreLab(t *testing.T) *restoreLab {
 		l.event("swap " + s + " -> " + r)
 		return fakehost.Result{}
 	})
+	h.On(`^rm -f -- `, func(cmd string, _ []byte) fakehost.Result {
+		l.event("remove " + strings.Fields(cmd)[3])
+		return fakehost.Result{}
+	})
 	h.On(`^mv -f -- `, func(cmd string, _ []byte) fakehost.Result {
 		f := strings.Fields(cmd)
 		old, _ := h.File(f[3])
@@ -235,8 +239,8 @@ func TestRestoreHoldFailureTouchesNothing(t *testing.T) {
 	if strings.Contains(got, "stop redis") {
 		t.Errorf("the master was stopped:\n%s", got)
 	}
-	if !strings.HasSuffix(got, "node1 sentinel down-after 5000\nnode2 sentinel down-after 5000") {
-		t.Errorf("events:\n%s\nwant node1 and node2 set back", got)
+	if !strings.HasSuffix(got, "node1 sentinel down-after 5000\nnode2 sentinel down-after 5000\nremove /var/lib/redis/7000/redisctl-restore-dump.rdb") {
+		t.Errorf("events:\n%s\nwant node1 and node2 set back and the upload removed", got)
 	}
 }
 
