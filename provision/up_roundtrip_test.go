@@ -1,0 +1,97 @@
+package provision
+
+import (
+	"encoding/json"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/redisctl/redisctl/provision/remote/fakehost"
+	"github.com/redisctl/redisctl/provision/render"
+)
+
+// runningFacts is what the facts script prints on a host where redisctl
+// installed Redis and both servers run (pids 4100 and 4200).
+const runningFacts = freshFacts + "redis_version=7.0.15\nredis_user=yes\nredis_pid=4100\nsentinel_pid=4200\n" +
+	"redis_port_owner=redis-server[4100]\nsentinel_port_owner=redis-server[4200]\nmanifest=mymaster.manifest.json\n"
+
+// openProbes are the check script's probes of a cluster whose servers all
+// run: every port of the other hosts answers.
+var openProbes = []string{
+	"probe=10.0.0.1 7000 open", "probe=10.0.0.1 8000 open", "probe=10.0.0.2 7000 open",
+	"probe=10.0.0.2 8000 open", "probe=10.0.0.3 7000 open", "probe=10.0.0.3 8000 open",
+}
+
+// healthyUpCluster is a fake cluster on which up has already run: the
+// password is stored, every host has its files as up renders them, its
+// manifest, both servers running and answering, nothing missing.
+func healthyUpCluster(t *testing.T) *fakeCluster {
+	t.Helper()
+	fc := newFakeCluster(t)
+	if err := os.WriteFile(fc.Inv.Redis.PasswordFile, []byte(testPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	master := fc.Node("node1")
+	fc.Inv.Redis.Password = testPassword // to render; up reads it from the file
+	defer func() { fc.Inv.Redis.Password = "" }()
+	for i, n := range fc.Nodes {
+		h := fc.hosts[i]
+		h.Answer(factsPattern, fakehost.Result{Stdout: runningFacts})
+		h.On(checkPattern, checkReply(tuned(append([]string{"redis_pid=4100", "sentinel_pid=4200"}, openProbes...)...)))
+		files, err := render.HostFiles(fc.Inv, n.Spec, master.Spec.Address, "sysv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &Manifest{Version: 2, Cluster: fc.Inv.Name, Services: fc.services(n)}
+		for _, f := range files {
+			h.SetFile(f.Path, f.Data, f.Mode, f.Owner)
+			m.Created = append(m.Created, f.Path)
+		}
+		data, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.SetFile(manifestPath(fc.Layout.StateDir, fc.Inv.Name), data, 0o600, "")
+		// prepare finds nothing missing; the pid files name live servers.
+		h.Answer(`^id -u redis >/dev/null 2>&1 \|\| echo`, fakehost.Result{})
+		h.Answer(`\nlive_pid '?`+regexp.QuoteMeta(fc.Layout.RedisPid)+`'? \S+\n$`, fakehost.Result{Stdout: "4100\n"})
+		h.Answer(`\nlive_pid '?`+regexp.QuoteMeta(fc.Layout.SentinelPid)+`'? \S+\n$`, fakehost.Result{Stdout: "4200\n"})
+	}
+	return fc
+}
+
+// A no-change up on a healthy cluster changes nothing, and every host is
+// reached in a bounded number of round trips: the per-host steps are one
+// parallel round each, not one call per file or per server. The lock's own
+// scripts (take and release) are counted here too.
+func TestUpNoChangeRoundTrips(t *testing.T) {
+	fc := healthyUpCluster(t)
+	sum, err := runUp(t, fc.Inv, &testConnector{hosts: fc.hosts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Changes) != 0 {
+		t.Fatalf("a no-change up changed %v", sum.Changes)
+	}
+	// Was 12: lock, facts, manifest read, checks, prepare, one read per
+	// file (4), a live_pid per server (2), lock release.
+	const bound = 12
+	for _, h := range fc.hosts {
+		calls := h.Host.Calls() // every remote command, the lock's and the checks' too
+		reads := h.Reads()
+		total := len(calls) + len(reads)
+		var list []string
+		for _, c := range calls {
+			first, _, _ := strings.Cut(strings.TrimSpace(c), "\n")
+			list = append(list, first)
+		}
+		for _, r := range reads {
+			list = append(list, "read "+r)
+		}
+		t.Logf("%s: %d round trips:\n  %s", h.Name(), total, strings.Join(list, "\n  "))
+		if total > bound {
+			t.Errorf("%s: %d round trips in a no-change up, want at most %d", h.Name(), total, bound)
+		}
+	}
+}
