@@ -433,7 +433,7 @@ func testTwoClusters(t *testing.T, inv string) {
 
 	before := pids(t)
 	mustRun(t, second, "up")
-	waitHealthyInv(t, second)
+	waitHealthy(t, second)
 	firstUntouched(before)
 
 	// The second goes while the first runs: the first keeps everything.
@@ -448,7 +448,7 @@ func testTwoClusters(t *testing.T, inv string) {
 
 	// Now the other way round: the first goes while the second runs.
 	mustRun(t, second, "up")
-	waitHealthyInv(t, second)
+	waitHealthy(t, second)
 	secondBefore := pidsPorts(t, 7001, 8001)
 	mustRun(t, inv, "uninstall", "--yes")
 	secondHealthy()
@@ -463,21 +463,6 @@ func testTwoClusters(t *testing.T, inv string) {
 		if out, _ := hostExec(t, h.Name, "sh", "-c", "ls /usr/local/bin/redis-server /var/lib/redisctl 2>/dev/null; true"); out != "" {
 			t.Errorf("%s: the last uninstall left %s", h.Name, out)
 		}
-	}
-}
-
-func waitHealthyInv(t *testing.T, inv string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		d, r := status(t, inv)
-		if r.code == 0 && d.Verdict == "healthy" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not become healthy: %+v", inv, d.Problems)
-		}
-		time.Sleep(time.Second)
 	}
 }
 
