@@ -3,9 +3,7 @@ package provision
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"path"
 	"strings"
 
@@ -135,13 +133,21 @@ func (c *Cluster) planFiles(ctx context.Context, n *Node, masterAddr string) ([]
 	if err != nil {
 		return nil, err
 	}
+	// One round trip for all of them: a no-change run reads and writes
+	// nothing else here.
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = f.Path
+	}
+	onHost, err := n.Host.ReadFiles(ctx, paths)
+	if err != nil {
+		return nil, err
+	}
 	var changes []fileChange
 	for _, f := range files {
-		old, err := n.Host.ReadFile(ctx, f.Path)
-		if errors.Is(err, fs.ErrNotExist) {
-			old, err = nil, nil
-		} else if err != nil {
-			return nil, err
+		old := onHost[f.Path]
+		if len(old) == 0 {
+			old = nil // missing, or empty: planned as a new file, as ReadFile had it
 		}
 		ch := fileChange{File: f, Old: old, New: f.Data}
 		switch f.Path {

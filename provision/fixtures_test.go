@@ -105,6 +105,8 @@ type testHost struct {
 	mu     sync.Mutex
 	reads  []string
 	closed int
+	// readCalls counts ReadFile and ReadFiles calls: round trips.
+	readCalls int
 }
 
 // newTestHost returns a fake host whose facts script prints facts.
@@ -120,8 +122,17 @@ func newTestHost(name, facts string) *testHost {
 func (h *testHost) ReadFile(ctx context.Context, path string) ([]byte, error) {
 	h.mu.Lock()
 	h.reads = append(h.reads, path)
+	h.readCalls++
 	h.mu.Unlock()
 	return h.Host.ReadFile(ctx, path)
+}
+
+func (h *testHost) ReadFiles(ctx context.Context, paths []string) (map[string][]byte, error) {
+	h.mu.Lock()
+	h.reads = append(h.reads, paths...)
+	h.readCalls++
+	h.mu.Unlock()
+	return h.Host.ReadFiles(ctx, paths)
 }
 
 func (h *testHost) Close() error {
@@ -149,6 +160,20 @@ func (h *testHost) Reads() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]string(nil), h.reads...)
+}
+
+// RoundTrips returns how many commands and reads reached the host, the
+// lock's and the checks' too.
+func (h *testHost) RoundTrips() int {
+	n := 0
+	for _, c := range h.Host.Calls() {
+		if !strings.HasPrefix(c, "read-files ") { // counted in readCalls
+			n++
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return n + h.readCalls
 }
 
 // Closed returns how often Close was called.

@@ -202,6 +202,13 @@ func (l *loggedHost) ReadFileTo(ctx context.Context, path string, w io.Writer) (
 	return n, err
 }
 
+func (l *loggedHost) ReadFiles(ctx context.Context, paths []string) (map[string][]byte, error) {
+	start := time.Now()
+	files, err := l.Host.ReadFiles(ctx, paths)
+	l.p.Debugf("[%s] read %s (%d found in %s): %v", l.Name(), strings.Join(paths, " "), len(files), time.Since(start).Round(time.Millisecond), errOrOK(err))
+	return files, err
+}
+
 func errOrOK(err error) any {
 	if err == nil {
 		return "ok"

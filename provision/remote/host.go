@@ -40,6 +40,12 @@ type Host interface {
 	// returns an error for which errors.Is(err, fs.ErrNotExist) is true.
 	ReadFile(ctx context.Context, path string) ([]byte, error)
 
+	// ReadFiles reads several small files, as ReadFile does each one, in
+	// one round trip: the map holds the content of every path that exists;
+	// a missing path is left out. A symbolic link is refused, as ReadFile
+	// refuses it.
+	ReadFiles(ctx context.Context, paths []string) (map[string][]byte, error)
+
 	// ReadFileTo streams the content of path, read as root, to w and returns
 	// how many bytes it wrote: for files too big to hold in memory, such as
 	// an RDB. A missing file gives an error for which errors.Is(err,

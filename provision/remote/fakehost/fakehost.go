@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net"
 	"regexp"
+	"strings"
 	"sync"
 
 	"github.com/redisctl/redisctl/provision/remote"
@@ -158,6 +159,24 @@ func (h *Host) ReadFile(ctx context.Context, path string) ([]byte, error) {
 		return nil, &fs.PathError{Op: "read", Path: path, Err: fs.ErrNotExist}
 	}
 	return append([]byte(nil), f.Data...), nil
+}
+
+// ReadFiles implements remote.Host. It counts as one command in Calls,
+// "read-files" and the paths, as it is one round trip on a real host.
+func (h *Host) ReadFiles(ctx context.Context, paths []string) (map[string][]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls = append(h.calls, "read-files "+strings.Join(paths, " "))
+	out := map[string][]byte{}
+	for _, p := range paths {
+		if f, ok := h.files[p]; ok {
+			out[p] = append([]byte(nil), f.Data...)
+		}
+	}
+	return out, nil
 }
 
 // ReadFileTo implements remote.Host.

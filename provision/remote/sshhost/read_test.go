@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,3 +53,47 @@ func TestReadFileTo(t *testing.T) {
 type failingWriter struct{ err error }
 
 func (f failingWriter) Write([]byte) (int, error) { return 0, f.err }
+
+// ReadFiles reads several files in one command, exactly (no trailing
+// newline added, binary content, an empty file, content that looks like a
+// frame), leaves missing ones out and refuses a link as ReadFile does.
+func TestReadFiles(t *testing.T) {
+	_, c := setup(t, sshtest.Options{})
+	h := dial(t, c)
+	ctx := context.Background()
+	dir := t.TempDir()
+	bin := make([]byte, 70000)
+	_, _ = rand.Read(bin)
+	want := map[string][]byte{
+		filepath.Join(dir, "a.conf"): []byte("port 7000\n"),
+		filepath.Join(dir, "b.conf"): []byte("no newline at the end"),
+		filepath.Join(dir, "empty"):  {},
+		filepath.Join(dir, "bin"):    bin,
+		filepath.Join(dir, "framed"): []byte("\n0123 end\nx 1\n"),
+	}
+	paths := []string{filepath.Join(dir, "missing")}
+	for p, data := range want {
+		writeFile(t, p, string(data))
+		paths = append(paths, p)
+	}
+	got, err := h.ReadFiles(ctx, paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %d files, want %d", len(got), len(want))
+	}
+	for p, data := range want {
+		if !bytes.Equal(got[p], data) {
+			t.Errorf("%s: got %q, want %q", p, got[p], data)
+		}
+	}
+
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(filepath.Join(dir, "a.conf"), link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.ReadFiles(ctx, []string{filepath.Join(dir, "a.conf"), link}); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("a link: want a refusal, got %v", err)
+	}
+}
