@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisctl/redisctl/provision/inventory"
+	"github.com/redisctl/redisctl/provision/remote"
 )
 
 // UpOptions configure Up.
@@ -76,8 +78,9 @@ type upRun struct {
 	// changed and need its data node or sentinel restarted.
 	restarts         map[*Node][]string
 	sentinelRestarts map[*Node][]string
-	departed         []*departedNode // hosts the inventory no longer lists (findDeparted)
-	failedOver       bool            // findDeparted moved the master off a departed host
+	departed         []*departedNode          // hosts the inventory no longer lists (findDeparted)
+	failedOver       bool                     // findDeparted moved the master off a departed host
+	running          map[server]runningServer // servers found running before the start steps
 	unlock           func()
 	mu               sync.Mutex
 }
@@ -592,7 +595,74 @@ func (r *upRun) failoverAway(ctx context.Context, old *Node) error {
 }
 
 func (r *upRun) startMaster(ctx context.Context) error {
+	if err := r.findRunning(ctx); err != nil {
+		return err
+	}
 	return r.start(ctx, r.master, false)
+}
+
+// server is one node's Redis or sentinel.
+type server struct {
+	n        *Node
+	sentinel bool
+}
+
+// runningServer is a server findRunning found running: its pid, and
+// whether it answered PING (pingErr nil) within start's wait.
+type runningServer struct {
+	pid     int
+	pingErr error
+}
+
+// findRunning checks, for every server at once, what start checks for
+// each one: a live pid of the installed redis-server in its pid file, then
+// that it answers PING. On a run with nothing to start that is one round
+// trip per host and the PINGs in parallel, not every server in turn; only
+// the servers that need starting are then started in order (start).
+func (r *upRun) findRunning(ctx context.Context) error {
+	c := r.c
+	exe := remote.Quote(c.Layout.BinDir + "/redis-server")
+	found := map[server]runningServer{}
+	var mu sync.Mutex
+	err := eachHost(ctx, c.Nodes, nodeName, "find running servers", func(ctx context.Context, n *Node) error {
+		script := livePidFunc + "echo \"redis=$(live_pid " + remote.Quote(c.Layout.RedisPid) + " " + exe + ")\"\n"
+		if n.Spec.Sentinel {
+			script += "echo \"sentinel=$(live_pid " + remote.Quote(c.Layout.SentinelPid) + " " + exe + ")\"\n"
+		}
+		out, err := remote.Output(ctx, n.Host, script)
+		if err != nil {
+			return err
+		}
+		var live []server
+		pids := map[server]int{}
+		for _, line := range strings.Split(out, "\n") {
+			k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
+			pid, _ := strconv.Atoi(v)
+			if (k == "redis" || k == "sentinel") && pid > 0 {
+				sv := server{n, k == "sentinel"}
+				live = append(live, sv)
+				pids[sv] = pid
+			}
+		}
+		var wg sync.WaitGroup
+		for _, sv := range live {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rs := runningServer{pid: pids[sv]}
+				if !r.opts.DryRun {
+					rs.pingErr = c.waitPing(ctx, sv.n, sv.sentinel, 20*time.Second)
+				}
+				mu.Lock()
+				found[sv] = rs
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		return nil
+	})
+	r.running = found
+	return err
 }
 
 func (r *upRun) start(ctx context.Context, n *Node, sentinel bool) error {
@@ -600,6 +670,17 @@ func (r *upRun) start(ctx context.Context, n *Node, sentinel bool) error {
 	svc, pidFile := c.Layout.RedisService, c.Layout.RedisPid
 	if sentinel {
 		svc, pidFile = c.Layout.SentinelService, c.Layout.SentinelPid
+	}
+	if rs, ok := r.running[server{n, sentinel}]; ok {
+		// Found running by findRunning, which checked what follows.
+		if r.opts.DryRun {
+			return nil
+		}
+		if rs.pingErr != nil {
+			return &HostError{Host: n.Spec.Name, Step: "start " + svc, Err: rs.pingErr}
+		}
+		c.P.Printf(n.Spec.Name, "%s already running (pid %d)", svc, rs.pid)
+		return nil
 	}
 	pid, err := c.livePid(ctx, n, pidFile)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/redisctl/redisctl/provision/remote/fakehost"
@@ -57,6 +58,7 @@ func healthyUpCluster(t *testing.T) *fakeCluster {
 		h.Answer(`^id -u redis >/dev/null 2>&1 \|\| echo`, fakehost.Result{})
 		h.Answer(`\nlive_pid '?`+regexp.QuoteMeta(fc.Layout.RedisPid)+`'? \S+\n$`, fakehost.Result{Stdout: "4100\n"})
 		h.Answer(`\nlive_pid '?`+regexp.QuoteMeta(fc.Layout.SentinelPid)+`'? \S+\n$`, fakehost.Result{Stdout: "4200\n"})
+		h.Answer(`\necho "redis=\$\(live_pid `, fakehost.Result{Stdout: "redis=4100\nsentinel=4200\n"})
 	}
 	return fc
 }
@@ -76,8 +78,8 @@ func TestUpNoChangeRoundTrips(t *testing.T) {
 	}
 	// Was 12: lock, facts, manifest read, checks, prepare, one read per
 	// file (4), a live_pid per server (2), lock release. 9 with the files
-	// read in one command.
-	const bound = 9
+	// read in one command; 8 with every server's live pid read at once.
+	const bound = 8
 	for _, h := range fc.hosts {
 		var list []string
 		for _, c := range h.Host.Calls() { // every command, the lock's and the checks' too
@@ -88,6 +90,43 @@ func TestUpNoChangeRoundTrips(t *testing.T) {
 		t.Logf("%s: %d round trips (reads: %v):\n  %s", h.Name(), total, h.Reads(), strings.Join(list, "\n  "))
 		if total > bound {
 			t.Errorf("%s: %d round trips in a no-change up, want at most %d", h.Name(), total, bound)
+		}
+	}
+}
+
+// A server found stopped is still started, checked as before (its pid
+// read again, the service started, its pid read once more), while the
+// running ones are only checked; the others cost no extra round trip.
+func TestUpStartsOnlyWhatIsStopped(t *testing.T) {
+	fc := healthyUpCluster(t)
+	h := fc.hosts[2] // node3, a replica
+	h.Answer(`\necho "redis=\$\(live_pid `, fakehost.Result{Stdout: "redis=\nsentinel=4200\n"})
+	var started atomic.Bool
+	h.On(`\nlive_pid '?`+regexp.QuoteMeta(fc.Layout.RedisPid)+`'? \S+\n$`, func(string, []byte) fakehost.Result {
+		if started.Load() {
+			return fakehost.Result{Stdout: "4100\n"}
+		}
+		return fakehost.Result{}
+	})
+	h.On(`^/etc/init\.d/redis_7000 start$`, func(string, []byte) fakehost.Result {
+		started.Store(true)
+		return fakehost.Result{}
+	})
+	sum, err := runUp(t, fc.Inv, &testConnector{hosts: fc.hosts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Changes) != 1 || sum.Changes[0].String() != "node3: start redis_7000" {
+		t.Fatalf("changes %v, want node3: start redis_7000", sum.Changes)
+	}
+	if !started.Load() {
+		t.Fatal("node3's redis was not started")
+	}
+	for _, o := range fc.hosts[:2] {
+		for _, c := range o.Host.Calls() {
+			if strings.Contains(c, " start") {
+				t.Errorf("%s: %q, want nothing started", o.Name(), c)
+			}
 		}
 	}
 }
