@@ -81,6 +81,7 @@ type upRun struct {
 	departed         []*departedNode          // hosts the inventory no longer lists (findDeparted)
 	failedOver       bool                     // findDeparted moved the master off a departed host
 	running          map[server]runningServer // servers found running before the start steps
+	checks           *pendingChecks           // the host checks, run while the facts are gathered
 	unlock           func()
 	mu               sync.Mutex
 }
@@ -131,7 +132,7 @@ func Up(ctx context.Context, inv *inventory.Inventory, opts UpOptions) (*Summary
 			return err
 		}},
 		{"lock the cluster", r.lock},
-		{"gather facts", func(ctx context.Context) error { return r.c.GatherFacts(ctx) }},
+		{"gather facts", r.gatherFacts},
 		{"check hosts", r.checkHosts},
 		{"back up before changing anything", r.backupFirst},
 		{"check tuning and ports", r.checkTuning},
@@ -149,6 +150,9 @@ func Up(ctx context.Context, inv *inventory.Inventory, opts UpOptions) (*Summary
 		{"verify", r.verify},
 	}
 	defer func() {
+		if r.checks != nil {
+			<-r.checks.done // before the connections close
+		}
 		if r.unlock != nil {
 			r.unlock()
 		}
@@ -207,6 +211,27 @@ func (r *upRun) lock(ctx context.Context) error {
 	unlock, err := r.c.Lock(ctx, "up")
 	r.unlock = unlock
 	return err
+}
+
+// pendingChecks are host checks running in the background.
+type pendingChecks struct {
+	done chan struct{}
+	rep  *TuningReport
+	err  error
+}
+
+// gatherFacts reads every host's facts and, at the same time, runs the
+// host checks (CheckHosts reads nothing the facts give), under the lock
+// as before; checkTuning decides on their result after the steps that
+// refuse on the facts.
+func (r *upRun) gatherFacts(ctx context.Context) error {
+	pc := &pendingChecks{done: make(chan struct{})}
+	r.checks = pc
+	go func() {
+		defer close(pc.done)
+		pc.rep, pc.err = r.c.CheckHosts(ctx)
+	}()
+	return r.c.GatherFacts(ctx)
 }
 
 func (r *upRun) checkHosts(ctx context.Context) error {

@@ -22,7 +22,14 @@ func (e *BlockedError) Error() string {
 // warnings, fixed with --apply-tuning.
 func (r *upRun) checkTuning(ctx context.Context) error {
 	p := r.opts.Progress
-	rep, err := r.c.CheckHosts(ctx)
+	var rep *TuningReport
+	var err error
+	if pc := r.checks; pc != nil {
+		<-pc.done
+		rep, err = pc.rep, pc.err
+	} else {
+		rep, err = r.c.CheckHosts(ctx)
+	}
 	if err != nil {
 		return err
 	}
