@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -213,13 +214,28 @@ func (c *Cluster) GatherFacts(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		m, err := LoadManifest(ctx, n.Host, c.Layout, c.Inv.Name, f.Manifests)
+		m, err := LoadManifest(ctx, readManifests{n.Host, c.Layout.StateDir, f.manifestData}, c.Layout, c.Inv.Name, f.Manifests)
 		if err != nil {
 			return err
 		}
 		n.setFacts(f, m, c.Layout)
 		return nil
 	})
+}
+
+// readManifests answers ReadFile for the manifests the facts script has
+// read already; every other read goes to the host.
+type readManifests struct {
+	remote.Host
+	stateDir string
+	data     map[string][]byte
+}
+
+func (h readManifests) ReadFile(ctx context.Context, p string) ([]byte, error) {
+	if data, ok := h.data[path.Base(p)]; ok && path.Dir(p) == h.stateDir {
+		return append([]byte(nil), data...), nil
+	}
+	return h.Host.ReadFile(ctx, p)
 }
 
 // DataAddr is the address of a node's Redis as the cluster sees it.

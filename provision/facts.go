@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -29,6 +30,11 @@ type Facts struct {
 	// Manifests are the manifest files in the state directory: one per
 	// cluster ("NAME.manifest.json"), or an older redisctl's "manifest.json".
 	Manifests []string
+	// manifestData is the content of each manifest the script read (as
+	// ReadFile reads it: a link refused, dd with O_NOFOLLOW), so loading
+	// the manifest needs no second round trip; a manifest it could not
+	// read is missing here and read again, which reports why.
+	manifestData map[string][]byte
 }
 
 // Platform identifies hosts that can share one build of Redis: the same
@@ -94,7 +100,10 @@ if command -v ss >/dev/null 2>&1; then
     if [ -n "$owner" ]; then echo "${name}_port_owner=$owner"; fi
   done
 fi
-for f in %[6]s/*.manifest.json %[6]s/manifest.json; do if [ -f "$f" ] && [ ! -L "$f" ]; then echo "manifest=${f##*/}"; fi; done
+exec 3>&1
+for f in %[6]s/*.manifest.json %[6]s/manifest.json; do if [ -f "$f" ] && [ ! -L "$f" ]; then echo "manifest=${f##*/}"
+  h=$({ dd if="$f" iflag=nofollow bs=65536 status=none 2>/dev/null || echo "manifest_unread=${f##*/}" >&3; } | od -An -v -tx1 | tr -d ' \n')
+  echo "manifest_hex=${f##*/} $h"; fi; done
 `, l.BinDir, l.RedisPid, l.SentinelPid, redisPort, sentinelPort, l.StateDir, livePidFunc)
 }
 
@@ -109,6 +118,7 @@ func GatherFacts(ctx context.Context, h remote.Host, inv *inventory.Inventory) (
 
 func parseFacts(out string) *Facts {
 	f := &Facts{Init: "sysv"}
+	var unread []string
 	for _, line := range strings.Split(out, "\n") {
 		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
 		if !ok {
@@ -145,7 +155,20 @@ func parseFacts(out string) *Facts {
 			f.SentinelPortOwner = v
 		case "manifest":
 			f.Manifests = append(f.Manifests, v)
+		case "manifest_hex":
+			name, h, _ := strings.Cut(v, " ")
+			if data, err := hex.DecodeString(h); err == nil {
+				if f.manifestData == nil {
+					f.manifestData = map[string][]byte{}
+				}
+				f.manifestData[name] = data
+			}
+		case "manifest_unread":
+			unread = append(unread, v)
 		}
+	}
+	for _, name := range unread {
+		delete(f.manifestData, name)
 	}
 	return f
 }

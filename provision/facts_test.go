@@ -1,11 +1,13 @@
 package provision
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -129,5 +131,48 @@ func TestFactsScriptRunsLocally(t *testing.T) {
 	}
 	if want := fmt.Sprintf("[%d]", os.Getpid()); !strings.HasSuffix(f.RedisPortOwner, want) || strings.HasPrefix(f.RedisPortOwner, "[") {
 		t.Errorf("owner of port %d = %q, want name%s\n%s", port, f.RedisPortOwner, want, out)
+	}
+}
+
+// The facts script reads the manifests it lists, so loading the manifest
+// costs no second round trip; a link is neither listed nor read.
+func TestFactsScriptReadsManifests(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	l := testInventory(t).Layout()
+	l.StateDir = t.TempDir()
+	own := []byte("{\"version\":2,\"cluster\":\"mymaster\",\n\"created\":[\"/etc/redis/redis_7000.conf\"]}\n")
+	if err := os.WriteFile(filepath.Join(l.StateDir, "mymaster.manifest.json"), own, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(l.StateDir, "empty.manifest.json"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc/passwd", filepath.Join(l.StateDir, "link.manifest.json")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(sh, "-c", factsScript(l, 1, 1)).Output()
+	if err != nil {
+		t.Fatalf("facts script: %v\n%s", err, out)
+	}
+	f := parseFacts(string(out))
+	if want := []string{"empty.manifest.json", "mymaster.manifest.json"}; !reflect.DeepEqual(f.Manifests, want) {
+		t.Errorf("manifests %q, want %q", f.Manifests, want)
+	}
+	if got := f.manifestData["mymaster.manifest.json"]; !bytes.Equal(got, own) {
+		t.Errorf("manifest read as %q, want %q", got, own)
+	}
+	if got, ok := f.manifestData["empty.manifest.json"]; !ok || len(got) != 0 {
+		t.Errorf("empty manifest: %q, %v", got, ok)
+	}
+	if _, ok := f.manifestData["link.manifest.json"]; ok {
+		t.Error("a link was read")
+	}
+	// One the script could not read is left to ReadFile.
+	f = parseFacts("manifest=a.manifest.json\nmanifest_unread=a.manifest.json\nmanifest_hex=a.manifest.json 7b\n")
+	if _, ok := f.manifestData["a.manifest.json"]; ok {
+		t.Error("a manifest the script could not read was kept")
 	}
 }
