@@ -594,29 +594,42 @@ func (r *upRun) rewriteIfChanged(ctx context.Context, n *Node, file string) erro
 // replicas caught up, SENTINEL FAILOVER) and reports how long writes were
 // held.
 func (r *upRun) failoverAway(ctx context.Context, old *Node) error {
+	newMaster, bound, err := r.moveMaster(ctx, old)
+	if err != nil {
+		return err
+	}
+	if err := r.c.waitRole(ctx, old, "replica", bound); err != nil {
+		return err
+	}
+	r.master = newMaster
+	return nil
+}
+
+// moveMaster is the graceful failover both the rolling restart and the
+// removal of a master's host use: writes paused, replicas caught up,
+// SENTINEL FAILOVER, the new master waited for, writes resumed, and the
+// time writes were held noted. It returns the new master and the bound
+// used for the waits, for the caller's own wait on old.
+func (r *upRun) moveMaster(ctx context.Context, old *Node) (*Node, time.Duration, error) {
 	c := r.c
 	start := time.Now()
 	unpause, err := c.gracefulFailover(ctx, old)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	bound := time.Duration(c.Inv.Sentinel.DownAfterMS)*time.Millisecond + 2*time.Duration(min(c.Inv.Sentinel.FailoverTimeoutMS, 10000))*time.Millisecond + 15*time.Second
 	newMaster, err := c.waitNewMaster(ctx, old, bound)
 	if err != nil {
-		return errors.Join(err, unpause())
+		return nil, 0, errors.Join(err, unpause())
 	}
 	held := time.Since(start)
 	if err := unpause(); err != nil {
-		return err
+		return nil, 0, err
 	}
-	if err := c.waitRole(ctx, old, "replica", bound); err != nil {
-		return err
-	}
-	r.master = newMaster
 	note := fmt.Sprintf("writes were held for %.1fs while the master moved from %s to %s", held.Seconds(), old.Spec.Name, newMaster.Spec.Name)
 	c.P.Printf("", "%s", note)
 	r.sum.Notes = append(r.sum.Notes, note)
-	return nil
+	return newMaster, bound, nil
 }
 
 func (r *upRun) startMaster(ctx context.Context) error {
