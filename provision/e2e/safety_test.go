@@ -249,22 +249,22 @@ func testStaleMaster(t *testing.T, inv string) {
 	}
 
 	resume()
-	// A paused sentinel enters TILT for 30 s when it resumes; then it fails over.
+	// A paused sentinel enters TILT for 30 s when it resumes; then it fails
+	// over. Every sentinel must name the new master, twice in a row, before
+	// up runs again: one still naming the old master makes up refuse (the
+	// sentinels disagree), rightly.
 	var newMaster labHost
 	deadline := time.Now().Add(120 * time.Second)
 	for {
-		var other labHost
-		for _, h := range hosts {
-			if h != m {
-				other = h
+		if h, ok := sentinelsAgreeOn(t, hosts, m); ok {
+			time.Sleep(time.Second)
+			if again, ok := sentinelsAgreeOn(t, hosts, m); ok && again == h {
+				newMaster = h
+				break
 			}
 		}
-		if a, err := sentinelMaster(t, other); err == nil && a != addr(m, redisPort) {
-			newMaster = currentMaster(t)
-			break
-		}
 		if time.Now().After(deadline) {
-			t.Fatal("the sentinels did not fail over after they resumed")
+			t.Fatal("the sentinels did not agree on a new master after they resumed")
 		}
 		time.Sleep(time.Second)
 	}
@@ -294,6 +294,25 @@ func testStaleMaster(t *testing.T, inv string) {
 		t.Errorf("%s, back as a replica, has %d of the 100 keys", m.Name, n)
 	}
 	_ = mustRun(t, inv, "failover-test", "--mode", "manual") // leaves the cluster healthy, data checked
+}
+
+// sentinelsAgreeOn returns the host every sentinel names as master, when
+// all of them answer and name the same one, other than old.
+func sentinelsAgreeOn(t *testing.T, hosts []labHost, old labHost) (labHost, bool) {
+	first := ""
+	for _, h := range hosts {
+		a, err := sentinelMaster(t, h)
+		if err != nil || a == addr(old, redisPort) || (first != "" && a != first) {
+			return labHost{}, false
+		}
+		first = a
+	}
+	for _, h := range hosts {
+		if addr(h, redisPort) == first {
+			return h, true
+		}
+	}
+	return labHost{}, false
 }
 
 // testRunLock holds the cluster's lock with an uninstall that waits at
