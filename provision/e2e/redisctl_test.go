@@ -597,9 +597,24 @@ func testUninstallHostDown(t *testing.T, inv string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// sshd is PID 1 of node3's PID namespace: killing it ends the whole host.
+	// sshd (or systemd) is PID 1 of node3's PID namespace: killing it ends
+	// the whole host. The kill takes effect a moment later: wait until the
+	// host no longer answers, so that it is down, not dying, when
+	// uninstall connects.
 	if err := exec.Command("kill", "-KILL", strconv.Itoa(pid)).Run(); err != nil {
 		t.Fatal(err)
+	}
+	node3 := hostByName(t, "node3")
+	for i := 0; ; i++ {
+		c, err := net.DialTimeout("tcp", node3.Addr+":22", 500*time.Millisecond)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if i > 100 {
+			t.Fatal("node3 still answers on port 22 after SIGKILL to its PID 1")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	r := run(t, inv, "uninstall", "--yes")
 	if r.code == 0 || !strings.Contains(r.stderr, "node3: unreachable") {
