@@ -256,7 +256,7 @@ func (c *Cluster) restore(ctx context.Context, rp *restorePrep, file string, tim
 		// The file does not load: put the dataset from before back.
 		c.P.Printf(m.Spec.Name, "redis does not start with the restored file; putting %s back", rp.previous)
 		_, _ = c.stopService(crit, m, c.Layout.RedisService, c.Layout.RedisPid)
-		back := m.Host.Run(crit, fmt.Sprintf("mv -f -- %s %s", remote.Quote(rp.previous), remote.Quote(rp.rdb)), nil, nil, nil)
+		back := m.Host.Run(crit, fmt.Sprintf("mv -f -T -- %s %s", remote.Quote(rp.previous), remote.Quote(rp.rdb)), nil, nil, nil)
 		res.Previous = ""
 		return errors.Join(fmt.Errorf("start %s with the restored file: %w", m.Spec.Name, err), back, c.startLoaded(crit, m, timeout))
 	}
@@ -303,8 +303,8 @@ func swapScript(staged, rdb, previous string) string {
 	return fmt.Sprintf(`set -e
 s=%s; r=%s; p=%s
 [ -f "$s" ] && [ ! -L "$s" ] || { echo "$s is missing or not a plain file" >&2; exit 1; }
-if [ -e "$r" ] || [ -L "$r" ]; then mv -f -- "$r" "$p"; fi
-mv -f -- "$s" "$r"
+if [ -e "$r" ] || [ -L "$r" ]; then mv -f -T -- "$r" "$p"; fi
+mv -f -T -- "$s" "$r"
 `, remote.Quote(staged), remote.Quote(rdb), remote.Quote(previous))
 }
 

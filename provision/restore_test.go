@@ -110,11 +110,11 @@ func newRestoreLab(t *testing.T) *restoreLab {
 		l.event("remove " + strings.Fields(cmd)[3])
 		return fakehost.Result{}
 	})
-	h.On(`^mv -f -- `, func(cmd string, _ []byte) fakehost.Result {
+	h.On(`^mv -f -T -- `, func(cmd string, _ []byte) fakehost.Result {
 		f := strings.Fields(cmd)
-		old, _ := h.File(f[3])
-		h.SetFile(f[4], old.Data, old.Mode, old.Owner)
-		l.event("put back " + f[3])
+		old, _ := h.File(f[4])
+		h.SetFile(f[5], old.Data, old.Mode, old.Owner)
+		l.event("put back " + f[4])
 		return fakehost.Result{}
 	})
 	l.data["node1"].

@@ -15,15 +15,15 @@ import (
 	"github.com/redisctl/redisctl/provision/remote"
 )
 
-// ReadFileTo streams the content of path, read as root with cat, to w. A
+// ReadFileTo streams the content of path, read as root as ReadFile does
+// (never through a link), to w. A
 // failing w ends the remote cat at once (else it would wait on a full SSH
 // window for ever), and nothing is written to w after ReadFileTo returns.
 func (h *Host) ReadFileTo(ctx context.Context, path string, w io.Writer) (int64, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	cw := &guardedWriter{w: w, fail: cancel}
-	cmd := fmt.Sprintf("[ -e %[1]s ] || exit %[2]d; exec cat -- %[1]s", remote.Quote(path), statusMissing)
-	err := h.Run(ctx, cmd, nil, cw, nil)
+	err := h.Run(ctx, readCommand(path), nil, cw, nil)
 	n, werr := cw.close()
 	switch {
 	case werr != nil:

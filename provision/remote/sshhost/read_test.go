@@ -36,6 +36,22 @@ func TestReadFileTo(t *testing.T) {
 		t.Errorf("missing file: want fs.ErrNotExist, got %v", err)
 	}
 
+	// The data directory belongs to redis: a dump.rdb it replaced with a
+	// link to a file only root may read is refused, not copied off.
+	secret := filepath.Join(t.TempDir(), "shadow")
+	writeFile(t, secret, "root:secret-hash\n")
+	link := filepath.Join(dir, "linked.rdb")
+	if err := os.Symlink(secret, link); err != nil {
+		t.Fatal(err)
+	}
+	var leaked bytes.Buffer
+	if _, err := h.ReadFileTo(ctx, link, &leaked); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("a link was read through: %v", err)
+	}
+	if strings.Contains(leaked.String(), "secret-hash") {
+		t.Errorf("the link's target was copied: %q", leaked.String())
+	}
+
 	// A writer that fails (a full disk) ends the read at once, instead of
 	// leaving cat blocked on the SSH window.
 	full := errors.New("no space left on device")

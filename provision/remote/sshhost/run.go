@@ -210,13 +210,7 @@ func containsAny(s string, subs ...string) bool {
 // ReadFile returns the content of path, read as root with cat.
 func (h *Host) ReadFile(ctx context.Context, path string) ([]byte, error) {
 	var out bytes.Buffer
-	// A link is refused, and dd opens with O_NOFOLLOW so one swapped in
-	// after the test is refused too: the file may sit in a directory redis
-	// can write, and root must not read another file through it (its
-	// content would go into a diff or back into a redis-readable config).
-	cmd := fmt.Sprintf(`if [ -L %[1]s ]; then printf 'redisctl: %%s is a symbolic link; refusing to read it as root (check who made it, remove it, and run again)\n' %[1]s >&2; exit 1; fi
-[ -e %[1]s ] || exit %[2]d; exec dd if=%[1]s iflag=nofollow bs=65536 status=none`, remote.Quote(path), statusMissing)
-	err := h.Run(ctx, cmd, nil, &out, nil)
+	err := h.Run(ctx, readCommand(path), nil, &out, nil)
 	if remote.IsExit(err, statusMissing) {
 		return nil, fmt.Errorf("%s: %w", h.name, &fs.PathError{Op: "read", Path: path, Err: fs.ErrNotExist})
 	}
@@ -256,4 +250,14 @@ func short(s string) string {
 		return s[:117] + "..."
 	}
 	return s
+}
+
+// readCommand prints path as root without following a link: a link is
+// refused by name, and dd opens with O_NOFOLLOW so one swapped in after the
+// test is refused too. Files redisctl reads may sit in a directory redis
+// can write, and root must not read another file through them (its content
+// would go into a diff, a backup, or back into a redis-readable config).
+func readCommand(path string) string {
+	return fmt.Sprintf(`if [ -L %[1]s ]; then printf 'redisctl: %%s is a symbolic link; refusing to read it as root (check who made it, remove it, and run again)\n' %[1]s >&2; exit 1; fi
+[ -e %[1]s ] || exit %[2]d; exec dd if=%[1]s iflag=nofollow bs=65536 status=none`, remote.Quote(path), statusMissing)
 }
