@@ -1,0 +1,13 @@
+// Package tlsca makes and checks the certificates of a TLS cluster: a
+// cluster CA kept on the control machine, one certificate per host signed by
+// it, the checks that decide when a host certificate is renewed, and the
+// loading of files a user brings instead.
+//
+// It uses the standard library only and touches nothing remote: the caller
+// uploads what it returns. The CA key never leaves the control machine, so
+// CA keeps it unexported and nothing here returns it.
+//
+// Where things are:
+//
+//   - ca.go: LoadOrCreateCA, the CA's files and the checks on its key file.
+package tlsca

@@ -1,0 +1,81 @@
+package tlsca
+
+import (
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// newTestCA makes a CA valid from now without touching the disk, and
+// returns its key in PEM.
+func newTestCA(t *testing.T, cluster string, now time.Time) (*CA, []byte) {
+	t.Helper()
+	ca, keyPEM, err := newCA(cluster, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca, keyPEM
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// chmod is an arrangement that sets the CA key's mode.
+func chmod(mode os.FileMode) func(t *testing.T, certFile, keyFile string) {
+	return func(t *testing.T, _, keyFile string) {
+		t.Helper()
+		must(t, os.Chmod(keyFile, mode))
+	}
+}
+
+// dirNames lists the names in dir, sorted.
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// snapshot describes every entry of dir (name, mode, link target or
+// content), to show that a refusal changed nothing.
+func snapshot(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, name := range dirNames(t, dir) {
+		file := filepath.Join(dir, name)
+		fi, err := os.Lstat(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s %v ", name, fi.Mode())
+		switch {
+		case fi.Mode()&os.ModeSymlink != 0:
+			target, _ := os.Readlink(file)
+			fmt.Fprintf(&b, "-> %s; ", target)
+		case fi.Mode().IsRegular():
+			data, _ := os.ReadFile(file)
+			fmt.Fprintf(&b, "%q; ", data)
+		default:
+			b.WriteString("; ")
+		}
+	}
+	return b.String()
+}
+
+func pemString(typ string, der []byte) string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
+}
