@@ -154,6 +154,15 @@ func TestLoadOrCreateCARefuses(t *testing.T) {
 			want: []string{"KEY", "CERT", "does not match"},
 		},
 		{
+			name: "certificate that is not a CA",
+			arrange: func(t *testing.T, certFile, keyFile string) {
+				leaf, key := issueForTest(t, otherCA, "redis-1", []string{"10.0.0.1"}, time.Now())
+				must(t, os.WriteFile(certFile, leaf, 0o644))
+				must(t, os.WriteFile(keyFile, key, 0o600))
+			},
+			want: []string{"CERT", "not a CA certificate"},
+		},
+		{
 			name: "key without its certificate",
 			arrange: func(t *testing.T, certFile, _ string) {
 				must(t, os.Remove(certFile))

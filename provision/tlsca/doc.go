@@ -10,4 +10,5 @@
 // Where things are:
 //
 //   - ca.go: LoadOrCreateCA, the CA's files and the checks on its key file.
+//   - issue.go: Issue, one host certificate.
 package tlsca

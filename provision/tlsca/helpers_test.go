@@ -1,6 +1,7 @@
 package tlsca
 
 import (
+	"crypto/x509"
 	"encoding/pem"
 	"fmt"
 	"os"
@@ -78,4 +79,27 @@ func snapshot(t *testing.T, dir string) string {
 
 func pemString(typ string, der []byte) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
+}
+
+// issueForTest is ca.Issue that must succeed.
+func issueForTest(t *testing.T, ca *CA, host string, addrs []string, now time.Time) (certPEM, keyPEM []byte) {
+	t.Helper()
+	certPEM, keyPEM, err := ca.Issue(host, addrs, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certPEM, keyPEM
+}
+
+// parseOne parses the one certificate of certPEM.
+func parseOne(t *testing.T, certPEM []byte) *x509.Certificate {
+	t.Helper()
+	certs, err := parseCerts(certPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(certs) != 1 {
+		t.Fatalf("%d certificates, want 1", len(certs))
+	}
+	return certs[0]
 }
