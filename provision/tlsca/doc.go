@@ -11,4 +11,5 @@
 //
 //   - ca.go: LoadOrCreateCA, the CA's files and the checks on its key file.
 //   - issue.go: Issue, one host certificate.
+//   - check.go: NeedsRenewal, Expiry and Verify.
 package tlsca

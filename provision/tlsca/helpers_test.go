@@ -1,6 +1,9 @@
 package tlsca
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -102,4 +105,29 @@ func parseOne(t *testing.T, certPEM []byte) *x509.Certificate {
 		t.Fatalf("%d certificates, want 1", len(certs))
 	}
 	return certs[0]
+}
+
+// signForTest signs a host certificate made from tmpl with ca's key, for
+// certificates Issue never makes (a server-only one, say); tmpl gets a
+// fresh key, a serial and, when unset, a validity around now.
+func signForTest(t *testing.T, ca *CA, tmpl *x509.Certificate) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tmpl.SerialNumber, err = randomSerial(); err != nil {
+		t.Fatal(err)
+	}
+	if tmpl.NotAfter.IsZero() {
+		tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(HostValidity)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keyPEM, err = marshalKey(key); err != nil {
+		t.Fatal(err)
+	}
+	return []byte(pemString("CERTIFICATE", der)), keyPEM
 }
