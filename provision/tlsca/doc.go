@@ -12,4 +12,6 @@
 //   - ca.go: LoadOrCreateCA, the CA's files and the checks on its key file.
 //   - issue.go: Issue, one host certificate.
 //   - check.go: NeedsRenewal, Expiry and Verify.
+//   - userfiles.go: LoadFiles and ExpandHost, for the inventory's ca_file,
+//     cert_file and key_file.
 package tlsca
