@@ -129,7 +129,7 @@ type fileChange struct {
 // host. Config files are merged (see mergeConfig) so that state Redis and
 // Sentinel wrote into them survives.
 func (c *Cluster) planFiles(ctx context.Context, n *Node, masterAddr string) ([]fileChange, error) {
-	files, err := render.HostFiles(c.Inv, n.Spec, masterAddr, n.Facts.Init)
+	files, err := render.HostFilesWith(c.Inv, n.Spec, masterAddr, n.Facts.Init, render.HostOptions{RedisVersion: runningVersion(n)})
 	if err != nil {
 		return nil, err
 	}
@@ -167,6 +167,16 @@ func (c *Cluster) planFiles(ctx context.Context, n *Node, masterAddr string) ([]
 		changes = append(changes, ch)
 	}
 	return changes, nil
+}
+
+// runningVersion is the version of the Redis that runs on n while its
+// build is not the inventory's (an upgrade moves it at its restart): what
+// changes live must suit it. "" means the inventory's version.
+func runningVersion(n *Node) string {
+	if n.Facts.RedisPid > 0 {
+		return n.Facts.RedisVersion
+	}
+	return ""
 }
 
 // writeFiles writes planned changes and records new files in the manifest.

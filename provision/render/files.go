@@ -80,7 +80,49 @@ func NewRedisConf(inv *inventory.Inventory, h *inventory.Host, masterAddr, initS
 		}
 		c.Extra = append(c.Extra, Directive{Name: d.Name, Args: args})
 	}
+	c.DisklessSyncMaxReplicas = disklessSyncMaxReplicas(inv, inv.Redis.Version)
 	return c, nil
+}
+
+// disklessSyncMaxReplicas is the repl-diskless-sync-max-replicas redisctl
+// writes: every host but the master is a replica, so a master that sees
+// that many waiting need not wait repl-diskless-sync-delay for more. It is
+// 0 (no line) for a server before Redis 7.0 (version), which does not
+// know the directive, and when redis.config sets the directive itself:
+// that line wins, alone. Valkey's versions start at 7.2 and know it too.
+func disklessSyncMaxReplicas(inv *inventory.Inventory, version string) int {
+	for _, d := range inv.Redis.Config {
+		if d.Name == "repl-diskless-sync-max-replicas" {
+			return 0
+		}
+	}
+	if !versionAtLeast(version, 7, 0) {
+		return 0
+	}
+	return len(inv.Hosts) - 1
+}
+
+// versionAtLeast reports whether version ("7.0.15", "7.2-rc1", "8.0.2")
+// is major.minor or later; a version it cannot read is not.
+func versionAtLeast(version string, major, minor int) bool {
+	parts := strings.SplitN(version, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	maj, err := strconv.Atoi(parts[0])
+	if err != nil {
+		return false
+	}
+	// The minor may carry a suffix: "2-rc1".
+	digits := strings.IndexFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' })
+	if digits < 0 {
+		digits = len(parts[1])
+	}
+	mnr, err := strconv.Atoi(parts[1][:digits])
+	if err != nil {
+		return false
+	}
+	return maj > major || maj == major && mnr >= minor
 }
 
 // NewSentinelConf builds the sentinel.conf of host h, monitoring the master
@@ -146,6 +188,15 @@ func NewServices(inv *inventory.Inventory) (redis, sentinel Service) {
 	return redis, sentinel
 }
 
+// HostOptions are what HostFilesWith knows of a host beyond the inventory.
+type HostOptions struct {
+	// RedisVersion is the version of the redis-server that reads the
+	// host's redis.conf and takes its changes live, when it is not the
+	// inventory's: a server still running an older build during an
+	// upgrade. "" means the inventory's version.
+	RedisVersion string
+}
+
 // HostFiles returns every file redisctl writes to host h: its redis.conf,
 // its sentinel.conf when h runs a sentinel, and the init scripts (initSystem
 // "sysv") or systemd units ("systemd") that run them. masterAddr is the
@@ -154,6 +205,12 @@ func NewServices(inv *inventory.Inventory) (redis, sentinel Service) {
 // Config files are 0640 redis:redis, because Redis and Sentinel rewrite
 // them, and Secret; scripts are 0755 and units 0644, owned by root.
 func HostFiles(inv *inventory.Inventory, h *inventory.Host, masterAddr, initSystem string) ([]File, error) {
+	return HostFilesWith(inv, h, masterAddr, initSystem, HostOptions{})
+}
+
+// HostFilesWith is HostFiles for a host redisctl knows more of (see
+// HostOptions).
+func HostFilesWith(inv *inventory.Inventory, h *inventory.Host, masterAddr, initSystem string, o HostOptions) ([]File, error) {
 	const owner = RedisUser + ":" + RedisUser
 	var files []File
 	add := func(p string, mode fs.FileMode, owner string, secret bool, data []byte, err error) error {
@@ -166,6 +223,9 @@ func HostFiles(inv *inventory.Inventory, h *inventory.Host, masterAddr, initSyst
 	rc, err := NewRedisConf(inv, h, masterAddr, initSystem)
 	if err != nil {
 		return nil, err
+	}
+	if o.RedisVersion != "" {
+		rc.DisklessSyncMaxReplicas = disklessSyncMaxReplicas(inv, o.RedisVersion)
 	}
 	data, err := RenderRedisConf(rc)
 	if err := add(rc.Path, 0o640, owner, true, data, err); err != nil {

@@ -38,6 +38,12 @@ type RedisConf struct {
 	ReplPingReplicaPeriod int // seconds
 	ReplTimeout           int // seconds
 
+	// DisklessSyncMaxReplicas, when not 0, is repl-diskless-sync-max-replicas
+	// (Redis 7.0+): the number of replicas the cluster has, so that a master
+	// starts a diskless sync as soon as all of them wait instead of after
+	// repl-diskless-sync-delay (5 s); a lone reconnecting replica still waits.
+	DisklessSyncMaxReplicas int
+
 	// ReplicaOf is the master this node follows; nil on the master.
 	ReplicaOf *Addr
 

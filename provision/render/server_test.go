@@ -355,6 +355,14 @@ func TestRedisServerOnRenderedConfig(t *testing.T) {
 	if got := strs(t, c.must("CONFIG", "GET", "save")); !slices.Equal(got, []string{"save", ""}) {
 		t.Errorf("CONFIG GET save = %q", got)
 	}
+	// Two replicas in the inventory: sync as soon as both wait. The setting
+	// changes live (up applies a new host count with CONFIG SET).
+	if got := strs(t, c.must("CONFIG", "GET", "repl-diskless-sync-max-replicas")); !slices.Equal(got, []string{"repl-diskless-sync-max-replicas", "2"}) {
+		t.Errorf("CONFIG GET repl-diskless-sync-max-replicas = %q", got)
+	}
+	if v := c.must("CONFIG", "SET", "repl-diskless-sync-max-replicas", "2"); v != "OK" {
+		t.Errorf("CONFIG SET repl-diskless-sync-max-replicas: %v", v)
+	}
 	pid, err := os.ReadFile(mc.PidFile)
 	if err != nil || strings.TrimSpace(string(pid)) != strconv.Itoa(master.cmd.Process.Pid) {
 		t.Errorf("pid file %s: %q, %v; want %d", mc.PidFile, pid, err, master.cmd.Process.Pid)
