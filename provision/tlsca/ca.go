@@ -47,7 +47,8 @@ type CA struct {
 // every node and client of the cluster trusts, and whoever can replace it
 // (through a link, or as its owner) can make redisctl sign with their key.
 // One of the two files without the other is an error rather than a new CA,
-// because a new CA silently distrusts every certificate issued so far.
+// because a new CA silently distrusts every certificate issued so far. Two
+// runs making the CA at once end with one CA: the later loads the earlier's.
 func LoadOrCreateCA(dir, clusterName string) (ca *CA, created bool, err error) {
 	if err := checkClusterName(clusterName); err != nil {
 		return nil, false, err
@@ -78,15 +79,14 @@ func LoadOrCreateCA(dir, clusterName string) (ca *CA, created bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
-	if err := writeCA(dir, certFile, made.CertPEM, keyFile, keyPEM); err != nil {
+	placed, err := writeCA(dir, certFile, made.CertPEM, keyFile, keyPEM)
+	if err != nil {
 		return nil, false, err
 	}
-	// Read back what is on disk rather than trust what was written: a run
-	// making the same CA at the same moment may have renamed its files over
-	// ours, and a mismatched pair must fail here, not after hosts got
-	// certificates from a key that is gone.
+	// Read back what is on disk, ours or, when another run placed its key
+	// first, the other run's CA, so two runs never go on with two CAs.
 	ca, err = loadCA(certFile, keyFile)
-	return ca, err == nil, err
+	return ca, err == nil && placed, err
 }
 
 // checkClusterName refuses a cluster name that would not stay one file name
@@ -176,33 +176,46 @@ func marshalKey(key *ecdsa.PrivateKey) ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
 
-// writeCA puts the CA's files in place, the key last: a key file present
-// means the certificate was written before it. Each file is written in full
-// to a temporary file first, so a reader never sees half a file.
-func writeCA(dir, certFile string, certPEM []byte, keyFile string, keyPEM []byte) error {
+// writeCA puts the CA's files in place, the key first and only where there
+// is none: of two runs making the cluster's CA at once, one places its key
+// and certificate and the other (placed false) writes nothing, so the files
+// on disk are always one pair. Each file is written in full to a temporary
+// file first, so a reader never sees half a file. A key file without its
+// certificate is what a crash between the two leaves; LoadOrCreateCA says
+// so.
+func writeCA(dir, certFile string, certPEM []byte, keyFile string, keyPEM []byte) (placed bool, err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("make CA directory: %w", err)
-	}
-	certTmp, err := writeTemp(dir, certFile, certPEM, 0o644)
-	if err != nil {
-		return err
+		return false, fmt.Errorf("make CA directory: %w", err)
 	}
 	keyTmp, err := writeTemp(dir, keyFile, keyPEM, 0o600)
 	if err != nil {
-		os.Remove(certTmp)
-		return err
+		return false, err
+	}
+	defer os.Remove(keyTmp)
+	certTmp, err := writeTemp(dir, certFile, certPEM, 0o644)
+	if err != nil {
+		return false, err
+	}
+	defer os.Remove(certTmp)
+
+	// A hard link is a rename that never replaces.
+	err = os.Link(keyTmp, keyFile)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	if err != nil {
+		// A file system without hard links: rename, which would replace
+		// a key another run placed meanwhile; the read back then finds
+		// the certificate not matching and says so.
+		if err := os.Rename(keyTmp, keyFile); err != nil {
+			return false, fmt.Errorf("write CA key: %w", err)
+		}
 	}
 	if err := os.Rename(certTmp, certFile); err != nil {
-		os.Remove(certTmp)
-		os.Remove(keyTmp)
-		return fmt.Errorf("write CA certificate: %w", err)
-	}
-	if err := os.Rename(keyTmp, keyFile); err != nil {
-		os.Remove(keyTmp)
-		return fmt.Errorf("write CA key: %w", err)
+		return false, fmt.Errorf("write CA certificate: %w", err)
 	}
 	syncDir(dir)
-	return nil
+	return true, nil
 }
 
 // writeTemp writes data to a new file beside final and returns its name.

@@ -228,6 +228,70 @@ func TestLoadOrCreateCARefuses(t *testing.T) {
 	}
 }
 
+// TestLoadOrCreateCAAtOnce: runs making one cluster's CA at the same time
+// end with one CA on disk, and every run that succeeds returns it; at most
+// one says it made it. A run may fail if it reads between the other's key
+// and certificate, never with a CA that is not on disk.
+func TestLoadOrCreateCAAtOnce(t *testing.T) {
+	for range 20 {
+		dir := t.TempDir()
+		type result struct {
+			ca      *CA
+			created bool
+			err     error
+		}
+		results := make(chan result)
+		for range 4 {
+			go func() {
+				ca, created, err := LoadOrCreateCA(dir, "prod")
+				results <- result{ca, created, err}
+			}()
+		}
+		var got []result
+		for range 4 {
+			got = append(got, <-results)
+		}
+		onDisk, created, err := LoadOrCreateCA(dir, "prod")
+		if err != nil || created {
+			t.Fatalf("after the runs: created %v, %v", created, err)
+		}
+		made := 0
+		for _, r := range got {
+			if r.err != nil {
+				if !strings.Contains(r.err.Error(), "exists but its certificate") {
+					t.Errorf("a run failed: %v", r.err)
+				}
+				continue
+			}
+			if !r.ca.Cert.Equal(onDisk.Cert) {
+				t.Error("a run returned a CA that is not the one on disk")
+			}
+			if r.created {
+				made++
+			}
+		}
+		if made > 1 {
+			t.Errorf("%d runs say they made the CA", made)
+		}
+		if names := dirNames(t, dir); !slices.Equal(names, []string{"prod.ca.crt", "prod.ca.key"}) {
+			t.Errorf("files left: %v", names)
+		}
+	}
+}
+
+func TestLoadOrCreateCACannotMakeDirectory(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "redisctl")
+	must(t, os.WriteFile(dir, nil, 0o600)) // a file where the directory belongs
+	_, _, err := LoadOrCreateCA(dir, "prod")
+	if err == nil || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("error %v; want one naming %s", err, dir)
+	}
+	if names := dirNames(t, parent); !slices.Equal(names, []string{"redisctl"}) {
+		t.Errorf("files left: %v", names)
+	}
+}
+
 func TestLoadOrCreateCARefusesClusterNames(t *testing.T) {
 	for _, name := range []string{"", ".", "..", "a/b", "../prod", `a\b`, "a\x00b"} {
 		dir := t.TempDir()
