@@ -12,12 +12,46 @@ import (
 func configKey(l render.Line) string {
 	name := strings.ToLower(l.Args[0])
 	switch {
-	case name == "slaveof":
-		return "replicaof"
 	case name == "sentinel" && len(l.Args) > 1:
-		return "sentinel " + strings.ToLower(l.Args[1])
+		name = "sentinel " + strings.ToLower(l.Args[1])
+	}
+	if a, ok := configAliases[name]; ok {
+		return a
 	}
 	return name
+}
+
+// configAliases are other spellings of a directive, by the name redisctl
+// writes: Redis's old slave names, and Valkey's primary names, which
+// Valkey writes when it rewrites a file (CONFIG REWRITE, Sentinel's
+// rewrite) and reads in either spelling.
+var configAliases = map[string]string{
+	"slaveof":     "replicaof",
+	"primaryauth": "masterauth",
+	"primaryuser": "masteruser",
+	"sentinel primary-reboot-down-after-period": "sentinel master-reboot-down-after-period",
+}
+
+// sameName compares directive (or sentinel sub-command) names without case
+// and across aliases.
+func sameName(a, b string) bool {
+	if strings.EqualFold(a, b) {
+		return true
+	}
+	na, nb := strings.ToLower(a), strings.ToLower(b)
+	if x, ok := configAliases[na]; ok {
+		na = x
+	}
+	if x, ok := configAliases[nb]; ok {
+		nb = x
+	}
+	if na == nb {
+		return true
+	}
+	// Sentinel sub-commands are aliased under their full key.
+	x, okx := configAliases["sentinel "+strings.ToLower(a)]
+	y, oky := configAliases["sentinel "+strings.ToLower(b)]
+	return (okx && x == "sentinel "+strings.ToLower(b)) || (oky && y == "sentinel "+strings.ToLower(a)) || (okx && oky && x == y)
 }
 
 // configDefaults are values a server leaves out when it rewrites its config
@@ -142,8 +176,9 @@ func sameArgs(a, b [][]string) bool {
 			return false
 		}
 		for j := range a[i] {
-			// Directive and sub-command names compare without case.
-			if j < 2 && strings.EqualFold(a[i][j], b[i][j]) {
+			// Directive and sub-command names compare without case,
+			// and across aliases.
+			if j < 2 && sameName(a[i][j], b[i][j]) {
 				continue
 			}
 			if a[i][j] != b[i][j] {

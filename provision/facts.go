@@ -19,6 +19,7 @@ type Facts struct {
 	PkgManager              string // "apt", "dnf", "yum" or ""
 	MissingTools            []string
 	RedisVersion            string // version of /usr/local/bin/redis-server, "" if none
+	RedisEngine             string // its engine: "redis" or "valkey" (from its --version)
 	// RedisSystemd: that redis-server links libsystemd, i.e. was built with
 	// USE_SYSTEMD=yes and can tell systemd it is ready (Type=notify).
 	RedisSystemd      bool
@@ -84,7 +85,7 @@ if [ -d /run/systemd/system ]; then echo init=systemd; else echo init=sysv; fi
 for p in apt-get dnf yum; do if command -v $p >/dev/null 2>&1; then echo "pkg=${p%%-get}"; break; fi; done
 for t in gcc make tar pkg-config; do command -v $t >/dev/null 2>&1 || echo "missing_tool=$t"; done
 if [ -d /run/systemd/system ] && ! pkg-config --exists libsystemd 2>/dev/null; then echo "missing_tool=libsystemd headers"; fi
-if [ -x %[1]s/redis-server ]; then echo "redis_version=$(%[1]s/redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')"
+if [ -x %[1]s/redis-server ]; then _v=$(%[1]s/redis-server --version); echo "redis_version=$(echo "$_v" | sed -n 's/.* v=\([^ ]*\).*/\1/p')"; echo "redis_engine=$(echo "$_v" | sed -n 's/^\([A-Za-z]*\) server .*/\1/p' | tr A-Z a-z)"
   if ldd %[1]s/redis-server 2>/dev/null | grep -q libsystemd; then echo redis_systemd=yes; fi; fi
 if id -u redis >/dev/null 2>&1; then echo redis_user=yes; fi
 %[7]s
@@ -143,6 +144,8 @@ func parseFacts(out string) *Facts {
 			f.RedisSystemd = true
 		case "redis_version":
 			f.RedisVersion = v
+		case "redis_engine":
+			f.RedisEngine = v
 		case "redis_user":
 			f.RedisUser = true
 		case "redis_pid":

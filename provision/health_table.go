@@ -15,13 +15,29 @@ func (h *Health) WriteTable(w io.Writer) {
 	if master == "" {
 		master = "none"
 	}
+	// Every build that runs, data nodes and sentinels: more than one
+	// while an upgrade is under way.
 	var versions []string
-	for _, n := range h.Nodes {
-		if r := n.Redis; r != nil && r.Running && !slices.Contains(versions, r.Version) {
-			versions = append(versions, r.Version)
+	add := func(b build) {
+		if b.Version != "" && !slices.Contains(versions, b.String()) {
+			versions = append(versions, b.String())
 		}
 	}
-	fmt.Fprintf(w, "cluster %s: %s, master %s, redis %s\n\n", h.Cluster, strings.ToUpper(h.Verdict.String()), master, strings.Join(versions, " and "))
+	for _, n := range h.Nodes {
+		if r := n.Redis; r != nil && r.Running {
+			add(build{r.Engine, r.Version})
+		}
+	}
+	for _, n := range h.Nodes {
+		if s := n.Sentinel; s != nil && s.Running {
+			add(build{s.Engine, s.Version})
+		}
+	}
+	mixed := ""
+	if len(versions) > 1 {
+		mixed = " (mixed: an upgrade is under way or was interrupted; up finishes it)"
+	}
+	fmt.Fprintf(w, "cluster %s: %s, master %s, %s%s\n\n", h.Cluster, strings.ToUpper(h.Verdict.String()), master, strings.Join(versions, " and "), mixed)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOST\tADDRESS\tROLE\tPID\tUPTIME\tREPLICATION\tSENTINEL")
 	for _, n := range h.Nodes {

@@ -21,9 +21,18 @@ import (
 // binaries redisctl installs; redis-sentinel is a link to redis-server.
 var binaries = []string{"redis-server", "redis-cli"}
 
-// needsInstall reports whether a node lacks the inventory's Redis version.
+// needsInstall reports whether a node lacks the inventory's engine and
+// version.
 func (c *Cluster) needsInstall(n *Node) bool {
-	return n.Facts.RedisVersion != c.Inv.Redis.Version
+	return installedBuild(n.Facts) != c.target()
+}
+
+// stages reports whether Install puts the new build beside the installed
+// one on n (to be switched to at each server's restart, see upgrade.go)
+// rather than in its place: when another build is installed and one of
+// n's servers runs it.
+func stages(n *Node) bool {
+	return n.Facts.RedisVersion != "" && (n.Facts.RedisPid > 0 || n.Facts.SentinelPid > 0)
 }
 
 // Install puts the inventory's Redis version on every node that lacks it.
@@ -152,8 +161,9 @@ func (c *Cluster) buildInto(ctx context.Context, n *Node, src *Source, dir strin
 		return nil, err
 	}
 	bdir := path.Join(c.Layout.StateDir, "build")
-	tarball := path.Join(bdir, "redis-"+src.SHA256[:12]+".tar.gz")
-	work := path.Join(bdir, "redis-"+src.SHA256[:12])
+	tarball := path.Join(bdir, "source-"+src.SHA256[:12]+".tar")
+	work := path.Join(bdir, "source-"+src.SHA256[:12])
+	server, cli := srcPrograms(c.target().Engine)
 	if err := c.ensureDirs(ctx, n, []dirSpec{{Path: c.Layout.StateDir, Mode: 0o700}, {Path: bdir, Mode: 0o700}}); err != nil {
 		return nil, err
 	}
@@ -166,28 +176,32 @@ func (c *Cluster) buildInto(ctx context.Context, n *Node, src *Source, dir strin
 	if err := n.Host.Upload(ctx, tarball, f, 0o600, ""); err != nil {
 		return nil, fmt.Errorf("upload source: %w", err)
 	}
-	c.P.Printf(n.Spec.Name, "building redis %s (make -j$(nproc)); takes about a minute", c.Inv.Redis.Version)
+	c.P.Printf(n.Spec.Name, "building %s (make -j$(nproc)); takes a minute or two", c.target())
+	// tar finds the compression (gzip or xz) by itself when it reads.
 	script := fmt.Sprintf(`set -e
 rm -rf %[1]s && mkdir -p %[1]s
-tar -xzf %[2]s -C %[1]s --strip-components=1
+tar -xf %[2]s -C %[1]s --strip-components=1
 cd %[1]s
 if ! make -j"$(nproc)" %[3]s >build.log 2>&1; then echo "make failed; last lines of %[1]s/build.log:" >&2; tail -n 25 build.log >&2; exit 1; fi
-./src/redis-server --version
-cd src && sha256sum redis-server redis-cli`, remote.Quote(work), remote.Quote(tarball), n.Init.MakeFlags())
+./src/%[4]s --version
+cd src && sha256sum %[4]s %[5]s`, remote.Quote(work), remote.Quote(tarball), n.Init.MakeFlags(), server, cli)
 	out, err := remote.Output(ctx, n.Host, script)
 	if err != nil {
 		return nil, fmt.Errorf("build redis: %w", err)
 	}
-	if !strings.Contains(out, "v="+c.Inv.Redis.Version+" ") {
-		return nil, fmt.Errorf("the source built %q, but the inventory says redis.version %q", strings.TrimSpace(out), c.Inv.Redis.Version)
+	if !builds(out, c.target()) {
+		return nil, fmt.Errorf("the source built %q, but the inventory says %s (redis.engine, redis.version)", firstLine(out), c.target())
 	}
 	remoteSums := parseSums(out)
+	// The programs are kept, and installed, under redisctl's names.
+	remoteSums["redis-server"], remoteSums["redis-cli"] = remoteSums[server], remoteSums[cli]
+	built := map[string]string{"redis-server": server, "redis-cli": cli}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	sums := map[string]string{}
 	for _, b := range binaries {
-		data, err := n.Host.ReadFile(ctx, path.Join(work, "src", b))
+		data, err := n.Host.ReadFile(ctx, path.Join(work, "src", built[b]))
 		if err != nil {
 			return nil, fmt.Errorf("fetch built %s: %w", b, err)
 		}
@@ -206,8 +220,20 @@ cd src && sha256sum redis-server redis-cli`, remote.Quote(work), remote.Quote(ta
 	if err := n.Host.Run(ctx, remote.Cmd("rm", "-rf", work, tarball), nil, nil, nil); err != nil {
 		return nil, err
 	}
-	c.P.Printf(n.Spec.Name, "built redis %s in %s", c.Inv.Redis.Version, time.Since(start).Round(time.Second))
+	c.P.Printf(n.Spec.Name, "built %s in %s", c.target(), time.Since(start).Round(time.Second))
 	return sums, nil
+}
+
+// builds reports whether a server's --version output names build b:
+// "Redis server v=7.0.15 sha=..." or "Valkey server v=8.1.1 ...".
+func builds(versionOut string, b build) bool {
+	out := strings.TrimSpace(versionOut)
+	return strings.Contains(out, " v="+b.Version+" ") && strings.HasPrefix(strings.ToLower(out), b.Engine+" server ")
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
 }
 
 // parseSums reads sha256sum's "SUM  NAME" lines out of output, by name.
@@ -243,10 +269,19 @@ func (c *Cluster) ensureBuildTools(ctx context.Context, n *Node) error {
 }
 
 // installBinaries copies the built binaries to the host's BinDir, records
-// what it created, and checks the installed version.
+// what it created, and checks the installed version. On a host whose
+// servers run another build it puts them beside the installed ones
+// (stagedName) instead: each server switches at its restart.
 func (c *Cluster) installBinaries(ctx context.Context, n *Node, dir string, sums map[string]string) error {
 	bin := c.Layout.BinDir
 	fresh := n.Facts.RedisVersion == ""
+	staged := stages(n)
+	dest := func(p string) string {
+		if staged {
+			return stagedName(bin, p)
+		}
+		return path.Join(bin, p)
+	}
 	if err := c.ensureDirs(ctx, n, []dirSpec{{Path: c.Layout.StateDir, Mode: 0o700}}); err != nil {
 		return err
 	}
@@ -255,7 +290,7 @@ func (c *Cluster) installBinaries(ctx context.Context, n *Node, dir string, sums
 		if err != nil {
 			return err
 		}
-		err = n.Host.Upload(ctx, path.Join(bin, b), f, 0o755, "")
+		err = n.Host.Upload(ctx, dest(b), f, 0o755, "")
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("install %s: %w", b, err)
@@ -263,30 +298,44 @@ func (c *Cluster) installBinaries(ctx context.Context, n *Node, dir string, sums
 		if fresh {
 			n.Manifest.AddCreated(path.Join(bin, b))
 		}
+		if staged {
+			// Gone once switched to; listed so that an uninstall in the
+			// middle of an upgrade leaves nothing behind.
+			n.Manifest.AddCreated(dest(b))
+		}
 	}
 	sentinel := path.Join(bin, "redis-sentinel")
-	out, err := remote.Output(ctx, n.Host, fmt.Sprintf("if [ ! -e %[1]s ]; then echo created; fi; ln -sfn redis-server %[1]s; %[2]s --version; cd %[3]s && sha256sum redis-server redis-cli",
-		remote.Quote(sentinel), remote.Quote(path.Join(bin, "redis-server")), remote.Quote(bin)))
+	var names []string
+	for _, b := range binaries {
+		names = append(names, path.Base(dest(b)))
+	}
+	out, err := remote.Output(ctx, n.Host, fmt.Sprintf("if [ ! -e %[1]s ]; then echo created; fi; ln -sfn redis-server %[1]s; %[2]s --version; cd %[3]s && sha256sum %[4]s",
+		remote.Quote(sentinel), remote.Quote(dest("redis-server")), remote.Quote(bin), strings.Join(names, " ")))
 	if err != nil {
 		return err
 	}
 	installed := parseSums(out)
 	for _, b := range binaries {
-		if installed[b] != sums[b] {
-			return fmt.Errorf("installed %s has sha256 %s, want %s (the build's); run up again", path.Join(bin, b), orNone(installed[b]), sums[b])
+		if installed[path.Base(dest(b))] != sums[b] {
+			return fmt.Errorf("installed %s has sha256 %s, want %s (the build's); run up again", dest(b), orNone(installed[path.Base(dest(b))]), sums[b])
 		}
 	}
 	if strings.HasPrefix(out, "created") {
 		n.Manifest.AddCreated(sentinel)
 	}
-	if !strings.Contains(out, "v="+c.Inv.Redis.Version+" ") {
-		return fmt.Errorf("installed redis-server reports %q, want version %s", strings.TrimSpace(out), c.Inv.Redis.Version)
+	versionOut := strings.TrimPrefix(out, "created\n")
+	if !builds(versionOut, c.target()) {
+		return fmt.Errorf("installed %s reports %q, want %s", dest("redis-server"), firstLine(versionOut), c.target())
 	}
 	if err := n.Manifest.Save(ctx, n.Host); err != nil {
 		return err
 	}
-	n.Facts.RedisVersion = c.Inv.Redis.Version
-	c.P.Printf(n.Spec.Name, "installed redis %s in %s", c.Inv.Redis.Version, bin)
+	if staged {
+		c.P.Printf(n.Spec.Name, "put %s beside %s in %s; each server switches to it when it restarts", c.target(), installedBuild(n.Facts), bin)
+		return nil
+	}
+	n.Facts.RedisVersion, n.Facts.RedisEngine = c.Inv.Redis.Version, c.target().Engine
+	c.P.Printf(n.Spec.Name, "installed %s in %s", c.target(), bin)
 	return nil
 }
 

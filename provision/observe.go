@@ -43,7 +43,8 @@ type RedisHealth struct {
 	Pid           int                  `json:"pid,omitempty"`
 	UptimeSeconds int64                `json:"uptime_seconds,omitempty"`
 	Version       string               `json:"version,omitempty"`
-	Role          string               `json:"role,omitempty"` // "master" or "replica"
+	Engine        string               `json:"engine,omitempty"` // "redis" or "valkey"
+	Role          string               `json:"role,omitempty"`   // "master" or "replica"
 	MasterAddr    string               `json:"master_addr,omitempty"`
 	LinkStatus    string               `json:"link_status,omitempty"`
 	Offset        int64                `json:"offset"`                        // a replica's slave_repl_offset, a master's master_repl_offset
@@ -61,6 +62,8 @@ type SentinelHealth struct {
 	Running     bool       `json:"running"` // it answered SENTINEL MASTER
 	Error       string     `json:"error,omitempty"`
 	Pid         int        `json:"pid,omitempty"`
+	Version     string     `json:"version,omitempty"`
+	Engine      string     `json:"engine,omitempty"`
 	Master      string     `json:"master,omitempty"` // ip:port it names
 	MasterFlags string     `json:"master_flags,omitempty"`
 	Epoch       int64      `json:"config_epoch"`
@@ -180,7 +183,8 @@ func (c *Cluster) observeData(ctx context.Context, n *Node) *RedisHealth {
 	info := redisx.ParseInfo(s)
 	r.Pid = int(info.Int("process_id"))
 	r.UptimeSeconds = info.Int("uptime_in_seconds")
-	r.Version = info["redis_version"]
+	b := runningBuild(info)
+	r.Version, r.Engine = b.Version, b.Engine
 	r.Role = info["role"]
 	r.ReplID, r.ReplOffset = info["master_replid"], info.Int("master_repl_offset")
 	if r.Role == "slave" {
@@ -248,7 +252,10 @@ func (c *Cluster) observeSentinel(ctx context.Context, n *Node) *SentinelHealth 
 		s.CKQuorum, s.QuorumOK = ck, strings.HasPrefix(ck, "OK")
 	}
 	if v, err := info.Result(); err == nil {
-		s.Pid = int(redisx.ParseInfo(v).Int("process_id"))
+		i := redisx.ParseInfo(v)
+		s.Pid = int(i.Int("process_id"))
+		b := runningBuild(i)
+		s.Version, s.Engine = b.Version, b.Engine
 	}
 	sortPeers(s.Replicas)
 	sortPeers(s.Sentinels)

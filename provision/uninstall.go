@@ -215,6 +215,7 @@ func (c *Cluster) sharedPath(p string) bool {
 	l := c.Layout
 	switch p {
 	case path.Join(l.BinDir, "redis-server"), path.Join(l.BinDir, "redis-cli"), path.Join(l.BinDir, "redis-sentinel"),
+		stagedName(l.BinDir, "redis-server"), stagedName(l.BinDir, "redis-cli"),
 		l.ConfDir, path.Dir(l.DataDir), l.StateDir, path.Join(l.StateDir, "build"):
 		return true
 	}

@@ -82,6 +82,7 @@ type upRun struct {
 	failedOver       bool                     // findDeparted moved the master off a departed host
 	running          map[server]runningServer // servers found running before the start steps
 	checks           *pendingChecks           // the host checks, run while the facts are gathered
+	snap             *Snapshot                // findMaster's observation, before anything was started
 	unlock           func()
 	mu               sync.Mutex
 }
@@ -249,15 +250,18 @@ func (r *upRun) checkHosts(ctx context.Context) error {
 			fail("port %d is taken by another program (%s); free it or choose another sentinel.port", c.Inv.Sentinel.Port, f.SentinelPortOwner)
 		}
 		bin := c.Layout.BinDir + "/redis-server"
-		if f.RedisVersion != "" && f.RedisVersion != c.Inv.Redis.Version && !n.Manifest.Has(bin) && n.Manifest.Shared() {
-			fail("%s is Redis %s, installed for another cluster on this host (%s); clusters on one host share %s, so set redis.version to %s", bin, f.RedisVersion, strings.Join(named(n.Manifest.Others), ", "), c.Layout.BinDir, f.RedisVersion)
-		} else if f.RedisVersion != "" && f.RedisVersion != c.Inv.Redis.Version && !n.Manifest.Has(bin) {
-			fail("%s is Redis %s and was not installed by redisctl; refusing to replace it (remove it, or set redis.version to %s)", bin, f.RedisVersion, f.RedisVersion)
+		have := installedBuild(f)
+		other := have.Version != "" && have != c.target()
+		if other && !n.Manifest.Has(bin) && n.Manifest.Shared() {
+			fail("%s is %s, installed for another cluster on this host (%s); clusters on one host share %s, so set redis.engine and redis.version to %s", bin, have, strings.Join(named(n.Manifest.Others), ", "), c.Layout.BinDir, have)
+		} else if other && !n.Manifest.Has(bin) {
+			fail("%s is %s and was not installed by redisctl; refusing to replace it (remove it, or set redis.engine and redis.version to %s)", bin, have, have)
+		} else if other {
+			if err := checkVersionChange(have, c.target()); err != nil {
+				fail("%v", err)
+			}
 		}
-		if f.RedisVersion != "" && f.RedisVersion != c.Inv.Redis.Version && n.Manifest.Has(bin) && f.RedisPid > 0 {
-			fail("redis %s is running; changing the version of a live cluster (to %s) is not supported yet", f.RedisVersion, c.Inv.Redis.Version)
-		}
-		if n.Init != nil && n.Init.Notify() && f.RedisVersion == c.Inv.Redis.Version && !f.RedisSystemd {
+		if n.Init != nil && n.Init.Notify() && have == c.target() && !f.RedisSystemd {
 			// No install will replace it: a Type=notify unit would make
 			// systemd wait forever for a readiness message.
 			fail("%s was built without systemd support (USE_SYSTEMD=yes), which the Type=notify units need; remove it so up builds one with it", bin)
@@ -265,7 +269,7 @@ func (r *upRun) checkHosts(ctx context.Context) error {
 		if n.Init == nil {
 			fail("unknown init system %q (redisctl knows SysV init and systemd)", f.Init)
 		}
-		r.opts.Progress.Printf(n.Spec.Name, "%s %s %s, %s, redis %s%s", f.OSID, f.OSVersion, f.Arch, f.Init, orNone(f.RedisVersion), running(f))
+		r.opts.Progress.Printf(n.Spec.Name, "%s %s %s, %s, %s%s", f.OSID, f.OSVersion, f.Arch, f.Init, have, running(f))
 	}
 	return errors.Join(errs...)
 }
@@ -345,18 +349,28 @@ func (r *upRun) install(ctx context.Context) error {
 		}
 	}
 	if len(todo) == 0 {
-		r.opts.Progress.Printf("", "every host has redis %s; nothing to install", r.c.Inv.Redis.Version)
+		r.opts.Progress.Printf("", "every host has %s; nothing to install", r.c.target())
 		return nil
+	}
+	what := func(n *Node) string {
+		if stages(n) {
+			return fmt.Sprintf("put %s beside %s in %s (switched to at each restart)", r.c.target(), installedBuild(n.Facts), r.c.Layout.BinDir)
+		}
+		return fmt.Sprintf("install %s in %s", r.c.target(), r.c.Layout.BinDir)
 	}
 	if r.opts.DryRun {
 		for _, n := range todo {
-			r.change(n, "", nil, "install redis %s in %s", r.c.Inv.Redis.Version, r.c.Layout.BinDir)
+			r.change(n, "", nil, "%s", what(n))
 		}
 		return nil
 	}
+	whats := map[*Node]string{}
+	for _, n := range todo {
+		whats[n] = what(n) // before Install changes the facts
+	}
 	done, err := r.c.Install(ctx, r.src, r.opts.CacheDir)
 	for _, n := range done {
-		r.change(n, "", nil, "install redis %s in %s", r.c.Inv.Redis.Version, r.c.Layout.BinDir)
+		r.change(n, "", nil, "%s", whats[n])
 	}
 	return err
 }
@@ -375,6 +389,7 @@ func (r *upRun) prepare(ctx context.Context) error {
 // the master, after checking that nothing forbids going on.
 func (r *upRun) findMaster(ctx context.Context) error {
 	s := r.c.Observe(ctx)
+	r.snap = s
 	if err := r.c.checkPasswordAccepted(s); err != nil {
 		return err
 	}
@@ -503,6 +518,7 @@ func (r *upRun) applyLive(ctx context.Context, n *Node, ch fileChange) error {
 // from it and its restart as a replica; then the sentinels, one by one.
 func (r *upRun) rollingRestart(ctx context.Context) error {
 	c := r.c
+	r.planUpgrade()
 	if len(r.restarts) == 0 && len(r.sentinelRestarts) == 0 {
 		return nil
 	}
@@ -546,6 +562,9 @@ func (r *upRun) restartData(ctx context.Context, n *Node) error {
 	if err := r.rewriteIfChanged(ctx, n, c.Layout.RedisConf); err != nil {
 		return err
 	}
+	if err := c.switchBinaries(ctx, n); err != nil {
+		return err
+	}
 	if _, err := c.stopService(ctx, n, c.Layout.RedisService, c.Layout.RedisPid); err != nil {
 		return err
 	}
@@ -558,7 +577,11 @@ func (r *upRun) restartData(ctx context.Context, n *Node) error {
 	if err := c.WaitReplication(ctx, r.master, r.replicas(), r.opts.SyncTimeout); err != nil {
 		return err
 	}
-	return c.Verify(ctx, r.master, r.opts.SyncTimeout)
+	if err := c.Verify(ctx, r.master, r.opts.SyncTimeout); err != nil {
+		return err
+	}
+	c.P.Printf(n.Spec.Name, "restarted %s on %s; back in sync", c.Layout.RedisService, c.target())
+	return nil
 }
 
 func (r *upRun) restartSentinel(ctx context.Context, n *Node) error {
@@ -569,10 +592,45 @@ func (r *upRun) restartSentinel(ctx context.Context, n *Node) error {
 	if err := r.rewriteIfChanged(ctx, n, c.Layout.SentinelConf); err != nil {
 		return err
 	}
+	if err := c.switchBinaries(ctx, n); err != nil {
+		return err
+	}
 	if _, _, err := c.startService(ctx, n, c.Layout.SentinelService, c.Layout.SentinelPid); err != nil {
 		return err
 	}
-	return c.Verify(ctx, r.master, r.opts.SyncTimeout)
+	if err := c.Verify(ctx, r.master, r.opts.SyncTimeout); err != nil {
+		return err
+	}
+	c.P.Printf(n.Spec.Name, "restarted %s on %s; it sees the master, every replica and every other sentinel", c.Layout.SentinelService, c.target())
+	return nil
+}
+
+// planUpgrade adds to the rolling restart every server that runs another
+// build than the inventory's (found so by findMaster's observation, before
+// anything was started): an upgrade, or a change of engine, is a rolling
+// restart onto the new binaries (see upgrade.go). A resumed upgrade finds
+// only the servers still on the old build.
+func (r *upRun) planUpgrade() {
+	if r.snap == nil {
+		return
+	}
+	want := r.c.target()
+	for _, n := range r.c.Nodes {
+		nh := r.snap.Node(n.Spec.Name)
+		if nh == nil {
+			continue
+		}
+		if d := nh.Redis; d != nil && d.Running && d.Version != "" {
+			if have := (build{d.Engine, d.Version}); have != want {
+				r.restarts[n] = append(r.restarts[n], fmt.Sprintf("the upgrade from %s to %s", have, want))
+			}
+		}
+		if s := nh.Sentinel; n.Spec.Sentinel && s != nil && s.Running && s.Version != "" {
+			if have := (build{s.Engine, s.Version}); have != want {
+				r.sentinelRestarts[n] = append(r.sentinelRestarts[n], fmt.Sprintf("the upgrade from %s to %s", have, want))
+			}
+		}
+	}
 }
 
 // rewriteIfChanged writes one file of n again when it differs from what

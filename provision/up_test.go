@@ -146,7 +146,7 @@ func TestUpBuildFailureReportsStderrTail(t *testing.T) {
 
 	// The source went to node1 only, as the build host.
 	src, _ := os.ReadFile(inv.Redis.Source)
-	tarball := "/var/lib/redisctl/build/redis-" + inv.Redis.SHA256[:12] + ".tar.gz"
+	tarball := "/var/lib/redisctl/build/source-" + inv.Redis.SHA256[:12] + ".tar"
 	if f, ok := hosts[0].File(tarball); !ok || string(f.Data) != string(src) || f.Mode != 0o600 {
 		t.Errorf("node1: source not uploaded to %s (mode 0600)", tarball)
 	}
@@ -192,7 +192,7 @@ func TestUpBuildsOncePerPlatform(t *testing.T) {
 		Answer(`make -j`, fakehost.Result{Stdout: "Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc-5.2.1 bits=64 build=1\n" +
 			sha256Hex([]byte("server binary")) + "  redis-server\n" + sha256Hex([]byte("cli binary")) + "  redis-cli\n"}).
 		Answer(`^rm -rf `, fakehost.Result{})
-	work := "/var/lib/redisctl/build/redis-" + inv.Redis.SHA256[:12] + "/src/"
+	work := "/var/lib/redisctl/build/source-" + inv.Redis.SHA256[:12] + "/src/"
 	hosts[0].SetFile(work+"redis-server", []byte("server binary"), 0o755, "")
 	hosts[0].SetFile(work+"redis-cli", []byte("cli binary"), 0o755, "")
 	for _, h := range hosts {

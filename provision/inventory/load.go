@@ -161,7 +161,7 @@ func (d *decoder) syntaxError(err error) {
 var (
 	topKeys   = keySet{names: []string{"name", "redis", "sentinel", "ssh", "hosts"}}
 	redisKeys = keySet{
-		names: []string{"version", "source", "sha256", "port", "password", "password_file", "config"},
+		names: []string{"engine", "version", "source", "sha256", "port", "password", "password_file", "config"},
 		hints: map[string]string{"requirepass": `did you mean "password"?`},
 	}
 	sentinelKeys = keySet{names: []string{"port", "quorum", "down_after_ms", "parallel_syncs", "failover_timeout_ms"}}
@@ -203,10 +203,11 @@ func (d *decoder) redis(n *yaml.Node, f fieldPath, r *Redis) {
 		d.problem(d.locate(f), f, "missing (want at least version and source)")
 		return
 	}
-	m := d.mapping(n, f, redisKeys, "a mapping with version, source, sha256, port, password, password_file and config")
+	m := d.mapping(n, f, redisKeys, "a mapping with engine, version, source, sha256, port, password, password_file and config")
 	if m == nil {
 		return
 	}
+	d.engine(m["engine"], f.key("engine"), r)
 	d.version(m["version"], f.key("version"), r)
 	d.source(m["source"], m["sha256"], f, r)
 	d.port(m["port"], f.key("port"), &r.Port)

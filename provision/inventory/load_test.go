@@ -78,7 +78,7 @@ var badCases = []struct {
 	{name: "port-not-number", want: []string{`6:9: redis.port: "seven" is not a whole number (want a port, 1 to 65535)`}},
 	{name: "port-quoted", want: []string{`3:9: sentinel.port: "8000" is a string, not a number (remove the quotes)`}},
 	{name: "hosts-not-list", want: []string{`6:8: hosts: want a list of hosts, not a string`}},
-	{name: "redis-not-mapping", want: []string{`2:8: redis: want a mapping with version, source, sha256, port, password, password_file and config, not a string`}},
+	{name: "redis-not-mapping", want: []string{`2:8: redis: want a mapping with engine, version, source, sha256, port, password, password_file and config, not a string`}},
 	{name: "not-mapping", want: []string{`2:1: want a mapping with name, redis, sentinel, ssh and hosts, not a list`}},
 	{name: "sentinel-not-bool", want: []string{`8:65: hosts[1].sentinel: "maybe" is not true or false`}},
 	{name: "version-number", want: []string{`3:12: redis.version: 7.0 is a number to YAML (quote it: version: "7.0")`}},
@@ -329,6 +329,7 @@ func TestExampleInventory(t *testing.T) {
 		File: file,
 		Name: "mymaster",
 		Redis: Redis{
+			Engine:         "redis",
 			Version:        "7.0.15",
 			Source:         "https://download.redis.io/releases/redis-7.0.15.tar.gz",
 			SHA256:         "98066f5363504b26c34dd20fbcc3c957990d764cdf42576c836fc021073f4341",
@@ -454,5 +455,29 @@ func TestLoadMissingFile(t *testing.T) {
 	_, _, err := Load(testdata + "no-such-inventory.yaml")
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("want an error that is fs.ErrNotExist, got %v", err)
+	}
+}
+
+func TestEngine(t *testing.T) {
+	for _, tc := range []struct{ yaml, want, problem string }{
+		{"", "redis", ""},
+		{"  engine: valkey\n", "valkey", ""},
+		{"  engine: redis\n", "redis", ""},
+		{"  engine: keydb\n", "", `redis.engine: "keydb" is not an engine redisctl knows (want redis or valkey)`},
+	} {
+		src := "redis:\n" + tc.yaml + "  version: \"7.0.15\"\n  source: https://example.com/r.tar.gz\n  sha256: \"" + strings.Repeat("a", 64) + "\"\nhosts:\n  - {name: a, address: 10.0.0.1, role: master}\n  - {name: b, address: 10.0.0.2, role: replica}\n  - {name: c, address: 10.0.0.3, role: replica}\n"
+		inv, _, err := Parse("inv.yaml", []byte(src), func(string) (string, bool) { return "", false })
+		if tc.problem != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.problem) {
+				t.Errorf("engine %q: error %v, want %q", tc.yaml, err, tc.problem)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("engine %q: %v", tc.yaml, err)
+		}
+		if inv.Redis.Engine != tc.want {
+			t.Errorf("engine %q: got %q, want %q", tc.yaml, inv.Redis.Engine, tc.want)
+		}
 	}
 }

@@ -19,12 +19,41 @@ import (
 var (
 	versionForm = regexp.MustCompile(`^[0-9]+\.[0-9]+[0-9A-Za-z.-]*$`)
 	sha256Form  = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	// tarballVersion finds the version in redis-7.0.15.tar.gz (upstream) or
-	// redis_7.0.15.orig.tar.gz (Debian).
-	tarballVersion = regexp.MustCompile(`^redis[-_]([0-9][0-9A-Za-z.-]*?)(\.orig)?\.tar\.gz$`)
+	// tarballVersion finds the engine and version in redis-7.0.15.tar.gz
+	// (upstream), redis_7.0.15.orig.tar.gz or valkey_8.1.1+dfsg1.orig.tar.xz
+	// (Debian; the +dfsg1 of a repack is not part of the version).
+	tarballVersion = regexp.MustCompile(`^(redis|valkey)[-_]([0-9][0-9A-Za-z.-]*?)(\+[0-9A-Za-z.]+)?(\.orig)?\.tar\.(gz|xz)$`)
 	// envRef is a password written as a reference: ${NAME}.
 	envRef = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
 )
+
+// The engines redisctl builds and runs.
+const (
+	EngineRedis  = "redis"
+	EngineValkey = "valkey"
+)
+
+// EngineName is an engine's name as people write it: Redis, Valkey.
+func EngineName(engine string) string {
+	if engine == EngineValkey {
+		return "Valkey"
+	}
+	return "Redis"
+}
+
+func (d *decoder) engine(n *yaml.Node, f fieldPath, r *Redis) {
+	r.Engine = EngineRedis
+	v, ok := d.str(n, f)
+	if !ok || v == "" {
+		return
+	}
+	switch v {
+	case EngineRedis, EngineValkey:
+		r.Engine = v
+	default:
+		d.errorf(n, f, "%q is not an engine redisctl knows (want redis or valkey)", v)
+	}
+}
 
 func (d *decoder) version(n *yaml.Node, f fieldPath, r *Redis) {
 	if absent(n) {
@@ -108,7 +137,7 @@ func (d *decoder) localSource(n *yaml.Node, f fieldPath, s string, sum *yaml.Nod
 		d.errorf(n, f, "cannot use %s: %v", p, err)
 		return
 	case !info.Mode().IsRegular():
-		d.errorf(n, f, "%s is not a file (want a .tar.gz of the Redis source)", p)
+		d.errorf(n, f, "%s is not a file (want a .tar.gz or .tar.xz of the source)", p)
 		return
 	}
 	r.Source = p
@@ -144,8 +173,11 @@ func (d *decoder) warnVersionMismatch(n *yaml.Node, f fieldPath, r *Redis) {
 		return
 	}
 	m := tarballVersion.FindStringSubmatch(filepath.Base(r.Source))
-	if m != nil && m[1] != r.Version {
-		d.warnf(posOf(n), f, "the file name says Redis %s but redis.version is %s", m[1], r.Version)
+	if m != nil && m[2] != r.Version {
+		d.warnf(posOf(n), f, "the file name says %s %s but redis.version is %s", EngineName(m[1]), m[2], r.Version)
+	}
+	if m != nil && r.Engine != "" && m[1] != r.Engine {
+		d.warnf(posOf(n), f, "the file name says %s but redis.engine is %s", m[1], r.Engine)
 	}
 }
 

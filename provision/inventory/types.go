@@ -32,6 +32,9 @@ type Inventory struct {
 
 // Redis holds the data-node settings shared by every host.
 type Redis struct {
+	// Engine is the server the cluster runs: EngineRedis (the default) or
+	// EngineValkey. Both are built from source the same way.
+	Engine  string
 	Version string // e.g. "7.0.15"
 	Source  string // URL or local path of the source tarball
 	SHA256  string // lower-case hex; required for URLs

@@ -272,8 +272,12 @@ newest_tarball() {
 	[ -n "$f" ] && [ -s "$f" ] && echo "$f"
 }
 
-cmd_source() {
+cmd_source() { # source [PKG SUITE]: the lab's Redis tarball, or PKG's from SUITE
 	local f
+	if [ $# -gt 0 ]; then
+		source_of "$@"
+		return
+	fi
 	if f=$(newest_tarball "$CACHE"); then
 		echo "$f"
 		return 0
@@ -310,6 +314,48 @@ cmd_source() {
 	mv "$f" "$CACHE/"
 	rm -rf "$apt/download"
 	f=$CACHE/$(basename "$f")
+	log "cached $f"
+	echo "$f"
+}
+
+# source_of PKG SUITE: the upstream tarball (PKG_*.orig.tar.*) of Debian's
+# source package PKG in SUITE (for example redis trixie: Redis 8.0.2;
+# valkey trixie: Valkey 8.1.1), fetched once into $CACHE/sources/SUITE.
+# Only the orig tarball matters: the mirror may lack the Debian diff or
+# .dsc of a point release, so a failing apt-get is fine once it arrived.
+source_of() {
+	local pkg=$1 suite=$2 dir=$CACHE/sources/$2 f
+	[[ $pkg =~ ^[a-z0-9.+-]+$ && $suite =~ ^[a-z0-9-]+$ ]] || die "source: bad package or suite: $pkg $suite"
+	f=$(shopt -s nullglob && printf '%s\n' "$dir/${pkg}"_*.orig.tar.* | sort -V | tail -n 1)
+	if [ -n "$f" ] && [ -s "$f" ]; then
+		echo "$f"
+		return 0
+	fi
+	command -v apt-get >/dev/null || die "apt-get not found; put a ${pkg}_*.orig.tar.* into $dir"
+	local apt=$CACHE/apt-$suite
+	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$dir"
+	printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$suite" >"$apt/deb-src.sources"
+	local opts=(
+		-o "Dir::Etc::SourceList=$apt/deb-src.sources"
+		-o Dir::Etc::SourceParts=/dev/null
+		-o "Dir::State::Lists=$apt/lists"
+		-o "Dir::Cache=$apt/cache"
+		-o APT::Sandbox::User=root
+		-q
+	)
+	if [ ! -e "$apt/lists/.updated" ]; then
+		apt-get "${opts[@]}" update >&2 || die "apt-get update of the $suite deb-src lists failed"
+		touch "$apt/lists/.updated"
+	fi
+	local dl
+	dl=$(mktemp -d "$apt/download.XXXXXX")
+	(cd "$dl" && apt-get "${opts[@]}" source --download-only "$pkg" >&2) ||
+		log "apt-get source $pkg ($suite) did not fetch everything; only the orig tarball is needed"
+	f=$(shopt -s nullglob && printf '%s\n' "$dl/${pkg}"_*.orig.tar.* | sort -V | tail -n 1)
+	[ -n "$f" ] && [ -s "$f" ] || { rm -rf "$dl"; die "apt-get source gave no ${pkg}_*.orig.tar.* from $suite"; }
+	mv "$f" "$dir/"
+	rm -rf "$dl"
+	f=$dir/$(basename "$f")
 	log "cached $f"
 	echo "$f"
 }
@@ -838,13 +884,13 @@ case ${1:-} in
 up) cmd_up ;;
 down) cmd_down ;;
 status) cmd_status ;;
-source) cmd_source ;;
+source) shift; cmd_source "$@" ;;
 restart) shift && cmd_restart "$@" ;;
 kill) shift && cmd_kill "$@" ;;
 __init) shift && cmd_init "$@" ;;
 __boot) shift && cmd_boot "$@" ;;
 *)
-	echo "usage: $0 up|down|status|source|restart nodeI...|kill nodeI..." >&2
+	echo "usage: $0 up|down|status|source [PKG SUITE]|restart nodeI...|kill nodeI..." >&2
 	exit 2
 	;;
 esac
