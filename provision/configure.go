@@ -5,8 +5,13 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
+	"weak"
 
+	"github.com/redisctl/redisctl/provision/inventory"
 	"github.com/redisctl/redisctl/provision/remote"
 	"github.com/redisctl/redisctl/provision/render"
 )
@@ -156,7 +161,15 @@ func (c *Cluster) planFiles(ctx context.Context, n *Node, masterAddr string) ([]
 			ch.New, ch.Keys, err = mergeConfig(old, f.Data, "replicaof")
 		case c.Layout.SentinelConf:
 			ch.IsConfig, ch.Live = true, n.Facts.SentinelPid > 0
-			ch.New, ch.Keys, err = mergeConfig(old, f.Data)
+			if old == nil && n.Facts.SentinelPid == 0 {
+				// Written for the first time: with the sentinel's id and
+				// its peers. A file that exists is only ever merged (and
+				// a sentinel running without one has an id of its own).
+				if ch.File.Data, err = c.firstSentinelConf(ctx, n, masterAddr); err != nil {
+					return nil, err
+				}
+			}
+			ch.New, ch.Keys, err = mergeConfig(old, ch.File.Data)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Path, err)
@@ -238,4 +251,116 @@ chown -h %[2]s "$f"
 set -- $(stat -L -c '%%u %%a' -- "$(dirname -- "$f")")
 if [ "$1" = 0 ] && [ $(( 0$2 & 022 )) = 0 ]; then chmod 640 "$f"; fi
 `, remote.Quote(file), remote.Quote(owner))
+}
+
+// firstSentinelConf renders the sentinel.conf of n for a host that has
+// none yet, with the sentinel's id and the peers it knows from its first
+// start (see render.SentinelIdentity): the replicas of masterAddr, and the
+// other sentinels whose ids are known, each with the id it has. Those are
+// the ids decided for the run (sentinelIDs): the one in a sentinel's file,
+// or the one generated for a sentinel whose file is written in this run.
+// A sentinel whose file has no id yet (it never started) is left out; the
+// sentinels find it by its hello messages, as before.
+func (c *Cluster) firstSentinelConf(ctx context.Context, n *Node, masterAddr string) ([]byte, error) {
+	ids, err := c.sentinelIDs().decide(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	sentinels := c.Sentinels()
+	addrs := make([]render.Addr, len(sentinels))
+	idList := make([]string, len(sentinels))
+	self := -1
+	for i, s := range sentinels {
+		addrs[i] = render.Addr{Host: s.Spec.Address, Port: c.Inv.Sentinel.Port}
+		idList[i] = ids[s]
+		if s == n {
+			self = i
+		}
+	}
+	var replicas []render.Addr
+	for _, r := range c.Nodes {
+		if !inventory.SameAddress(r.Spec.Address, masterAddr) {
+			replicas = append(replicas, render.Addr{Host: r.Spec.Address, Port: c.Inv.Redis.Port})
+		}
+	}
+	identity, err := render.NewSentinelIdentity(self, addrs, idList, replicas)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := render.NewSentinelConf(c.Inv, n.Spec, masterAddr, n.Facts.Init)
+	if err != nil {
+		return nil, err
+	}
+	sc.Identity = identity
+	return render.RenderSentinelConf(sc)
+}
+
+// sentinelIDs are the ids of a cluster's sentinels for one run. Every node
+// that writes its first sentinel.conf (in parallel with the others) names
+// its peers with the ids they write for themselves, so the ids are decided
+// once, for all of them.
+type sentinelIDs struct {
+	mu  sync.Mutex
+	ids map[*Node]string // nil until decided; "" for an unknown id
+}
+
+// clusterSentinelIDs holds the sentinelIDs of each Cluster. It stands in
+// for a field of Cluster, keyed by a weak pointer so that a Cluster no one
+// holds any more is forgotten with its ids.
+var clusterSentinelIDs sync.Map // weak.Pointer[Cluster] -> *sentinelIDs
+
+func (c *Cluster) sentinelIDs() *sentinelIDs {
+	key := weak.Make(c)
+	if v, ok := clusterSentinelIDs.Load(key); ok {
+		return v.(*sentinelIDs)
+	}
+	v, loaded := clusterSentinelIDs.LoadOrStore(key, &sentinelIDs{})
+	if !loaded {
+		runtime.AddCleanup(c, func(k weak.Pointer[Cluster]) { clusterSentinelIDs.Delete(k) }, key)
+	}
+	return v.(*sentinelIDs)
+}
+
+// decide returns the id of every sentinel of c, reading each sentinel's
+// config file (one round trip per host, all at once) the first time it is
+// called; an error is not kept, so a later call tries again. It changes
+// nothing on any host: a plan decides ids as up does, and only writing a
+// first sentinel.conf puts one on a host.
+func (s *sentinelIDs) decide(ctx context.Context, c *Cluster) (map[*Node]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ids != nil {
+		return s.ids, nil
+	}
+	sentinels := c.Sentinels()
+	files := make([]render.SentinelFile, len(sentinels))
+	err := eachHost(ctx, sentinels, nodeName, "read the sentinel's id", func(ctx context.Context, n *Node) error {
+		if n.Host == nil {
+			return fmt.Errorf("not connected")
+		}
+		got, err := n.Host.ReadFiles(ctx, []string{c.Layout.SentinelConf})
+		if err != nil {
+			return err
+		}
+		data := got[c.Layout.SentinelConf]
+		if len(data) == 0 {
+			data = nil // missing, or empty: written as a new file, as planFiles has it
+		}
+		i := slices.Index(sentinels, n)
+		files[i] = render.SentinelFile{Addr: render.Addr{Host: n.Spec.Address, Port: c.Inv.Sentinel.Port}, Data: data,
+			Running: n.Facts != nil && n.Facts.SentinelPid > 0}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	list, err := render.PlanSentinelIDs(c.Inv.Name, files, render.NewSentinelID)
+	if err != nil {
+		return nil, err
+	}
+	s.ids = map[*Node]string{}
+	for i, n := range sentinels {
+		s.ids[n] = list[i]
+	}
+	return s.ids, nil
 }

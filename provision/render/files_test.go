@@ -71,3 +71,25 @@ func TestVersionAtLeast(t *testing.T) {
 		}
 	}
 }
+
+// HostFilesWith renders for the Redis that runs, not the inventory's, when
+// told: a running 6.2 would refuse repl-diskless-sync-max-replicas live.
+func TestHostFilesWithRunningVersion(t *testing.T) {
+	inv := testInventory("pw", "10.0.0.1", "10.0.0.2", "10.0.0.3")
+	for _, c := range []struct {
+		running string
+		want    int
+	}{{"", 1}, {"6.2.14", 0}, {"7.0.15", 1}, {"7.2.4", 1}} {
+		files, err := HostFilesWith(inv, &inv.Hosts[1], "10.0.0.1", InitSysV, HostOptions{RedisVersion: c.running})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines, err := ParseConfig(files[0].Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(Find(lines, "repl-diskless-sync-max-replicas")); got != c.want {
+			t.Errorf("running %q: %d repl-diskless-sync-max-replicas lines, want %d", c.running, got, c.want)
+		}
+	}
+}

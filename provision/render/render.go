@@ -91,6 +91,11 @@ type SentinelConf struct {
 	DownAfterMS       int
 	ParallelSyncs     int
 	FailoverTimeoutMS int
+
+	// Identity, in a file written for the first time only, gives the
+	// sentinel its id and the peers it knows from its first start. An
+	// existing file is never rendered again: Sentinel keeps its own state.
+	Identity *SentinelIdentity
 }
 
 // Kind says which server a Service runs.
@@ -155,8 +160,14 @@ func RenderRedisConf(c RedisConf) ([]byte, error) {
 	return execute("redis.conf.tmpl", c)
 }
 
-// RenderSentinelConf renders sentinel.conf.tmpl.
+// RenderSentinelConf renders sentinel.conf.tmpl. An Identity that
+// Sentinel would refuse (see SentinelIdentity) is an error.
 func RenderSentinelConf(c SentinelConf) ([]byte, error) {
+	if c.Identity != nil {
+		if err := c.Identity.check(c.Master); err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Path, err)
+		}
+	}
 	return execute("sentinel.conf.tmpl", c)
 }
 

@@ -543,3 +543,147 @@ func indent(s string) string {
 	s = strings.TrimRight(s, "\n")
 	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
 }
+
+// TestSentinelsOnRenderedIdentity starts a master, two replicas and three
+// sentinels whose first config files carry the ids and peers redisctl
+// plans (all on loopback, on free ports): each sentinel must report its
+// planned id and know the two others, by those ids, and both replicas from
+// its first second, keep exactly that after the hello messages, and write
+// the same ids back when it rewrites its file.
+func TestSentinelsOnRenderedIdentity(t *testing.T) {
+	bin := redisServer(t)
+	t.Logf("redis-server %s (%s)", redisVersion(t, bin), bin)
+	const pw = "s3cret-Pa55"
+	inv := testInventory(pw, "10.231.0.11", "10.231.0.12", "10.231.0.13")
+	inv.Sentinel.DownAfterMS = 2000
+	_, mc := testRedis(t, bin, inv, 0, 0, t.TempDir())
+	var replicas []Addr
+	for i := 1; i < 3; i++ {
+		_, rc := testRedis(t, bin, inv, i, mc.Port, t.TempDir())
+		replicas = append(replicas, Addr{Host: "127.0.0.1", Port: rc.Port})
+	}
+
+	var sentinels []Addr
+	var files []SentinelFile
+	for range 3 {
+		a := Addr{Host: "127.0.0.1", Port: freePort(t)}
+		sentinels = append(sentinels, a)
+		files = append(files, SentinelFile{Addr: a})
+	}
+	ids, err := PlanSentinelIDs(inv.Name, files, NewSentinelID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []*resp
+	var paths []string
+	for i := range sentinels {
+		dir := t.TempDir()
+		sc, err := NewSentinelConf(inv, &inv.Hosts[i], "127.0.0.1", InitSysV)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc.Path = filepath.Join(dir, "sentinel.conf")
+		sc.Port = sentinels[i].Port
+		sc.Bind = []string{"127.0.0.1"}
+		sc.Daemonize = false
+		sc.PidFile = filepath.Join(dir, "sentinel.pid")
+		sc.LogFile = filepath.Join(dir, "sentinel.log")
+		sc.Dir = dir
+		sc.Master.Port = mc.Port
+		if sc.Identity, err = NewSentinelIdentity(i, sentinels, ids, replicas); err != nil {
+			t.Fatal(err)
+		}
+		data, err := RenderSentinelConf(sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(sc.Path, data, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		s := startServer(t, bin, sc.Port, sc.LogFile, sc.Path, "--sentinel")
+		c := dial(t, s.addr)
+		c.must("AUTH", pw)
+		conns = append(conns, c)
+		paths = append(paths, sc.Path)
+	}
+
+	// peersOf returns the ids of the sentinels c knows and how many replicas.
+	peersOf := func(c *resp) (peers []string, replicaCount int) {
+		for _, v := range c.must("SENTINEL", "SENTINELS", inv.Name).([]any) {
+			peers = append(peers, pairs(strs(t, v))["runid"])
+		}
+		slices.Sort(peers)
+		return peers, len(c.must("SENTINEL", "REPLICAS", inv.Name).([]any))
+	}
+	others := func(i int) []string {
+		var o []string
+		for j, id := range ids {
+			if j != i {
+				o = append(o, id)
+			}
+		}
+		slices.Sort(o)
+		return o
+	}
+	check := func(when string) {
+		for i, c := range conns {
+			if got := c.must("SENTINEL", "MYID"); got != ids[i] {
+				t.Errorf("%s: sentinel %d: SENTINEL MYID %v, want %s", when, i, got, ids[i])
+			}
+			peers, n := peersOf(c)
+			if !slices.Equal(peers, others(i)) || n != 2 {
+				t.Errorf("%s: sentinel %d knows sentinels %q and %d replicas, want %q and 2", when, i, peers, n, others(i))
+			}
+		}
+	}
+	// Before any hello message (every 2 s) could have told them.
+	check("at start")
+
+	// The hellos match the entries: all reachable, and still no others.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ok := true
+		for _, c := range conns {
+			for _, v := range c.must("SENTINEL", "SENTINELS", inv.Name).([]any) {
+				if p := pairs(strs(t, v)); p["flags"] != "sentinel" {
+					ok = false
+				}
+			}
+			// NOQUORUM is an error reply: not yet.
+			if v, err := c.do("SENTINEL", "CKQUORUM", inv.Name); err != nil || !strings.HasPrefix(fmt.Sprint(v), "OK") {
+				ok = false
+			}
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sentinels did not all reach each other within 15s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(2500 * time.Millisecond) // at least one round of hellos
+	check("after the hellos")
+
+	for i, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines, err := ParseConfig(data)
+		if err != nil {
+			t.Fatalf("sentinel %d: rewritten file: %v", i, err)
+		}
+		if my := Find(lines, "sentinel", "myid"); len(my) != 1 || my[0].Args[2] != ids[i] {
+			t.Errorf("sentinel %d: rewritten file: myid lines %v, want %s", i, my, ids[i])
+		}
+		var known []string
+		for _, l := range Find(lines, "sentinel", "known-sentinel") {
+			known = append(known, l.Args[len(l.Args)-1])
+		}
+		slices.Sort(known)
+		if !slices.Equal(known, others(i)) {
+			t.Errorf("sentinel %d: rewritten file knows sentinels %q, want %q", i, known, others(i))
+		}
+	}
+}
