@@ -84,12 +84,19 @@ func replicationDone(s *Snapshot, master *Node, replicas []*Node) (bool, string)
 	return ok, strings.Join(seen, "; ")
 }
 
+// verifyPollInterval is how often Verify observes the cluster until every
+// sentinel agrees: one observation is a parallel round trip per server.
+const verifyPollInterval = 100 * time.Millisecond
+
 // Verify proves the cluster can fail over before up declares success:
 // every sentinel names the same master, sees every replica and every other
 // sentinel as reachable, CKQUORUM passes, and a replica refuses writes.
 func (c *Cluster) Verify(ctx context.Context, master *Node, timeout time.Duration) error {
 	start := time.Now()
-	err := c.waitSnapshot(ctx, "a healthy cluster (every sentinel agreeing, reaching every peer, quorum OK)", timeout, time.Second,
+	// Sentinels written by redisctl know their peers from their first
+	// start, so agreement comes within a few hundred milliseconds, not
+	// after the 2 s hello rounds: look again every 100 ms.
+	err := c.waitSnapshot(ctx, "a healthy cluster (every sentinel agreeing, reaching every peer, quorum OK)", timeout, verifyPollInterval,
 		func(_ *Snapshot, a Analysis) (bool, string) {
 			if a.Verdict == Healthy && a.Master == master.Spec.Name {
 				return true, ""
