@@ -8,7 +8,7 @@ export REDISCTL_LAB_STATE ?= $(CURDIR)/.lab
 export REDISCTL_CACHE     ?= $(CURDIR)/.cache
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
-.PHONY: build test unit lab-test lab-up lab-down lab-status demo deps redis-bin fmt vet clean
+.PHONY: build test unit lab-test lab-up lab-down lab-status demo bench deps redis-bin fmt vet clean
 
 build:
 	$(GO) build -o bin/redisctl ./cmd/redisctl
@@ -56,6 +56,13 @@ test: unit lab-test
 
 demo: build lab-up
 	bash testdata/demo.sh
+
+# bench measures issue 13's figures on the lab (root only; elsewhere it says
+# so loudly): fresh up with cached binaries, no-change up, status and writes
+# held in a rolling restart, BENCH_RUNS times each (default 5), on 3 hosts and
+# on 15 (BENCH_HOSTS15=0: 3 only). Prints MEASURE lines and a markdown table.
+bench: build deps
+	bash testdata/bench.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
