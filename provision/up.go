@@ -168,6 +168,11 @@ func Up(ctx context.Context, inv *inventory.Inventory, opts UpOptions) (*Summary
 		t := time.Now()
 		p.Printf("", "==> %s", s.title)
 		if err := s.run(ctx); err != nil {
+			if ctx.Err() != nil {
+				// Every step checks before it acts, so the next run picks
+				// up where this one stopped (an upgrade included).
+				err = fmt.Errorf("interrupted (%v); run up again to finish", context.Cause(ctx))
+			}
 			return r.sum, &StepError{Step: s.title, Err: err}
 		}
 		if d := time.Since(t); d >= time.Second {
