@@ -68,6 +68,11 @@ type Cluster struct {
 	// extra are hosts opened that the inventory does not list (a host
 	// being removed, see connectExtra); Close closes them too.
 	extra []*Node
+
+	// sentinelIDsRun are the sentinel ids decided for this run (see
+	// sentinelIDs in configure.go).
+	sentinelIDsOnce sync.Once
+	sentinelIDsRun  *sentinelIDs
 }
 
 // clientKey names one server of a node: its data node or its sentinel.

@@ -5,11 +5,9 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
-	"weak"
 
 	"github.com/redisctl/redisctl/provision/inventory"
 	"github.com/redisctl/redisctl/provision/remote"
@@ -304,21 +302,9 @@ type sentinelIDs struct {
 	ids map[*Node]string // nil until decided; "" for an unknown id
 }
 
-// clusterSentinelIDs holds the sentinelIDs of each Cluster. It stands in
-// for a field of Cluster, keyed by a weak pointer so that a Cluster no one
-// holds any more is forgotten with its ids.
-var clusterSentinelIDs sync.Map // weak.Pointer[Cluster] -> *sentinelIDs
-
 func (c *Cluster) sentinelIDs() *sentinelIDs {
-	key := weak.Make(c)
-	if v, ok := clusterSentinelIDs.Load(key); ok {
-		return v.(*sentinelIDs)
-	}
-	v, loaded := clusterSentinelIDs.LoadOrStore(key, &sentinelIDs{})
-	if !loaded {
-		runtime.AddCleanup(c, func(k weak.Pointer[Cluster]) { clusterSentinelIDs.Delete(k) }, key)
-	}
-	return v.(*sentinelIDs)
+	c.sentinelIDsOnce.Do(func() { c.sentinelIDsRun = &sentinelIDs{} })
+	return c.sentinelIDsRun
 }
 
 // decide returns the id of every sentinel of c, reading each sentinel's
