@@ -272,6 +272,20 @@ newest_tarball() {
 	[ -n "$f" ] && [ -s "$f" ] && echo "$f"
 }
 
+# apt_opts SOURCES DIR: sets opts to apt-get options for a private deb-src
+# configuration (SOURCES; lists and cache under DIR), so that the machine's
+# own apt configuration is not touched.
+apt_opts() {
+	opts=(
+		-o "Dir::Etc::SourceList=$1"
+		-o Dir::Etc::SourceParts=/dev/null
+		-o "Dir::State::Lists=$2/lists"
+		-o "Dir::Cache=$2/cache"
+		-o APT::Sandbox::User=root
+		-q
+	)
+}
+
 cmd_source() { # source [PKG SUITE]: the lab's Redis tarball, or PKG's from SUITE
 	local f
 	if [ $# -gt 0 ]; then
@@ -298,14 +312,8 @@ cmd_source() { # source [PKG SUITE]: the lab's Redis tarball, or PKG's from SUIT
 	else
 		die "no Debian apt sources found (/etc/apt/sources.list.d/debian.sources)"
 	fi
-	local opts=(
-		-o "Dir::Etc::SourceList=$src"
-		-o Dir::Etc::SourceParts=/dev/null
-		-o "Dir::State::Lists=$apt/lists"
-		-o "Dir::Cache=$apt/cache"
-		-o APT::Sandbox::User=root
-		-q
-	)
+	local opts
+	apt_opts "$src" "$apt"
 	apt-get "${opts[@]}" update >&2 || die "apt-get update of the deb-src lists failed"
 	rm -f "$apt/download"/*
 	(cd "$apt/download" && apt-get "${opts[@]}" source --download-only redis >&2) ||
@@ -335,14 +343,8 @@ source_of() {
 	local apt=$CACHE/apt-$suite
 	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$dir"
 	printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$suite" >"$apt/deb-src.sources"
-	local opts=(
-		-o "Dir::Etc::SourceList=$apt/deb-src.sources"
-		-o Dir::Etc::SourceParts=/dev/null
-		-o "Dir::State::Lists=$apt/lists"
-		-o "Dir::Cache=$apt/cache"
-		-o APT::Sandbox::User=root
-		-q
-	)
+	local opts
+	apt_opts "$apt/deb-src.sources" "$apt"
 	if [ ! -e "$apt/lists/.updated" ]; then
 		apt-get "${opts[@]}" update >&2 || die "apt-get update of the $suite deb-src lists failed"
 		touch "$apt/lists/.updated"
@@ -352,7 +354,10 @@ source_of() {
 	(cd "$dl" && apt-get "${opts[@]}" source --download-only "$pkg" >&2) ||
 		log "apt-get source $pkg ($suite) did not fetch everything; only the orig tarball is needed"
 	f=$(shopt -s nullglob && printf '%s\n' "$dl/${pkg}"_*.orig.tar.* | sort -V | tail -n 1)
-	[ -n "$f" ] && [ -s "$f" ] || { rm -rf "$dl"; die "apt-get source gave no ${pkg}_*.orig.tar.* from $suite"; }
+	if [ -z "$f" ] || [ ! -s "$f" ]; then
+		rm -rf "$dl"
+		die "apt-get source gave no ${pkg}_*.orig.tar.* from $suite"
+	fi
 	mv "$f" "$dir/"
 	rm -rf "$dl"
 	f=$dir/$(basename "$f")
