@@ -154,10 +154,8 @@ func (d Difference) String() string {
 // change meaning, and only that: the order of users, of passwords, of key
 // patterns and of channel patterns (each is a set to Redis); "-@all" at
 // the start of commands (a user starts with none); the order of command
-// rules when none is a category rule except a leading +@all or -@all (then
-// each command's rules are independent of the others'); "sanitize-payload"
-// (the same as not saying it). Command rules with categories and
-// selectors are compared word for word.
+// rules where it cannot matter (see commandKey); "sanitize-payload" (the
+// same as not saying it). Selectors are compared word for word.
 func Compare(found, wanted []User) []Difference {
 	byName := func(us []User) map[string]User {
 		m := make(map[string]User, len(us))
@@ -207,10 +205,10 @@ func diff(a, b User) Difference {
 	add("passwords", sameSet(a.Passwords, b.Passwords))
 	add("keys", sameSet(a.Keys, b.Keys))
 	add("channels", sameSet(a.Channels, b.Channels))
-	ca, exactA := commandKey(a.Commands)
-	cb, exactB := commandKey(b.Commands)
+	ca, catA := commandKey(a.Commands)
+	cb, catB := commandKey(b.Commands)
 	add("commands", ca == cb)
-	d.MaybeReworded = ca != cb && (exactA || exactB)
+	d.MaybeReworded = ca != cb && (catA || catB)
 	add("selectors", slices.Equal(a.Selectors, b.Selectors))
 	add("skip-sanitize-payload", a.SkipSanitizePayload == b.SkipSanitizePayload)
 	return d
@@ -224,26 +222,58 @@ func sameSet(a, b []string) bool {
 }
 
 // commandKey is a string equal for two rule lists that give the same
-// commands, where that can be told without Redis's command table. exact
-// is true when category rules forced a word-for-word key.
+// commands, where that can be told without Redis's command table;
+// categories tells whether category rules other than a leading +@all or
+// -@all are involved, which Redis rewords.
 //
-// Without categories (past a leading +@all or -@all, the user's starting
-// point), each command family is independent: "+client" or "-client"
-// resets every subcommand of CLIENT, "+client|kill" sets one. So a family
-// reduces to its last whole-command rule and the subcommand rules after
-// it, last one winning, minus what repeats the starting point.
-func commandKey(cmds []string) (key string, exact bool) {
+// The list is cut into runs. A run of category rules of one sign commutes
+// ("+@read +@write" is "+@write +@read"), so it is sorted. In a run of
+// command rules each command family is independent of the others:
+// "+client" or "-client" resets every subcommand of CLIENT,
+// "+client|kill" sets one; so a family reduces to its last whole-command
+// rule and the subcommand rules after it, last one winning, and the run is
+// sorted. A run before any category also drops what repeats the starting
+// point (a user starts with -@all). This keeps ACL SAVE's output of Redis
+// 7.0, whose order changes from one server process to the next, equal to
+// itself.
+func commandKey(cmds []string) (key string, categories bool) {
 	base := "-@all"
 	for len(cmds) > 0 && (cmds[0] == "-@all" || cmds[0] == "+@all") {
 		base, cmds = cmds[0], cmds[1:]
 	}
-	for _, c := range cmds {
-		if strings.HasPrefix(c[1:], "@") {
-			return base + " " + strings.Join(cmds, " "), true
+	isCategory := func(c string) bool { return strings.HasPrefix(c[1:], "@") }
+	parts := []string{base}
+	for len(cmds) > 0 {
+		n := 0
+		if isCategory(cmds[0]) {
+			for n < len(cmds) && isCategory(cmds[n]) && cmds[n][0] == cmds[0][0] {
+				n++
+			}
+			run := slices.Clone(cmds[:n])
+			slices.Sort(run)
+			parts = append(parts, run...)
+			categories = true
+		} else {
+			for n < len(cmds) && !isCategory(cmds[n]) {
+				n++
+			}
+			start := byte(0)
+			if !categories {
+				start = base[0]
+			}
+			parts = append(parts, "["+commandRun(cmds[:n], start)+"]")
 		}
+		cmds = cmds[n:]
 	}
+	return strings.Join(parts, " "), categories
+}
+
+// commandRun is the key of a run of command rules without categories;
+// start is '+' or '-' when every command is known to be in that state
+// before the run, 0 when not.
+func commandRun(cmds []string, start byte) string {
 	type family struct {
-		whole byte // '+', '-', or 0 for "as the starting point"
+		whole byte // '+', '-', or 0 for "left as it was"
 		subs  map[string]byte
 	}
 	fams := map[string]*family{}
@@ -264,10 +294,10 @@ func commandKey(cmds []string) (key string, exact bool) {
 	for name, f := range fams {
 		whole := f.whole
 		if whole == 0 {
-			whole = base[0]
+			whole = start
 		}
-		if whole != base[0] {
-			words = append(words, string(whole)+name)
+		if f.whole != 0 && f.whole != start {
+			words = append(words, string(f.whole)+name)
 		}
 		for sub, sign := range f.subs {
 			if sign != whole {
@@ -276,5 +306,5 @@ func commandKey(cmds []string) (key string, exact bool) {
 		}
 	}
 	slices.Sort(words)
-	return base + " " + strings.Join(words, " "), false
+	return strings.Join(words, " ")
 }

@@ -144,6 +144,17 @@ func TestParseWhatRedisSaves(t *testing.T) {
 	if !reflect.DeepEqual(got, wantDiff) {
 		t.Errorf("Compare(saved by Redis 7.0.15, loaded) = %v, want %v", got, wantDiff)
 	}
+	// Another Redis 7.0.15 process saved the same users with its rules in
+	// another order.
+	other, err := Parse([]byte(`user app on #` + h + ` ~app:* resetchannels &app:* -@all +@string +@hash +@geo +@blocking +@bitmap +@set +@hyperloglog +@stream +@sortedset +@list +@keyspace -pfdebug -restore-asking -sort_ro +memory|usage -keys -pfselftest -object|help -flushall -flushdb -migrate -xgroup|help -restore +lolwut -sort +function|delete +function|load +function|restore +function|flush -swapdb -xinfo|help
+user sentinel on #` + h + ` &* -@all +subscribe +multi +script|kill +client|kill +client|setname +slaveof +role +ping +info +config|rewrite +exec +publish
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := Compare(other, []User{users[1], users[4]}); len(d) > 0 {
+		t.Errorf("two saves of the same users by Redis differ: %v", d)
+	}
 	// Redis 7.2 and later write sanitize-payload on every user; it changes
 	// nothing.
 	u72, err := Parse([]byte("user default on sanitize-payload #" + h + " ~* &* +@all\n"))
@@ -242,6 +253,10 @@ func TestCompare(t *testing.T) {
 		{"order of categories matters", user("+@all -@dangerous"), user("-@dangerous +@all"), []string{"commands"}, true},
 		{"categories compared word for word", user("+@read +get"), user("+get +@read"), []string{"commands"}, true},
 		{"same categories", user("+@read -@dangerous"), user("+@read -@dangerous"), nil, false},
+		{"additions of categories reordered", user("+@write +@read -@dangerous"), user("+@read +@write -@dangerous"), nil, false},
+		{"a command moved across a category", user("+@read -get +@write"), user("+@read +@write -get"), []string{"commands"}, true},
+		{"commands after categories reordered", user("+@read -keys -sort +lolwut"), user("+@read +lolwut -sort -keys"), nil, false},
+		{"a removal after categories is not dropped", user("+@read -set"), user("+@read"), []string{"commands"}, true},
 		{"off", user("off"), user(""), []string{"enabled"}, false},
 		{"nopass", user("nopass"), user(""), []string{"nopass"}, false},
 		{"read-only key", user("%R~a"), user("~a"), []string{"keys"}, false},
