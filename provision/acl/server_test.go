@@ -57,20 +57,21 @@ func redisServer(t *testing.T) string {
 // server is a redis-server started by a test on a free loopback port,
 // with the ACL file aclFile (written by the caller) in its directory.
 type server struct {
-	t       *testing.T
-	addr    string
-	dir     string
-	aclFile string
-	cmd     *exec.Cmd
-	out     bytes.Buffer
-	done    chan struct{}
+	t        *testing.T
+	addr     string
+	dir      string
+	aclFile  string
+	confFile string
+	cmd      *exec.Cmd
+	out      bytes.Buffer
+	done     chan struct{}
 }
 
 // startServer writes acl as the server's ACL file and starts it; it fails
-// the test if the server does not come up.
-func startServer(t *testing.T, acl []byte) *server {
+// the test if the server does not come up. extra lines go into its config.
+func startServer(t *testing.T, acl []byte, extra ...string) *server {
 	t.Helper()
-	s, err := tryServer(t, acl)
+	s, err := tryServer(t, acl, extra...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,30 +79,55 @@ func startServer(t *testing.T, acl []byte) *server {
 }
 
 // tryServer is startServer returning the reason a server would not start.
-func tryServer(t *testing.T, acl []byte) (*server, error) {
+func tryServer(t *testing.T, acl []byte, extra ...string) (*server, error) {
 	t.Helper()
-	bin := redisServer(t)
+	s := newServer(t)
+	s.aclFile = filepath.Join(s.dir, "users.acl")
+	if err := os.WriteFile(s.aclFile, acl, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := []string{"aclfile " + s.aclFile, `save ""`, "appendonly no",
+		// PSYNC answers at once instead of after the 5 s wait for more
+		// replicas.
+		"repl-diskless-sync-delay 0"}
+	return s, s.launch(append(conf, extra...))
+}
+
+// startSentinel starts redis-server in sentinel mode with conf.
+func startSentinel(t *testing.T, conf ...string) *server {
+	t.Helper()
+	s := newServer(t)
+	if err := s.launch(conf, "--sentinel"); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// newServer picks a free loopback port and a directory.
+func newServer(t *testing.T) *server {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	s := &server{t: t, dir: t.TempDir(), addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), done: make(chan struct{})}
-	s.aclFile = filepath.Join(s.dir, "users.acl")
-	if err := os.WriteFile(s.aclFile, acl, 0o600); err != nil {
+	return &server{t: t, dir: t.TempDir(), addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), done: make(chan struct{})}
+}
+
+// launch writes the config file (port, address, directory and log first)
+// and starts the server, waiting until it accepts connections.
+func (s *server) launch(conf []string, args ...string) error {
+	t := s.t
+	t.Helper()
+	bin := redisServer(t)
+	_, port, _ := net.SplitHostPort(s.addr)
+	head := []string{"port " + port, "bind 127.0.0.1", "dir " + s.dir, "logfile " + filepath.Join(s.dir, "redis.log")}
+	s.confFile = filepath.Join(s.dir, "redis.conf")
+	if err := os.WriteFile(s.confFile, []byte(strings.Join(append(head, conf...), "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	conf := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nlogfile %s\naclfile %s\nsave \"\"\nappendonly no\n"+
-		// PSYNC answers at once instead of after the 5 s wait for
-		// more replicas.
-		"repl-diskless-sync-delay 0\n",
-		port, s.dir, filepath.Join(s.dir, "redis.log"), s.aclFile)
-	confFile := filepath.Join(s.dir, "redis.conf")
-	if err := os.WriteFile(confFile, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s.cmd = exec.Command(bin, confFile)
+	s.cmd = exec.Command(bin, append([]string{s.confFile}, args...)...)
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -112,15 +138,15 @@ func tryServer(t *testing.T, acl []byte) (*server, error) {
 	for {
 		if c, err := net.DialTimeout("tcp", s.addr, time.Second); err == nil {
 			c.Close()
-			return s, nil
+			return nil
 		}
 		select {
 		case <-s.done:
-			return nil, fmt.Errorf("redis-server exited (%v): %s", s.cmd.ProcessState, s.log())
+			return fmt.Errorf("redis-server exited (%v): %s", s.cmd.ProcessState, s.log())
 		default:
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("nothing listens on %s after 10s: %s", s.addr, s.log())
+			return fmt.Errorf("nothing listens on %s after 10s: %s", s.addr, s.log())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -532,6 +558,103 @@ func fields(info string) map[string]string {
 		if k, v, ok := strings.Cut(l, ":"); ok {
 			m[k] = v
 		}
+	}
+	return m
+}
+
+// TestServerSentinelAndReplica gives the replication and sentinel users
+// their real jobs: a replica syncs as replication; a sentinel monitors both
+// nodes as sentinel and moves the master (SENTINEL FAILOVER: SLAVEOF, CONFIG
+// REWRITE and CLIENT KILL inside MULTI on the nodes), after which the old
+// master syncs from the new one; and no node denied them anything (ACL LOG
+// stays empty).
+func TestServerSentinelAndReplica(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a failover takes a few seconds")
+	}
+	file, err := Render(serverUsers(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := []string{"masteruser " + Replication, "masterauth " + pwRepl}
+	m := startServer(t, file, auth...)
+	mHost, mPort, _ := net.SplitHostPort(m.addr)
+	r := startServer(t, file, append(auth, "replicaof "+mHost+" "+mPort)...)
+	// Sentinel closes normal clients' connections when it reconfigures a
+	// node (CLIENT KILL TYPE normal), so each look is a new connection.
+	admin := func(s *server) *conn { return s.login(Admin, pwAdmin) }
+
+	linkUp := func(s *server) func() (bool, string) {
+		return func() (bool, string) {
+			f := fields(admin(s).ok("INFO", "replication").(string))
+			return f["role"] == "slave" && f["master_link_status"] == "up", fmt.Sprintf("role:%s master_link_status:%s", f["role"], f["master_link_status"])
+		}
+	}
+	waitFor(t, "the replica in sync as user replication", linkUp(r))
+
+	s := startSentinel(t,
+		"sentinel monitor mymaster "+mHost+" "+mPort+" 1",
+		"sentinel auth-user mymaster "+Sentinel,
+		"sentinel auth-pass mymaster "+pwSent,
+		"sentinel down-after-milliseconds mymaster 2000",
+		"sentinel failover-timeout mymaster 10000")
+	sc := s.dial()
+	waitFor(t, "the sentinel to see the master and the replica", func() (bool, string) {
+		master := pairs(sc.ok("SENTINEL", "MASTER", "mymaster"))
+		reps, _ := sc.ok("SENTINEL", "REPLICAS", "mymaster").([]any)
+		var rf string
+		if len(reps) == 1 {
+			rf = pairs(reps[0])["flags"] + " link " + pairs(reps[0])["master-link-status"]
+		}
+		return master["flags"] == "master" && rf == "slave link ok", "master " + master["flags"] + ", replica " + rf
+	})
+
+	sc.ok("SENTINEL", "FAILOVER", "mymaster")
+	waitFor(t, "the replica promoted", func() (bool, string) {
+		role, _ := admin(r).ok("ROLE").([]any)
+		return len(role) > 0 && role[0] == "master", fmt.Sprintf("role %v", role[:min(1, len(role))])
+	})
+	waitFor(t, "the old master replicating from the new one", linkUp(m))
+	// The sentinel's CONFIG REWRITE reached the promoted node's file.
+	conf, err := os.ReadFile(r.confFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(conf), "\nreplicaof ") {
+		t.Errorf("the promoted node's config still has its replicaof line: CONFIG REWRITE did not run\n%s", conf)
+	}
+	for name, s := range map[string]*server{"old master": m, "new master": r} {
+		if entries, _ := admin(s).ok("ACL", "LOG").([]any); len(entries) > 0 {
+			t.Errorf("%s denied something: %v", name, entries)
+		}
+	}
+}
+
+// waitFor polls cond for up to 30 s; cond says whether it holds and what
+// it saw, for the failure message.
+func waitFor(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(30 * time.Second)
+	for {
+		ok, saw := cond()
+		if ok {
+			t.Logf("%s after %v", what, time.Since(start).Round(10*time.Millisecond))
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 30s for %s; last saw %s", what, saw)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// pairs turns a flat [key value ...] array reply into a map.
+func pairs(v any) map[string]string {
+	m := map[string]string{}
+	vs, _ := v.([]any)
+	for i := 0; i+1 < len(vs); i += 2 {
+		m[fmt.Sprint(vs[i])] = fmt.Sprint(vs[i+1])
 	}
 	return m
 }
