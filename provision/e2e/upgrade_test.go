@@ -33,8 +33,8 @@ import (
 // The sources are Debian 13's source packages (lab.sh source PKG trixie).
 func TestUpgrade(t *testing.T) {
 	inv := labInventory()
-	_ = run(t, inv, "uninstall", "--yes")
 	labUp(t, 3)
+	freshHosts(t, inv)
 	t.Cleanup(func() { _ = run(t, labInventory(), "uninstall", "--yes") })
 
 	redis8 := labSource(t, "redis")
@@ -98,7 +98,7 @@ func TestUpgrade(t *testing.T) {
 	})
 
 	t.Run("valkey, interrupted", func(t *testing.T) {
-		mustRun(t, inv, "uninstall", "--yes")
+		freshHosts(t, inv)
 		mustRun(t, inv, "up")
 		waitHealthy(t, inv)
 		ids := sentinelIDs(t)
@@ -160,6 +160,20 @@ func checkUpgraded(t *testing.T, inv, engine, version string, ids map[string]str
 	m := currentMaster(t)
 	if n := w.missing(t, addr(m, redisPort)); n != 0 {
 		t.Errorf("%d of %d acknowledged writes are missing on the master %s", n, acked, m.Name)
+	}
+}
+
+// freshHosts uninstalls whatever cluster runs and removes the data
+// directories uninstall keeps when it did not create them (an earlier test's
+// --keep-data, or the Redis 8 data of the subtest before): a 7.0.15 server
+// cannot load a Redis 8 RDB file, and refuses to start on one.
+func freshHosts(t *testing.T, inv string) {
+	t.Helper()
+	_ = run(t, inv, "uninstall", "--yes")
+	for _, h := range labHosts() {
+		if _, err := hostExec(t, h.Name, "rm", "-rf", "/var/lib/redis/7000"); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
