@@ -276,7 +276,7 @@ func TestMixedReleases(t *testing.T) {
 	if len(builds) != 2 {
 		t.Fatalf("want one build per platform (2), found %v", builds)
 	}
-	if n := strings.Count(r.stderr, "building redis"); n != 2 {
+	if n := strings.Count(r.stderr, "building Redis"); n != 2 {
 		t.Errorf("redis was built %d times, want 2 (once per platform)", n)
 	}
 	for _, h := range labHosts() {
