@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 
@@ -20,6 +21,9 @@ type Facts struct {
 	MissingTools            []string
 	RedisVersion            string // version of /usr/local/bin/redis-server, "" if none
 	RedisEngine             string // its engine: "redis" or "valkey" (from its --version)
+	// RDBFormat is the format version of the RDB file in the data
+	// directory (its "REDIS0012" header), 0 when there is none.
+	RDBFormat int
 	// RedisSystemd: that redis-server links libsystemd, i.e. was built with
 	// USE_SYSTEMD=yes and can tell systemd it is ready (Type=notify).
 	RedisSystemd      bool
@@ -76,7 +80,7 @@ func platformPart(s string) bool {
 }
 
 // factsScript prints one key=value per line. It only reads.
-func factsScript(l inventory.Layout, redisPort, sentinelPort int) string {
+func factsScript(l inventory.Layout, redisPort, sentinelPort int, rdb string) string {
 	return fmt.Sprintf(`
 if [ -r /etc/os-release ]; then . /etc/os-release; fi
 echo "os_id=${ID:-unknown}"; echo "os_version=${VERSION_ID:-}"; echo "os_like=${ID_LIKE:-}"
@@ -101,16 +105,17 @@ if command -v ss >/dev/null 2>&1; then
     if [ -n "$owner" ]; then echo "${name}_port_owner=$owner"; fi
   done
 fi
+f=%[8]s; if [ -f "$f" ] && [ ! -L "$f" ]; then echo "rdb_header=$(dd if="$f" iflag=nofollow bs=9 count=1 status=none 2>/dev/null | tr -dc 'A-Z0-9')"; fi
 exec 3>&1
 for f in %[6]s/*.manifest.json %[6]s/manifest.json; do if [ -f "$f" ] && [ ! -L "$f" ]; then echo "manifest=${f##*/}"
   h=$({ dd if="$f" iflag=nofollow bs=65536 status=none 2>/dev/null || echo "manifest_unread=${f##*/}" >&3; } | od -An -v -tx1 | tr -d ' \n')
   echo "manifest_hex=${f##*/} $h"; fi; done
-`, l.BinDir, l.RedisPid, l.SentinelPid, redisPort, sentinelPort, l.StateDir, livePidFunc)
+`, l.BinDir, l.RedisPid, l.SentinelPid, redisPort, sentinelPort, l.StateDir, livePidFunc, remote.Quote(path.Join(l.DataDir, rdb)))
 }
 
 // GatherFacts reads a host's facts in one round trip.
 func GatherFacts(ctx context.Context, h remote.Host, inv *inventory.Inventory) (*Facts, error) {
-	out, err := remote.Output(ctx, h, factsScript(inv.Layout(), inv.Redis.Port, inv.Sentinel.Port))
+	out, err := remote.Output(ctx, h, factsScript(inv.Layout(), inv.Redis.Port, inv.Sentinel.Port, rdbFile(inv)))
 	if err != nil {
 		return nil, fmt.Errorf("gather facts: %w", err)
 	}
@@ -146,6 +151,10 @@ func parseFacts(out string) *Facts {
 			f.RedisVersion = v
 		case "redis_engine":
 			f.RedisEngine = v
+		case "rdb_header":
+			if n, err := strconv.Atoi(strings.TrimPrefix(v, "REDIS")); err == nil && strings.HasPrefix(v, "REDIS") {
+				f.RDBFormat = n
+			}
 		case "redis_user":
 			f.RedisUser = true
 		case "redis_pid":

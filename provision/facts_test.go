@@ -100,7 +100,7 @@ func TestFactsScriptRunsLocally(t *testing.T) {
 		t.Skip("no sh")
 	}
 	inv := testInventory(t)
-	script := factsScript(inv.Layout(), 7000, 8000)
+	script := factsScript(inv.Layout(), 7000, 8000, "dump.rdb")
 	if out, err := exec.Command(sh, "-n", "-c", script).CombinedOutput(); err != nil {
 		t.Fatalf("sh -n: %v\n%s", err, out)
 	}
@@ -111,7 +111,7 @@ func TestFactsScriptRunsLocally(t *testing.T) {
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	script = factsScript(inv.Layout(), port, 1) // nobody listens on port 1
+	script = factsScript(inv.Layout(), port, 1, "dump.rdb") // nobody listens on port 1
 	cmd := exec.CommandContext(context.Background(), sh, "-c", script)
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	out, err := cmd.Output()
@@ -153,11 +153,24 @@ func TestFactsScriptReadsManifests(t *testing.T) {
 	if err := os.Symlink("/etc/passwd", filepath.Join(l.StateDir, "link.manifest.json")); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(sh, "-c", factsScript(l, 1, 1)).Output()
+	l.DataDir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(l.DataDir, "dump.rdb"), []byte("REDIS0012\xfa\x09redis-ver"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc/passwd", filepath.Join(l.DataDir, "link.rdb")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(sh, "-c", factsScript(l, 1, 1, "dump.rdb")).Output()
 	if err != nil {
 		t.Fatalf("facts script: %v\n%s", err, out)
 	}
 	f := parseFacts(string(out))
+	if f.RDBFormat != 12 {
+		t.Errorf("RDB format %d, want 12 (from the header REDIS0012)", f.RDBFormat)
+	}
+	if out, err := exec.Command(sh, "-c", factsScript(l, 1, 1, "link.rdb")).Output(); err != nil || parseFacts(string(out)).RDBFormat != 0 {
+		t.Errorf("an RDB file that is a link was read: %v", err)
+	}
 	if want := []string{"empty.manifest.json", "mymaster.manifest.json"}; !reflect.DeepEqual(f.Manifests, want) {
 		t.Errorf("manifests %q, want %q", f.Manifests, want)
 	}

@@ -67,7 +67,7 @@ type restorePrep struct {
 	meta      *BackupMeta
 	checked   bool
 	rdbVer    int
-	serverVer string
+	server    build // the master's engine and version
 }
 
 // Restore loads a backup into the cluster: checks the file, takes the lock,
@@ -119,8 +119,10 @@ func Restore(ctx context.Context, inv *inventory.Inventory, o RestoreOptions) (*
 		return res, err
 	}
 	rp.sha, rp.size, rp.meta, rp.checked, rp.rdbVer = sha, size, meta, checked, rdbVer
-	if top := maxRDBVersion(rp.serverVer); top > 0 && rdbVer > top {
-		return res, fmt.Errorf("%s is RDB version %d, which Redis %s cannot load (it reads up to %d); restore it on a cluster of the version that wrote it; nothing was changed", o.File, rdbVer, rp.serverVer, top)
+	// A release loads its own RDB format and older ones; when redisctl
+	// does not know the format, the load is tried, and undone if it fails.
+	if top, ok := rdbFormat(rp.server); ok && rdbVer > top {
+		return res, fmt.Errorf("%s is RDB version %d, which %s cannot load (it reads up to %d); restore it on a cluster of the version that wrote it; nothing was changed", o.File, rdbVer, rp.server, top)
 	}
 	res.Master = rp.master.Spec.Name
 	if meta != nil {
@@ -163,7 +165,9 @@ func (c *Cluster) prepareRestore(ctx context.Context) (*restorePrep, error) {
 			rp.replicas = append(rp.replicas, n)
 		}
 	}
-	rp.serverVer = s.Node(a.Master).Redis.Version
+	if m := s.Node(a.Master).Redis; m != nil {
+		rp.server = build{Engine: m.Engine, Version: m.Version}
+	}
 	cl := c.Data(rp.master)
 	aof, err := cl.ConfigGet(ctx, "appendonly").Result()
 	if err != nil {
@@ -456,22 +460,3 @@ func rdbFileVersion(file string) (int, error) {
 	return v, nil
 }
 
-// maxRDBVersion is the newest RDB format a Redis release loads, 0 when
-// redisctl does not know (the load is then tried, and undone if it fails).
-func maxRDBVersion(redisVersion string) int {
-	major, rest, _ := strings.Cut(redisVersion, ".")
-	minor, _, _ := strings.Cut(rest, ".")
-	ma, err1 := strconv.Atoi(major)
-	mi, err2 := strconv.Atoi(minor)
-	switch {
-	case err1 != nil || err2 != nil:
-		return 0
-	case ma == 7 && mi < 2:
-		return 10
-	case ma == 7 && mi < 4:
-		return 11
-	case ma == 7 || ma == 8 && mi == 0:
-		return 12
-	}
-	return 0
-}

@@ -336,8 +336,8 @@ func TestRDBVersions(t *testing.T) {
 		t.Errorf("a file that is no RDB was accepted")
 	}
 	for v, want := range map[string]int{"7.0.15": 10, "7.2.4": 11, "7.4.1": 12, "8.0.2": 12, "9.1.0": 0, "x": 0} {
-		if got := maxRDBVersion(v); got != want {
-			t.Errorf("maxRDBVersion(%s) = %d, want %d", v, got, want)
+		if got, _ := rdbFormat(build{"redis", v}); got != want {
+			t.Errorf("rdbFormat(redis %s) = %d, want %d", v, got, want)
 		}
 	}
 }

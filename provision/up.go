@@ -266,6 +266,11 @@ func (r *upRun) checkHosts(ctx context.Context) error {
 				fail("%v", err)
 			}
 		}
+		if top, ok := rdbFormat(c.target()); ok && f.RDBFormat > top && f.RedisPid == 0 {
+			// Redis would refuse to start on it ("Can't handle RDB format
+			// version"); say so before anything is written.
+			fail("%s holds an RDB file of format %d (written by a newer build), which %s cannot load (it reads up to %d), so redis would refuse to start; move the file away (it is data: keep it) or set redis.version to the build that wrote it", c.Layout.DataDir, f.RDBFormat, c.target(), top)
+		}
 		if n.Init != nil && n.Init.Notify() && have == c.target() && !f.RedisSystemd {
 			// No install will replace it: a Type=notify unit would make
 			// systemd wait forever for a readiness message.

@@ -319,3 +319,22 @@ func TestUpRefusesUnsafePlatform(t *testing.T) {
 		t.Errorf("error does not name the host and the part: %s", msg)
 	}
 }
+
+// A kept data directory with an RDB file the inventory's build cannot load
+// (Redis 8 wrote it; 7.0.15 reads format 10 at most) is refused before
+// anything is written: redis would refuse to start on it.
+func TestUpRefusesAnRDBFileTooNew(t *testing.T) {
+	hosts := freshHosts()
+	hosts[0] = newTestHost("node1", freshFacts+"rdb_header=REDIS0012\n")
+	conn := &testConnector{hosts: hosts}
+	_, err := runUp(t, testInventory(t), conn)
+	msg := wantStep(t, err, "check hosts")
+	if want := "node1: /var/lib/redis/7000 holds an RDB file of format 12 (written by a newer build), which Redis 7.0.15 cannot load (it reads up to 10)"; !strings.Contains(msg, want) {
+		t.Errorf("message:\n  %s\nwant it to contain:\n  %s", msg, want)
+	}
+	for _, h := range hosts {
+		if calls := h.Calls(); len(calls) != 1 {
+			t.Errorf("%s: ran %q, want only the facts script", h.Name(), calls)
+		}
+	}
+}
