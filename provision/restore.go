@@ -57,17 +57,17 @@ const restoreHoldDownAfter = time.Hour
 
 // restorePrep is what Restore learned before it changes anything.
 type restorePrep struct {
-	master    *Node
-	replicas  []*Node
-	rdb       string // the server's dir/dbfilename
-	staged    string // where the upload goes, beside it
-	previous  string // where the current dump goes
-	sha       string
-	size      int64
-	meta      *BackupMeta
-	checked   bool
-	rdbVer    int
-	server    build // the master's engine and version
+	master   *Node
+	replicas []*Node
+	rdb      string // the server's dir/dbfilename
+	staged   string // where the upload goes, beside it
+	previous string // where the current dump goes
+	sha      string
+	size     int64
+	meta     *BackupMeta
+	checked  bool
+	rdbVer   int
+	server   build // the master's engine and version
 }
 
 // Restore loads a backup into the cluster: checks the file, takes the lock,
@@ -459,4 +459,3 @@ func rdbFileVersion(file string) (int, error) {
 	}
 	return v, nil
 }
-
