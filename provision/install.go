@@ -36,6 +36,9 @@ func stages(n *Node) bool {
 }
 
 // Install puts the inventory's Redis version on every node that lacks it.
+// It leaves the nodes' facts as they were (up runs it beside other steps
+// that read them): the caller records, for the nodes it returns, that the
+// build is installed (installedNow).
 // Redis is built once per platform (OS, version, architecture) on one of
 // that platform's hosts, kept in the control machine's cache, and the
 // binaries are then copied to the others: three builds on shared cores
@@ -90,6 +93,15 @@ func (c *Cluster) Install(ctx context.Context, src *Source, cacheDir string) (in
 		})
 	})
 	return installed, err
+}
+
+// installedNow records in n's facts that Install put the inventory's
+// build in place (not beside a running one: that one switches at each
+// restart, see switchBinaries).
+func (c *Cluster) installedNow(n *Node) {
+	if !stages(n) {
+		n.Facts.RedisVersion, n.Facts.RedisEngine = c.Inv.Redis.Version, c.target().Engine
+	}
 }
 
 // sumsFile records, beside a cached build, the sha256 of each binary as it
@@ -334,7 +346,6 @@ func (c *Cluster) installBinaries(ctx context.Context, n *Node, dir string, sums
 		c.P.Printf(n.Spec.Name, "put %s beside %s in %s; each server switches to it when it restarts", c.target(), installedBuild(n.Facts), bin)
 		return nil
 	}
-	n.Facts.RedisVersion, n.Facts.RedisEngine = c.Inv.Redis.Version, c.target().Engine
 	c.P.Printf(n.Spec.Name, "installed %s in %s", c.target(), bin)
 	return nil
 }
@@ -388,13 +399,13 @@ ensure_dir() {
 	if [ "$keep" = keep ] && [ -d "$p" ]; then return 0; fi
 	set -- $(stat -L -c '%u %a' -- "$(dirname -- "$p")")
 	if [ "$1" = 0 ] && [ $(( 0$2 & 022 )) = 0 ]; then
-		if [ ! -d "$p" ]; then mkdir -m 700 -- "$p"; echo "$p"; fi
+		if [ ! -d "$p" ]; then if mkdir -m 700 -- "$p" 2>/dev/null; then echo "$p"; elif [ ! -d "$p" ] || [ -L "$p" ]; then refuse "cannot create $p"; fi; fi
 		chown -h -- "$owner" "$p"
 		chmod -- "$mode" "$p"
 	else
 		u=${owner%%:*}
 		if [ "$u" = root ]; then refuse "$p is in a directory another user can write; refusing to make a root-owned directory there"; fi
-		runuser -u "$u" -- sh -c 'set -e; if [ ! -d "$1" ]; then mkdir -m "$2" -- "$1"; echo "$1"; fi; chmod -- "$2" "$1"' redisctl "$p" "$mode"
+		runuser -u "$u" -- sh -c 'set -e; if [ ! -d "$1" ]; then if mkdir -m "$2" -- "$1" 2>/dev/null; then echo "$1"; elif [ ! -d "$1" ] || [ -L "$1" ]; then exit 3; fi; fi; chmod -- "$2" "$1"' redisctl "$p" "$mode"
 	fi
 }
 `)

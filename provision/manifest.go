@@ -35,6 +35,7 @@ type Manifest struct {
 	Others []string `json:"-"`
 
 	mu     sync.Mutex
+	saveMu sync.Mutex // one Save at a time: the last one written holds every entry
 	path   string
 	legacy string // an older redisctl's manifest.json adopted: removed at the next Save
 }
@@ -143,6 +144,11 @@ func (m *Manifest) AddService(name string, enabled bool) {
 // Save writes the manifest to the host (root only, 0600), and removes an
 // adopted older manifest.json once the cluster's own file is written.
 func (m *Manifest) Save(ctx context.Context, h remote.Host) error {
+	// Steps that run at once (the install beside configure) each add
+	// entries and save: saves in turn, each marshalling when its turn
+	// comes, so no save overwrites a newer one.
+	m.saveMu.Lock()
+	defer m.saveMu.Unlock()
 	m.mu.Lock()
 	m.Updated = time.Now().UTC()
 	data, err := json.MarshalIndent(m, "", "  ")

@@ -83,6 +83,7 @@ type upRun struct {
 	running          map[server]runningServer // servers found running before the start steps
 	checks           *pendingChecks           // the host checks, run while the facts are gathered
 	snap             *Snapshot                // findMaster's observation, before anything was started
+	installing       *pendingInstall          // the install running beside prepare and configure
 	unlock           func()
 	mu               sync.Mutex
 }
@@ -143,6 +144,7 @@ func Up(ctx context.Context, inv *inventory.Inventory, opts UpOptions) (*Summary
 		{"prepare hosts", r.prepare},
 		{"find the live master", r.findMaster},
 		{"configure", r.configure},
+		{"wait for the install", r.waitInstall},
 		{"start the master", r.startMaster},
 		{"start the replicas", r.startReplicas},
 		{"start the sentinels", r.startSentinels},
@@ -153,6 +155,10 @@ func Up(ctx context.Context, inv *inventory.Inventory, opts UpOptions) (*Summary
 	defer func() {
 		if r.checks != nil {
 			<-r.checks.done // before the connections close
+		}
+		if in := r.installing; in != nil { // a step failed before waitInstall
+			in.cancel()
+			<-in.done
 		}
 		if r.unlock != nil {
 			r.unlock()
@@ -168,12 +174,23 @@ func Up(ctx context.Context, inv *inventory.Inventory, opts UpOptions) (*Summary
 		t := time.Now()
 		p.Printf("", "==> %s", s.title)
 		if err := s.run(ctx); err != nil {
+			title := s.title
+			if in := r.installing; in != nil {
+				// The install runs beside the steps after it: when it
+				// failed too, it failed first in the procedure's order,
+				// and is often why the later step failed.
+				<-in.done
+				r.installing = nil
+				if in.err != nil {
+					title, err = "install redis", in.err
+				}
+			}
 			if ctx.Err() != nil {
 				// Every step checks before it acts, so the next run picks
 				// up where this one stopped (an upgrade included).
 				err = fmt.Errorf("interrupted (%v); run up again to finish", context.Cause(ctx))
 			}
-			return r.sum, &StepError{Step: s.title, Err: err}
+			return r.sum, &StepError{Step: title, Err: err}
 		}
 		if d := time.Since(t); d >= time.Second {
 			p.Printf("", "    %s took %s", s.title, d.Round(100*time.Millisecond))
@@ -376,13 +393,50 @@ func (r *upRun) install(ctx context.Context) error {
 	}
 	whats := map[*Node]string{}
 	for _, n := range todo {
-		whats[n] = what(n) // before Install changes the facts
+		whats[n] = what(n)
 	}
-	done, err := r.c.Install(ctx, r.src, r.opts.CacheDir)
-	for _, n := range done {
-		r.change(n, "", nil, "%s", whats[n])
+	// The build (or the copy of cached binaries) runs while the hosts are
+	// prepared and configured: only starting a server needs the binaries
+	// (waitInstall).
+	ctx, cancel := context.WithCancel(ctx)
+	in := &pendingInstall{done: make(chan struct{}), cancel: cancel}
+	r.installing = in
+	go func() {
+		defer close(in.done)
+		in.nodes, in.err = r.c.Install(ctx, r.src, r.opts.CacheDir)
+		in.whats = whats
+	}()
+	return nil
+}
+
+// pendingInstall is the install running beside the steps that follow it.
+type pendingInstall struct {
+	done   chan struct{}
+	cancel context.CancelFunc
+	nodes  []*Node // installed (or staged) by Install
+	whats  map[*Node]string
+	err    error
+}
+
+// waitInstall waits for the install started by install, then records what
+// it did; it runs before anything is started.
+func (r *upRun) waitInstall(ctx context.Context) error {
+	in := r.installing
+	if in == nil {
+		return nil
 	}
-	return err
+	select {
+	case <-in.done:
+	case <-ctx.Done():
+		in.cancel()
+		<-in.done
+	}
+	r.installing = nil
+	for _, n := range in.nodes {
+		r.c.installedNow(n)
+		r.change(n, "", nil, "%s", in.whats[n])
+	}
+	return in.err
 }
 
 func (r *upRun) prepare(ctx context.Context) error {
