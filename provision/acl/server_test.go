@@ -136,8 +136,7 @@ func (s *server) launch(conf []string, args ...string) error {
 	t.Cleanup(s.stop)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if c, err := net.DialTimeout("tcp", s.addr, time.Second); err == nil {
-			c.Close()
+		if s.answers() {
 			return nil
 		}
 		select {
@@ -150,6 +149,23 @@ func (s *server) launch(conf []string, args ...string) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// answers says whether the server replies to PING (NOAUTH is a reply).
+// Accepting a connection is not enough: Redis listens before it loads its
+// ACL file, and a server about to exit on a bad file accepts for a moment.
+func (s *server) answers() bool {
+	c, err := net.DialTimeout("tcp", s.addr, time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return false
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return err == nil && (line[0] == '+' || line[0] == '-')
 }
 
 func (s *server) log() string {
