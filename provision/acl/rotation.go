@@ -32,6 +32,8 @@ import (
 // Kind is what a server is.
 type Kind int
 
+// The kinds of server a rotation visits: they save their settings
+// differently (ACL SAVE and CONFIG REWRITE, or SENTINEL FLUSHCONFIG).
 const (
 	DataNode Kind = iota
 	SentinelNode

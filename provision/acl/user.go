@@ -467,8 +467,8 @@ func isCommandChar(c rune) bool {
 
 // selectorRule checks the rules inside "(...)" and returns them normalised.
 func selectorRule(tok string) (string, error) {
-	inner, ok := strings.CutPrefix(tok, "(")
-	if inner, ok = strings.CutSuffix(inner, ")"); !ok {
+	inner, ok := strings.CutSuffix(strings.TrimPrefix(tok, "("), ")")
+	if !ok {
 		return "", fmt.Errorf("selector %q has no closing parenthesis", tok)
 	}
 	var s User
