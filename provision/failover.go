@@ -185,8 +185,11 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 		return rep, fmt.Errorf("the writer's Sentinel-aware client found no writable master after the failover: %w", err)
 	}
 	if opts.Mode == ModeManual {
-		// The writer has moved; lift the pause so Sentinel can make the old
-		// master a replica (its reconfiguration waits for the pause too).
+		// The writer has moved; make the old master a replica before its
+		// writes resume, so nothing held by the pause lands there.
+		if err := c.demote(ctx, old, newMaster); err != nil {
+			return rep, errors.Join(err, resume())
+		}
 		if err := resume(); err != nil {
 			return rep, err
 		}
@@ -315,10 +318,10 @@ func pidText(pid int) string {
 // replica without stopping writes on the old master, and what lands there
 // before Sentinel turns it into a replica is discarded. So writes on the
 // old master are paused first (CLIENT PAUSE WRITE), the replicas are let
-// catch up to its offset, and only then is the failover asked for. Writes
-// held by the pause are never executed: they time out, or are dropped when
-// the client moves to the new master and closes its connections to the old
-// one. The returned step lifts the pause, once the writer has moved.
+// catch up to its offset, and only then is the failover asked for. Before
+// the pause is lifted (the returned step) the caller makes the old master a
+// replica (demote): a write the pause held then fails with READONLY, and
+// none lands where it would be discarded.
 func (c *Cluster) gracefulFailover(ctx context.Context, old *Node) (func() error, error) {
 	cl := c.Data(old)
 	pauseMS := max(10000, 2*c.Inv.Sentinel.FailoverTimeoutMS)
@@ -360,6 +363,25 @@ func (c *Cluster) gracefulFailover(ctx context.Context, old *Node) (func() error
 		return nil, errors.Join(err, unpause())
 	}
 	return unpause, nil
+}
+
+// demote makes old a replica of newMaster (REPLICAOF, then CONFIG REWRITE
+// so a restart keeps it one) while its writes are still paused. Sentinel
+// converts an old master only seconds after the switch (four hello
+// periods), and until then a write the pause held, or a client that did
+// not move, would land on it, be acknowledged and then be discarded; once
+// it is a replica such a write fails with READONLY instead.
+func (c *Cluster) demote(ctx context.Context, old, newMaster *Node) error {
+	cl := c.Data(old)
+	port := strconv.Itoa(c.Inv.Redis.Port)
+	c.P.Printf(old.Spec.Name, "REPLICAOF %s %s, before its writes resume", newMaster.Spec.Address, port)
+	if err := cl.Do(ctx, "REPLICAOF", newMaster.Spec.Address, port).Err(); err != nil {
+		return fmt.Errorf("make %s a replica of %s: %w", old.Spec.Name, newMaster.Spec.Name, err)
+	}
+	if err := cl.Do(ctx, "CONFIG", "REWRITE").Err(); err != nil {
+		return fmt.Errorf("%s: CONFIG REWRITE after REPLICAOF: %w", old.Spec.Name, err)
+	}
+	return nil
 }
 
 // waitNewMaster waits until every sentinel names the same master, other

@@ -345,7 +345,9 @@ func (rc *removalCluster) withDepartedMaster(t *testing.T) {
 			return masterInfo("10.0.0.1 online", "10.0.0.2 online", "10.0.0.3 online")
 		}).
 		reply("CLIENT PAUSE", func([]string) any { rc.event("node4: CLIENT PAUSE"); return status("OK") }).
-		reply("CLIENT UNPAUSE", func([]string) any { rc.event("node4: CLIENT UNPAUSE"); return status("OK") })
+		reply("CLIENT UNPAUSE", func([]string) any { rc.event("node4: CLIENT UNPAUSE"); return status("OK") }).
+		reply("REPLICAOF", func(a []string) any { rc.event("node4: REPLICAOF " + strings.Join(a[1:], " ")); return status("OK") }).
+		reply("CONFIG REWRITE", func([]string) any { rc.event("node4: CONFIG REWRITE"); return status("OK") })
 	rc.node4.DialFunc = dialTable(map[string]*fakeRedis{"10.0.0.4:7000": d4})
 	rc.data["node1"].reply("INFO", func([]string) any {
 		if after() {
@@ -388,8 +390,9 @@ func TestRemoveHostFailoverFirst(t *testing.T) {
 		t.Errorf("up --failover did:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 	ev := rc.Events()
-	if len(ev) < 4 || !slices.Equal(ev[:3], []string{"node4: CLIENT PAUSE", "node1: SENTINEL FAILOVER", "node4: CLIENT UNPAUSE"}) || ev[3] != "node4: live pid sentinel" {
-		t.Errorf("events: %q; want the graceful failover before anything is stopped", ev)
+	// The old master is made a replica while its writes are still paused.
+	if len(ev) < 6 || !slices.Equal(ev[:5], []string{"node4: CLIENT PAUSE", "node1: SENTINEL FAILOVER", "node4: REPLICAOF 10.0.0.1 7000", "node4: CONFIG REWRITE", "node4: CLIENT UNPAUSE"}) || ev[5] != "node4: live pid sentinel" {
+		t.Errorf("events: %q; want the graceful failover, the old master made a replica before its writes resume, then the removal", ev)
 	}
 }
 

@@ -744,6 +744,9 @@ func (r *upRun) moveMaster(ctx context.Context, old *Node) (*Node, time.Duration
 	if err != nil {
 		return nil, 0, errors.Join(err, unpause())
 	}
+	if err := c.demote(ctx, old, newMaster); err != nil {
+		return nil, 0, errors.Join(err, unpause())
+	}
 	held := time.Since(start)
 	if err := unpause(); err != nil {
 		return nil, 0, err
