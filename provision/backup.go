@@ -68,12 +68,7 @@ func Backup(ctx context.Context, inv *inventory.Inventory, o BackupOptions) (*Ba
 		return nil, err
 	}
 	defer c.Close()
-	pw, _, _, err := ResolvePassword(inv, false)
-	if err != nil {
-		return nil, err
-	}
-	c.SetPassword(pw)
-	unlock, err := c.Lock(ctx, "backup")
+	unlock, err := c.authAndLock(ctx, "backup")
 	if err != nil {
 		return nil, err
 	}
@@ -271,6 +266,18 @@ func keyspaceCounts(info string) (keys, expires int64) {
 		expires += e
 	}
 	return keys, expires
+}
+
+// authAndLock gives c the cluster's stored password and takes the run
+// lock for command (see Lock), as the commands that work on a live cluster
+// (backup, restore) begin.
+func (c *Cluster) authAndLock(ctx context.Context, command string) (func(), error) {
+	pw, _, _, err := ResolvePassword(c.Inv, false)
+	if err != nil {
+		return nil, err
+	}
+	c.SetPassword(pw)
+	return c.Lock(ctx, command)
 }
 
 // rdbPath is the server's RDB file: CONFIG GET dir and dbfilename.

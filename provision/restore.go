@@ -103,12 +103,7 @@ func Restore(ctx context.Context, inv *inventory.Inventory, o RestoreOptions) (*
 	if err := c.GatherFacts(ctx); err != nil {
 		return res, err
 	}
-	pw, _, _, err := ResolvePassword(inv, false)
-	if err != nil {
-		return res, err
-	}
-	c.SetPassword(pw)
-	unlock, err := c.Lock(ctx, "restore")
+	unlock, err := c.authAndLock(ctx, "restore")
 	if err != nil {
 		return res, err
 	}
