@@ -83,7 +83,7 @@ type upRun struct {
 	running          map[server]runningServer // servers found running before the start steps
 	checks           *pendingChecks           // the host checks, run while the facts are gathered
 	snap             *Snapshot                // findMaster's observation, before anything was started
-	installing       *pendingInstall          // the install running beside prepare and configure
+	installing       *pendingInstall          // the install running beside prepare and findMaster
 	unlock           func()
 	mu               sync.Mutex
 }
@@ -143,8 +143,8 @@ func Up(ctx context.Context, inv *inventory.Inventory, opts UpOptions) (*Summary
 		{"install redis", r.install},
 		{"prepare hosts", r.prepare},
 		{"find the live master", r.findMaster},
-		{"configure", r.configure},
 		{"wait for the install", r.waitInstall},
+		{"configure", r.configure},
 		{"start the master", r.startMaster},
 		{"start the replicas", r.startReplicas},
 		{"start the sentinels", r.startSentinels},
@@ -396,8 +396,10 @@ func (r *upRun) install(ctx context.Context) error {
 		whats[n] = what(n)
 	}
 	// The build (or the copy of cached binaries) runs while the hosts are
-	// prepared and configured: only starting a server needs the binaries
-	// (waitInstall).
+	// prepared and the live master is found. Nothing is configured before
+	// it has succeeded everywhere (waitInstall): a host that cannot build
+	// must leave the others without a config, or the next run would find
+	// replicas configured for a master that never started.
 	ctx, cancel := context.WithCancel(ctx)
 	in := &pendingInstall{done: make(chan struct{}), cancel: cancel}
 	r.installing = in
@@ -419,7 +421,7 @@ type pendingInstall struct {
 }
 
 // waitInstall waits for the install started by install, then records what
-// it did; it runs before anything is started.
+// it did; it runs before anything is configured or started.
 func (r *upRun) waitInstall(ctx context.Context) error {
 	in := r.installing
 	if in == nil {

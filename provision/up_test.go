@@ -160,7 +160,7 @@ func TestUpBuildFailureReportsStderrTail(t *testing.T) {
 		}
 	}
 	// One build for the platform, on node1. (The other hosts are being
-	// prepared meanwhile: the install runs beside prepare and configure.)
+	// prepared meanwhile: the install runs beside prepare.)
 	for _, h := range hosts[1:] {
 		for _, call := range h.Calls() {
 			if strings.Contains(call, "make -j") || strings.Contains(call, "tar -x") {
