@@ -731,27 +731,39 @@ func (r *upRun) failoverAway(ctx context.Context, old *Node) error {
 
 // moveMaster is the graceful failover both the rolling restart and the
 // removal of a master's host use: writes paused, replicas caught up,
-// SENTINEL FAILOVER, the new master waited for, writes resumed, and the
-// time writes were held noted. It returns the new master and the bound
-// used for the waits, for the caller's own wait on old.
+// SENTINEL FAILOVER, the promoted replica waited for, the old master made
+// its replica, writes resumed, and the time writes were held noted; then
+// every sentinel is waited for to name the new master. It returns the new
+// master and the bound used for the waits, for the caller's own wait on
+// old.
 func (r *upRun) moveMaster(ctx context.Context, old *Node) (*Node, time.Duration, error) {
 	c := r.c
 	start := time.Now()
-	unpause, err := c.gracefulFailover(ctx, old)
+	unpause, asked, err := c.gracefulFailover(ctx, old)
 	if err != nil {
 		return nil, 0, err
 	}
 	bound := time.Duration(c.Inv.Sentinel.DownAfterMS)*time.Millisecond + 2*time.Duration(min(c.Inv.Sentinel.FailoverTimeoutMS, 10000))*time.Millisecond + 15*time.Second
-	newMaster, err := c.waitNewMaster(ctx, old, bound)
+	promoted, err := c.waitPromoted(ctx, asked, old, bound)
 	if err != nil {
 		return nil, 0, errors.Join(err, unpause())
 	}
-	if err := c.demote(ctx, old, newMaster); err != nil {
+	// Writes resume once the old master is a replica: a client still sent
+	// there by a sentinel that has not heard of the switch gets READONLY
+	// and asks again; nothing it writes is acknowledged and then lost.
+	if err := c.demote(ctx, old, promoted); err != nil {
 		return nil, 0, errors.Join(err, unpause())
 	}
 	held := time.Since(start)
 	if err := unpause(); err != nil {
 		return nil, 0, err
+	}
+	newMaster, err := c.waitNewMaster(ctx, old, bound)
+	if err != nil {
+		return nil, 0, err
+	}
+	if newMaster != promoted {
+		return nil, 0, fmt.Errorf("%s promoted %s, but the sentinels then agreed on %s", asked.Spec.Name, promoted.Spec.Name, newMaster.Spec.Name)
 	}
 	note := fmt.Sprintf("writes were held for %.1fs while the master moved from %s to %s", held.Seconds(), old.Spec.Name, newMaster.Spec.Name)
 	c.P.Printf("", "%s", note)
