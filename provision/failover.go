@@ -278,8 +278,7 @@ func (c *Cluster) failMaster(ctx context.Context, old *Node, mode string, pid in
 			return old.Host.Run(context.WithoutCancel(ctx), remote.Cmd("kill", "-CONT", strconv.Itoa(pid)), nil, nil, nil)
 		}, nil
 	default: // manual
-		resume, _, err := c.gracefulFailover(ctx, old)
-		return resume, err
+		return c.gracefulFailover(ctx, old)
 	}
 }
 
@@ -322,16 +321,15 @@ func pidText(pid int) string {
 // catch up to its offset, and only then is the failover asked for. Before
 // the pause is lifted (the returned step) the caller makes the old master a
 // replica (demote): a write the pause held then fails with READONLY, and
-// none lands where it would be discarded. It also returns the sentinel it
-// asked, for waitPromoted.
-func (c *Cluster) gracefulFailover(ctx context.Context, old *Node) (func() error, *Node, error) {
+// none lands where it would be discarded.
+func (c *Cluster) gracefulFailover(ctx context.Context, old *Node) (func() error, error) {
 	cl := c.Data(old)
 	pauseMS := max(10000, 2*c.Inv.Sentinel.FailoverTimeoutMS)
 	c.P.Printf(old.Spec.Name, "CLIENT PAUSE %d WRITE", pauseMS)
 	// go-redis's ClientPause has no WRITE mode, which leaves reads (and
 	// INFO below) served.
 	if err := cl.Do(ctx, "CLIENT", "PAUSE", pauseMS, "WRITE").Err(); err != nil {
-		return nil, nil, fmt.Errorf("pause writes on %s: %w", old.Spec.Name, err)
+		return nil, fmt.Errorf("pause writes on %s: %w", old.Spec.Name, err)
 	}
 	unpause := func() error {
 		// A new client: Sentinel kills the old master's clients, the
@@ -355,55 +353,64 @@ func (c *Cluster) gracefulFailover(ctx context.Context, old *Node) (func() error
 		return true, ""
 	})
 	if err != nil {
-		return nil, nil, errors.Join(err, unpause())
+		return nil, errors.Join(err, unpause())
 	}
 	s := c.Sentinels()[0]
 	sc := c.sentinelClient(s)
 	defer sc.Close()
 	c.P.Printf(s.Spec.Name, "SENTINEL FAILOVER %s", c.Inv.Name)
 	if err := sc.Failover(ctx, c.Inv.Name).Err(); err != nil {
-		return nil, nil, errors.Join(err, unpause())
+		return nil, errors.Join(err, unpause())
 	}
-	return unpause, s, nil
+	return unpause, nil
 }
 
-// waitPromoted waits until the sentinel asked to fail over (s) names the
-// replica it promoted, and that replica itself reports role:master. During
-// a failover Sentinel answers GET-MASTER-ADDR-BY-NAME with the promoted
-// replica once it has seen it report role:master (state reconf-slaves),
-// before the other replicas are reconfigured and before the other
-// sentinels have heard of it (a hello period, 2 s, each). So the old master
-// can be demoted and its writes resumed about a second after the failover
-// was asked for, on any number of hosts; the agreement of every sentinel is
-// waited for afterwards (waitNewMaster).
-func (c *Cluster) waitPromoted(ctx context.Context, s, old *Node, bound time.Duration) (*Node, error) {
-	sc := c.sentinelClient(s)
-	defer sc.Close()
+// waitPromoted waits until a replica of old reports role:master: the
+// replica Sentinel promoted, once it has executed the SLAVEOF NO ONE that
+// Sentinel sends it. The sentinel itself confirms that only at its next
+// INFO of the replica (once a second during a failover), and the others
+// hear of it a hello period (2 s) later, each; asking the replicas (every
+// 50 ms, concurrently) lets the old master be demoted and its writes
+// resume a few hundred milliseconds after the failover was asked for, on
+// any number of hosts. Writes are paused and every replica had reached
+// the old master's offset, so the promoted one has every acknowledged
+// write; that the sentinels agree on it is waited for afterwards
+// (waitNewMaster), and a disagreement is an error.
+func (c *Cluster) waitPromoted(ctx context.Context, old *Node, bound time.Duration) (*Node, error) {
+	var candidates []*Node
+	for _, n := range c.Nodes {
+		if n != old {
+			candidates = append(candidates, n)
+		}
+	}
 	var found *Node
-	err := waitFor(ctx, fmt.Sprintf("%s to name the replica it promoted", s.Spec.Name), bound, 50*time.Millisecond, func(ctx context.Context) (bool, string) {
-		a, err := sc.GetMasterAddrByName(ctx, c.Inv.Name).Result()
-		if err != nil {
-			return false, err.Error()
+	err := waitFor(ctx, "a replica of "+old.Spec.Name+" to be promoted", bound, 50*time.Millisecond, func(ctx context.Context) (bool, string) {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		roles := make([]string, len(candidates))
+		var wg sync.WaitGroup
+		for i, n := range candidates {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				info, err := c.Data(n).Info(ctx, "replication").Result()
+				if err != nil {
+					roles[i] = "not answering"
+					return
+				}
+				roles[i] = redisx.ParseInfo(info)["role"]
+			}()
 		}
-		if len(a) == 0 {
-			return false, "no address"
+		wg.Wait()
+		var seen []string
+		for i, n := range candidates {
+			if roles[i] == "master" {
+				found = n
+				return true, ""
+			}
+			seen = append(seen, n.Spec.Name+": "+roles[i])
 		}
-		n := c.NodeByAddr(a[0])
-		switch {
-		case n == nil:
-			return false, fmt.Sprintf("it names %s, no host of the inventory", a[0])
-		case n == old:
-			return false, "it still names " + old.Spec.Name
-		}
-		info, err := c.Data(n).Info(ctx, "replication").Result()
-		if err != nil {
-			return false, fmt.Sprintf("it names %s, which does not answer: %v", n.Spec.Name, err)
-		}
-		if role := redisx.ParseInfo(info)["role"]; role != "master" {
-			return false, fmt.Sprintf("it names %s, which reports role:%s", n.Spec.Name, role)
-		}
-		found = n
-		return true, ""
+		return false, strings.Join(seen, ", ")
 	})
 	return found, err
 }

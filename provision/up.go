@@ -739,12 +739,12 @@ func (r *upRun) failoverAway(ctx context.Context, old *Node) error {
 func (r *upRun) moveMaster(ctx context.Context, old *Node) (*Node, time.Duration, error) {
 	c := r.c
 	start := time.Now()
-	unpause, asked, err := c.gracefulFailover(ctx, old)
+	unpause, err := c.gracefulFailover(ctx, old)
 	if err != nil {
 		return nil, 0, err
 	}
 	bound := time.Duration(c.Inv.Sentinel.DownAfterMS)*time.Millisecond + 2*time.Duration(min(c.Inv.Sentinel.FailoverTimeoutMS, 10000))*time.Millisecond + 15*time.Second
-	promoted, err := c.waitPromoted(ctx, asked, old, bound)
+	promoted, err := c.waitPromoted(ctx, old, bound)
 	if err != nil {
 		return nil, 0, errors.Join(err, unpause())
 	}
@@ -763,7 +763,7 @@ func (r *upRun) moveMaster(ctx context.Context, old *Node) (*Node, time.Duration
 		return nil, 0, err
 	}
 	if newMaster != promoted {
-		return nil, 0, fmt.Errorf("%s promoted %s, but the sentinels then agreed on %s", asked.Spec.Name, promoted.Spec.Name, newMaster.Spec.Name)
+		return nil, 0, fmt.Errorf("%s was promoted and %s made its replica, but the sentinels then agreed on %s; run up again once status shows one master", promoted.Spec.Name, old.Spec.Name, newMaster.Spec.Name)
 	}
 	note := fmt.Sprintf("writes were held for %.1fs while the master moved from %s to %s", held.Seconds(), old.Spec.Name, newMaster.Spec.Name)
 	c.P.Printf("", "%s", note)
