@@ -338,17 +338,15 @@ func (c *Cluster) gracefulFailover(ctx context.Context, old *Node) (func() error
 		c.P.Printf(old.Spec.Name, "CLIENT UNPAUSE")
 		return c.Data(old).ClientUnpause(context.WithoutCancel(ctx)).Err()
 	}
-	err := waitFor(ctx, "every replica to reach the master's replication offset", 10*time.Second, 100*time.Millisecond, func(ctx context.Context) (bool, string) {
+	err := waitFor(ctx, "every replica to reach the master's replication offset", 10*time.Second, 20*time.Millisecond, func(ctx context.Context) (bool, string) {
 		s, err := cl.Info(ctx, "replication").Result()
 		if err != nil {
 			return false, err.Error()
 		}
 		i := redisx.ParseInfo(s)
 		offset := i.Int("master_repl_offset")
-		for _, r := range i.Replicas() {
-			if r.Offset < offset {
-				return false, fmt.Sprintf("%s at %d, master at %d", r.IP, r.Offset, offset)
-			}
+		if lagging := c.replicasBehind(ctx, old, i.Replicas(), offset); len(lagging) > 0 {
+			return false, strings.Join(lagging, ", ")
 		}
 		return true, ""
 	})
@@ -363,6 +361,51 @@ func (c *Cluster) gracefulFailover(ctx context.Context, old *Node) (func() error
 		return nil, errors.Join(err, unpause())
 	}
 	return unpause, nil
+}
+
+// replicasBehind returns, for each of a master's replicas (links, from
+// its INFO) that has not yet processed the stream up to offset, where it
+// is. A replica of the inventory is asked itself: the offsets in the
+// master's INFO come from the replicas' acknowledgements, sent once a
+// second (and not asked for while writes are paused), so they lag by up
+// to a second behind what the replicas have.
+func (c *Cluster) replicasBehind(ctx context.Context, master *Node, links []redisx.ReplicaLink, offset int64) []string {
+	behind := make([]string, len(links))
+	var wg sync.WaitGroup
+	for k, r := range links {
+		n := c.NodeByAddr(r.IP)
+		if n == nil || n == master {
+			if r.Offset < offset {
+				behind[k] = fmt.Sprintf("%s at %d, master at %d", r.IP, r.Offset, offset)
+			}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := c.Data(n).Info(ctx, "replication").Result()
+			if err != nil {
+				behind[k] = fmt.Sprintf("%s: %v", n.Spec.Name, err)
+				return
+			}
+			i := redisx.ParseInfo(s)
+			have := i.Int("slave_repl_offset")
+			if _, ok := i["slave_repl_offset"]; !ok {
+				have = i.Int("master_repl_offset")
+			}
+			if i["master_link_status"] != "up" || have < offset {
+				behind[k] = fmt.Sprintf("%s at %d (link %s), master at %d", n.Spec.Name, have, i["master_link_status"], offset)
+			}
+		}()
+	}
+	wg.Wait()
+	var out []string
+	for _, b := range behind {
+		if b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // waitPromoted waits until a replica of old reports role:master: the
