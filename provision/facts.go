@@ -2,7 +2,7 @@ package provision
 
 import (
 	"context"
-	"encoding/hex"
+	"encoding/base64"
 	"fmt"
 	"path"
 	"strconv"
@@ -79,37 +79,32 @@ func platformPart(s string) bool {
 	return true
 }
 
-// factsScript prints one key=value per line. It only reads.
+// factsScript prints one key=value per line. It only reads, and starts
+// as few processes as it can (a no-change up runs it on every host, all
+// at once): uname, redis-server --version, id, a readlink per live pid,
+// one ss for both ports, a dd and a base64 per file read; what needs
+// parsing is parsed by parseFacts, not by sed in the script.
 func factsScript(l inventory.Layout, redisPort, sentinelPort int, rdb string) string {
 	return fmt.Sprintf(`
 if [ -r /etc/os-release ]; then . /etc/os-release; fi
 echo "os_id=${ID:-unknown}"; echo "os_version=${VERSION_ID:-}"; echo "os_like=${ID_LIKE:-}"
-echo "arch=$(uname -m)"
-if [ -d /run/systemd/system ]; then echo init=systemd; else echo init=sysv; fi
+printf 'arch='; uname -m
+_sd=; if [ -d /run/systemd/system ]; then _sd=1; echo init=systemd; else echo init=sysv; fi
 for p in apt-get dnf yum; do if command -v $p >/dev/null 2>&1; then echo "pkg=${p%%-get}"; break; fi; done
 for t in gcc make tar pkg-config; do command -v $t >/dev/null 2>&1 || echo "missing_tool=$t"; done
-if [ -d /run/systemd/system ] && ! pkg-config --exists libsystemd 2>/dev/null; then echo "missing_tool=libsystemd headers"; fi
-if [ -x %[1]s/redis-server ]; then _v=$(%[1]s/redis-server --version); echo "redis_version=$(echo "$_v" | sed -n 's/.* v=\([^ ]*\).*/\1/p')"; echo "redis_engine=$(echo "$_v" | sed -n 's/^\([A-Za-z]*\) server .*/\1/p' | tr A-Z a-z)"
-  if ldd %[1]s/redis-server 2>/dev/null | grep -q libsystemd; then echo redis_systemd=yes; fi; fi
+if [ -n "$_sd" ] && ! pkg-config --exists libsystemd 2>/dev/null; then echo "missing_tool=libsystemd headers"; fi
+if [ -x %[1]s/redis-server ]; then printf 'redis_version_line='; %[1]s/redis-server --version 2>/dev/null; echo
+  if [ -n "$_sd" ] && grep -q libsystemd %[1]s/redis-server 2>/dev/null; then echo redis_systemd=yes; fi; fi
 if id -u redis >/dev/null 2>&1; then echo redis_user=yes; fi
 %[7]s
-for svc in redis:%[2]s sentinel:%[3]s; do
-  name=${svc%%%%:*}; pf=${svc#*:}
-  pid=$(live_pid "$pf" %[1]s/redis-server); if [ -n "$pid" ]; then echo "${name}_pid=$pid"; fi
-done
+printf 'redis_pid='; live_pid %[2]s %[1]s/redis-server; echo
+printf 'sentinel_pid='; live_pid %[3]s %[1]s/redis-server; echo
 if command -v ss >/dev/null 2>&1; then
-  for p in redis:%[4]d sentinel:%[5]d; do
-    name=${p%%%%:*}; port=${p#*:}
-    owner=$(ss -Hltnp "sport = :$port" 2>/dev/null | sed -n 's/.*users:((\"\([^\"]*\)\",pid=\([0-9]*\).*/\1[\2]/p' | head -n1)
-    if [ -z "$owner" ] && [ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]; then owner=unknown; fi
-    if [ -n "$owner" ]; then echo "${name}_port_owner=$owner"; fi
-  done
+  echo listen_begin; ss -Hltnp '( sport = :%[4]d or sport = :%[5]d )' 2>/dev/null; echo listen_end
 fi
-f=%[8]s; if [ -f "$f" ] && [ ! -L "$f" ]; then echo "rdb_header=$(dd if="$f" iflag=nofollow bs=9 count=1 status=none 2>/dev/null | tr -dc 'A-Z0-9')"; fi
-exec 3>&1
+f=%[8]s; if [ -f "$f" ] && [ ! -L "$f" ]; then printf 'rdb_b64='; dd if="$f" iflag=nofollow bs=9 count=1 status=none 2>/dev/null | base64 -w0; echo; fi
 for f in %[6]s/*.manifest.json %[6]s/manifest.json; do if [ -f "$f" ] && [ ! -L "$f" ]; then echo "manifest=${f##*/}"
-  h=$({ dd if="$f" iflag=nofollow bs=65536 status=none 2>/dev/null || echo "manifest_unread=${f##*/}" >&3; } | od -An -v -tx1 | tr -d ' \n')
-  echo "manifest_hex=${f##*/} $h"; fi; done
+  printf 'manifest_b64=%%s ' "${f##*/}"; dd if="$f" iflag=nofollow bs=65536 status=none 2>/dev/null | base64 -w0; echo; fi; done
 `, l.BinDir, l.RedisPid, l.SentinelPid, redisPort, sentinelPort, l.StateDir, livePidFunc, remote.Quote(path.Join(l.DataDir, rdb)))
 }
 
@@ -119,14 +114,27 @@ func GatherFacts(ctx context.Context, h remote.Host, inv *inventory.Inventory) (
 	if err != nil {
 		return nil, fmt.Errorf("gather facts: %w", err)
 	}
-	return parseFacts(out), nil
+	return parseFacts(out, inv.Redis.Port, inv.Sentinel.Port), nil
 }
 
-func parseFacts(out string) *Facts {
+func parseFacts(out string, redisPort, sentinelPort int) *Facts {
 	f := &Facts{Init: "sysv"}
-	var unread []string
+	var listen []string
+	inListen := false
 	for _, line := range strings.Split(out, "\n") {
-		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "listen_begin":
+			inListen = true
+			continue
+		case line == "listen_end":
+			inListen = false
+			continue
+		case inListen:
+			listen = append(listen, line)
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
 		if !ok {
 			continue
 		}
@@ -147,42 +155,96 @@ func parseFacts(out string) *Facts {
 			f.MissingTools = append(f.MissingTools, v)
 		case "redis_systemd":
 			f.RedisSystemd = true
-		case "redis_version":
-			f.RedisVersion = v
-		case "redis_engine":
-			f.RedisEngine = v
-		case "rdb_header":
-			if n, err := strconv.Atoi(strings.TrimPrefix(v, "REDIS")); err == nil && strings.HasPrefix(v, "REDIS") {
-				f.RDBFormat = n
-			}
+		case "redis_version_line":
+			f.RedisVersion, f.RedisEngine = parseServerVersion(v)
+		case "rdb_b64":
+			f.RDBFormat = rdbFormatOf(decodeB64(v))
 		case "redis_user":
 			f.RedisUser = true
 		case "redis_pid":
 			f.RedisPid, _ = strconv.Atoi(v)
 		case "sentinel_pid":
 			f.SentinelPid, _ = strconv.Atoi(v)
-		case "redis_port_owner":
-			f.RedisPortOwner = v
-		case "sentinel_port_owner":
-			f.SentinelPortOwner = v
 		case "manifest":
 			f.Manifests = append(f.Manifests, v)
-		case "manifest_hex":
-			name, h, _ := strings.Cut(v, " ")
-			if data, err := hex.DecodeString(h); err == nil {
+		case "manifest_b64":
+			// A manifest dd could not read (a link swapped in, say) comes
+			// out empty, as no manifest ever is: it is left out, and read
+			// again, which reports why.
+			name, b64, _ := strings.Cut(v, " ")
+			if data := decodeB64(b64); len(data) > 0 {
 				if f.manifestData == nil {
 					f.manifestData = map[string][]byte{}
 				}
 				f.manifestData[name] = data
 			}
-		case "manifest_unread":
-			unread = append(unread, v)
 		}
 	}
-	for _, name := range unread {
-		delete(f.manifestData, name)
-	}
+	f.RedisPortOwner = portOwner(listen, redisPort)
+	f.SentinelPortOwner = portOwner(listen, sentinelPort)
 	return f
+}
+
+func decodeB64(s string) []byte {
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// parseServerVersion reads redis-server --version ("Redis server v=7.0.15
+// sha=... malloc=..." or "Valkey server v=8.1.1 ..."): the version and the
+// engine in lower case.
+func parseServerVersion(line string) (version, engine string) {
+	fields := strings.Fields(line)
+	if len(fields) >= 2 && fields[1] == "server" {
+		engine = strings.ToLower(fields[0])
+	}
+	for _, fl := range fields {
+		if v, ok := strings.CutPrefix(fl, "v="); ok {
+			version = v
+			break
+		}
+	}
+	return version, engine
+}
+
+// rdbFormatOf is the format version in an RDB file's header ("REDIS0012"),
+// 0 when it is not one.
+func rdbFormatOf(header []byte) int {
+	h := string(header)
+	digits, ok := strings.CutPrefix(h, "REDIS")
+	if !ok || len(digits) != 4 {
+		return 0
+	}
+	n, err := strconv.Atoi(digits)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+// portOwner reads ss -Hltnp lines for the listener on port: "name[pid]"
+// of the first line that names its process, "unknown" when a listener
+// shows no process, "" when nothing listens.
+func portOwner(lines []string, port int) string {
+	suffix := ":" + strconv.Itoa(port)
+	owner := ""
+	for _, line := range lines {
+		f := strings.Fields(line)
+		if len(f) < 4 || !strings.HasSuffix(f[3], suffix) {
+			continue
+		}
+		if _, users, ok := strings.Cut(line, `users:(("`); ok {
+			name, rest, _ := strings.Cut(users, `"`)
+			if pid, _, ok := strings.Cut(strings.TrimPrefix(rest, ",pid="), ","); ok && strings.HasPrefix(rest, ",pid=") {
+				return name + "[" + pid + "]"
+			}
+		}
+		owner = "unknown"
+	}
+	return owner
 }
 
 // portOwnedByUs reports whether the listener on a port is the process in our

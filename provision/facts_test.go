@@ -22,13 +22,17 @@ init=systemd
 pkg=dnf
 missing_tool=gcc
 missing_tool=make
-redis_version=7.0.15
+redis_version_line=Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc-5.3.0 bits=64 build=6b5a7a3ad1c6e9ee
 redis_systemd=yes
 redis_user=yes
 redis_pid=4100
 sentinel_pid=4200
-redis_port_owner=redis-server[4100]
-sentinel_port_owner=redis-sentinel[4200]
+listen_begin
+LISTEN 0      511          0.0.0.0:17000      0.0.0.0:*    users:(("nginx",pid=99,fd=6))
+LISTEN 0      511          0.0.0.0:7000       0.0.0.0:*    users:(("redis-server",pid=4100,fd=6))
+LISTEN 0      511             [::]:7000          [::]:*    users:(("redis-server",pid=4100,fd=7))
+LISTEN 0      511          0.0.0.0:8000       0.0.0.0:*    users:(("redis-sentinel",pid=4200,fd=6))
+listen_end
 manifest=mymaster.manifest.json
 manifest=other.manifest.json
   a line the script does not print
@@ -37,10 +41,10 @@ future_key=ignored
 	want := &Facts{
 		OSID: "rocky", OSVersion: "9.3", OSLike: "rhel centos fedora", Arch: "aarch64",
 		Init: "systemd", PkgManager: "dnf", MissingTools: []string{"gcc", "make"},
-		RedisVersion: "7.0.15", RedisSystemd: true, RedisUser: true, RedisPid: 4100, SentinelPid: 4200,
+		RedisVersion: "7.0.15", RedisEngine: "redis", RedisSystemd: true, RedisUser: true, RedisPid: 4100, SentinelPid: 4200,
 		RedisPortOwner: "redis-server[4100]", SentinelPortOwner: "redis-sentinel[4200]", Manifests: []string{"mymaster.manifest.json", "other.manifest.json"},
 	}
-	got := parseFacts(out)
+	got := parseFacts(out, 7000, 8000)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("parseFacts:\n got %+v\nwant %+v", got, want)
 	}
@@ -66,8 +70,35 @@ future_key=ignored
 
 	// A bare host: nothing found means nothing installed or running, and
 	// SysV unless systemd was seen.
-	if got := parseFacts("os_id=debian\nos_version=\r\narch=x86_64\n"); !reflect.DeepEqual(got, &Facts{OSID: "debian", Arch: "x86_64", Init: "sysv"}) {
+	if got := parseFacts("os_id=debian\nos_version=\r\narch=x86_64\n", 7000, 8000); !reflect.DeepEqual(got, &Facts{OSID: "debian", Arch: "x86_64", Init: "sysv"}) {
 		t.Errorf("bare host: %+v", got)
+	}
+}
+
+func TestParseFactsParts(t *testing.T) {
+	for _, tc := range []struct{ line, version, engine string }{
+		{"Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc-5.3.0 bits=64 build=6b5a7a3ad1c6e9ee", "7.0.15", "redis"},
+		{"Valkey server v=8.1.1 sha=00000000:0 malloc=jemalloc-5.3.0 bits=64 build=1", "8.1.1", "valkey"},
+		{"", "", ""},
+		{"garbage", "", ""},
+	} {
+		if v, e := parseServerVersion(tc.line); v != tc.version || e != tc.engine {
+			t.Errorf("parseServerVersion(%q) = %q, %q; want %q, %q", tc.line, v, e, tc.version, tc.engine)
+		}
+	}
+	for h, want := range map[string]int{"REDIS0012": 12, "REDIS0011": 11, "REDIS001": 0, "REDIX0012": 0, "REDIS00a2": 0, "": 0} {
+		if got := rdbFormatOf([]byte(h)); got != want {
+			t.Errorf("rdbFormatOf(%q) = %d, want %d", h, got, want)
+		}
+	}
+	lines := []string{
+		"LISTEN 0 511 0.0.0.0:7000 0.0.0.0:*",
+		"LISTEN 0 511 127.0.0.1:8000 0.0.0.0:* users:((\"nginx\",pid=42,fd=3),(\"nginx\",pid=43,fd=3))",
+	}
+	for port, want := range map[int]string{7000: "unknown", 8000: "nginx[42]", 9000: ""} {
+		if got := portOwner(lines, port); got != want {
+			t.Errorf("portOwner(%d) = %q, want %q", port, got, want)
+		}
 	}
 }
 
@@ -118,7 +149,7 @@ func TestFactsScriptRunsLocally(t *testing.T) {
 	if err != nil {
 		t.Fatalf("facts script: %v\n%s", err, out)
 	}
-	f := parseFacts(string(out))
+	f := parseFacts(string(out), port, 1)
 	if f.OSID == "" || f.Arch == "" || (f.Init != "sysv" && f.Init != "systemd") {
 		t.Errorf("facts from this machine: %+v\n%s", f, out)
 	}
@@ -164,11 +195,11 @@ func TestFactsScriptReadsManifests(t *testing.T) {
 	if err != nil {
 		t.Fatalf("facts script: %v\n%s", err, out)
 	}
-	f := parseFacts(string(out))
+	f := parseFacts(string(out), 1, 1)
 	if f.RDBFormat != 12 {
 		t.Errorf("RDB format %d, want 12 (from the header REDIS0012)", f.RDBFormat)
 	}
-	if out, err := exec.Command(sh, "-c", factsScript(l, 1, 1, "link.rdb")).Output(); err != nil || parseFacts(string(out)).RDBFormat != 0 {
+	if out, err := exec.Command(sh, "-c", factsScript(l, 1, 1, "link.rdb")).Output(); err != nil || parseFacts(string(out), 1, 1).RDBFormat != 0 {
 		t.Errorf("an RDB file that is a link was read: %v", err)
 	}
 	if want := []string{"empty.manifest.json", "mymaster.manifest.json"}; !reflect.DeepEqual(f.Manifests, want) {
@@ -177,15 +208,16 @@ func TestFactsScriptReadsManifests(t *testing.T) {
 	if got := f.manifestData["mymaster.manifest.json"]; !bytes.Equal(got, own) {
 		t.Errorf("manifest read as %q, want %q", got, own)
 	}
-	if got, ok := f.manifestData["empty.manifest.json"]; !ok || len(got) != 0 {
-		t.Errorf("empty manifest: %q, %v", got, ok)
+	// An empty one looks like one dd could not read: left to ReadFile.
+	if got, ok := f.manifestData["empty.manifest.json"]; ok {
+		t.Errorf("empty manifest kept: %q", got)
 	}
 	if _, ok := f.manifestData["link.manifest.json"]; ok {
 		t.Error("a link was read")
 	}
 	// One the script could not read is left to ReadFile.
-	f = parseFacts("manifest=a.manifest.json\nmanifest_unread=a.manifest.json\nmanifest_hex=a.manifest.json 7b\n")
-	if _, ok := f.manifestData["a.manifest.json"]; ok {
-		t.Error("a manifest the script could not read was kept")
+	f = parseFacts("manifest=a.manifest.json\nmanifest_b64=a.manifest.json \nmanifest=b.manifest.json\nmanifest_b64=b.manifest.json not*base64\n", 1, 1)
+	if len(f.manifestData) != 0 {
+		t.Errorf("a manifest the script could not read was kept: %q", f.manifestData)
 	}
 }

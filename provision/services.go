@@ -63,24 +63,25 @@ func (c *Cluster) livePid(ctx context.Context, n *Node, pidFile string) (int, er
 }
 
 // livePidScript prints the pid in pidFile when it is a number, the process
-// is alive and not a zombie, and /proc/PID/exe is exe (or exe deleted, after
-// an upgrade replaced the file).
+// is alive, and /proc/PID/exe is exe (or exe deleted, after an upgrade
+// replaced the file); a zombie has no exe link, so it is not live.
 func livePidScript(pidFile, exe string) string {
 	return livePidFunc + "live_pid " + remote.Quote(pidFile) + " " + remote.Quote(exe) + "\n"
 }
 
 // livePidFunc defines the shell function live_pid PIDFILE EXE behind
-// livePidScript, for scripts that check several pid files.
+// livePidScript, for scripts that check several pid files. It starts one
+// process (readlink of /proc/PID/exe), plus one for the first EXE it is
+// given when it is not run in a subshell ($(live_pid ...) forgets it).
 const livePidFunc = `live_pid() {
 	[ -f "$1" ] && [ ! -L "$1" ] || return 0
-	_p=$(head -c 32 -- "$1" 2>/dev/null | tr -d '[:space:]')
+	_p=
+	read -r _p _rest 2>/dev/null <"$1"
 	case $_p in '' | *[!0-9]*) return 0 ;; esac
 	kill -0 "$_p" 2>/dev/null || return 0
-	_s=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$_p/status" 2>/dev/null)
-	[ "$_s" != Z ] || return 0
-	_w=$(readlink -f -- "$2" 2>/dev/null) || _w=$2
+	if [ "$2" != "${_lp_exe-}" ]; then _lp_exe=$2; _lp_w=$(readlink -f -- "$2" 2>/dev/null) || _lp_w=$2; fi
 	_e=$(readlink "/proc/$_p/exe" 2>/dev/null) || return 0
-	case $_e in "$_w" | "$_w (deleted)") echo "$_p" ;; esac
+	case $_e in "$_lp_w" | "$_lp_w (deleted)") echo "$_p" ;; esac
 }
 `
 

@@ -1,7 +1,7 @@
 package provision
 
 import (
-	"encoding/hex"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"regexp"
@@ -15,8 +15,9 @@ import (
 
 // runningFacts is what the facts script prints on a host where redisctl
 // installed Redis and both servers run (pids 4100 and 4200).
-const runningFacts = freshFacts + "redis_version=7.0.15\nredis_user=yes\nredis_pid=4100\nsentinel_pid=4200\n" +
-	"redis_port_owner=redis-server[4100]\nsentinel_port_owner=redis-server[4200]\nmanifest=mymaster.manifest.json\n"
+const runningFacts = freshFacts + "redis_version_line=Redis server v=7.0.15 sha=00000000:0\nredis_user=yes\nredis_pid=4100\nsentinel_pid=4200\n" +
+	"listen_begin\nLISTEN 0 511 0.0.0.0:7000 0.0.0.0:* users:((\"redis-server\",pid=4100,fd=6))\n" +
+	"LISTEN 0 511 0.0.0.0:8000 0.0.0.0:* users:((\"redis-server\",pid=4200,fd=6))\nlisten_end\nmanifest=mymaster.manifest.json\n"
 
 // openProbes are the check script's probes of a cluster whose servers all
 // run: every port of the other hosts answers.
@@ -55,7 +56,7 @@ func healthyUpCluster(t *testing.T) *fakeCluster {
 		}
 		h.SetFile(manifestPath(fc.Layout.StateDir, fc.Inv.Name), data, 0o600, "")
 		// The facts script reads the manifest it lists.
-		h.Answer(factsPattern, fakehost.Result{Stdout: runningFacts + "manifest_hex=mymaster.manifest.json " + hex.EncodeToString(data) + "\n"})
+		h.Answer(factsPattern, fakehost.Result{Stdout: runningFacts + "manifest_b64=mymaster.manifest.json " + base64.StdEncoding.EncodeToString(data) + "\n"})
 		// prepare finds nothing missing; the pid files name live servers.
 		h.Answer(`^id -u redis >/dev/null 2>&1 \|\| echo`, fakehost.Result{})
 		h.Answer(`\nlive_pid '?`+regexp.QuoteMeta(fc.Layout.RedisPid)+`'? \S+\n$`, fakehost.Result{Stdout: "4100\n"})

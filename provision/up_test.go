@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,7 +87,7 @@ func TestUpConnectFailureClosesTheOtherHosts(t *testing.T) {
 
 func TestUpPortTakenByAnotherProgram(t *testing.T) {
 	hosts := freshHosts()
-	hosts[1] = newTestHost("node2", freshFacts+"redis_port_owner=nginx[4242]\n")
+	hosts[1] = newTestHost("node2", freshFacts+"listen_begin\nLISTEN 0 511 0.0.0.0:7000 0.0.0.0:* users:((\"nginx\",pid=4242,fd=6))\nlisten_end\n")
 	conn := &testConnector{hosts: hosts}
 	inv := testInventory(t)
 
@@ -329,7 +330,7 @@ func TestUpRefusesUnsafePlatform(t *testing.T) {
 // anything is written: redis would refuse to start on it.
 func TestUpRefusesAnRDBFileTooNew(t *testing.T) {
 	hosts := freshHosts()
-	hosts[0] = newTestHost("node1", freshFacts+"rdb_header=REDIS0012\n")
+	hosts[0] = newTestHost("node1", freshFacts+"rdb_b64="+base64.StdEncoding.EncodeToString([]byte("REDIS0012"))+"\n")
 	conn := &testConnector{hosts: hosts}
 	_, err := runUp(t, testInventory(t), conn)
 	msg := wantStep(t, err, "check hosts")
