@@ -176,30 +176,34 @@ func checkScript(inv *inventory.Inventory, probes []string) string {
 	// The clock first: its line is timed when it arrives.
 	b.WriteString("echo \"clock=$(date +%s.%N)\"\n")
 	b.WriteString(livePidFunc)
-	fmt.Fprintf(&b, `rd() { if [ -r "$2" ]; then echo "$1=$(cat "$2" 2>/dev/null)"; fi; }
-rd overcommit /proc/sys/vm/overcommit_memory
-rd somaxconn /proc/sys/net/core/somaxconn
-rd nr_open /proc/sys/fs/nr_open
-if [ -r %[1]s ]; then echo "thp=$(sed -n 's/.*\[\(.*\)\].*/\1/p' %[1]s)"; fi
+	// Few processes (a no-change up runs this on every host at once): one
+	// awk for /proc, one pgrep. (Not the shell's read for /proc/sys: dash
+	// reads a byte at a time, and a sysctl file reads as empty after its
+	// first byte.)
+	fmt.Fprintf(&b, `if [ -r %[1]s ]; then _t=; read -r _t 2>/dev/null <%[1]s; case $_t in *\[*\]*) _t=${_t#*\[}; _t=${_t%%%%\]*} ;; *) _t= ;; esac; echo "thp=$_t"; fi
 if [ -d /run/systemd/system ]; then echo init=systemd; else echo init=sysv; fi
-rp=$(live_pid %[2]s %[3]s); sp=$(live_pid %[4]s %[3]s)
+live_pid %[2]s %[3]s >/dev/null; rp=$_lp_pid; live_pid %[4]s %[3]s >/dev/null; sp=$_lp_pid
 echo "redis_pid=$rp"; echo "sentinel_pid=$sp"
-if [ -n "$rp" ]; then
-  echo "nofile_running=$(awk '/^Max open files/ {print $4}' /proc/$rp/limits 2>/dev/null)"
-  echo "redis_rss_kb=$(awk '/^VmRSS:/ {print $2}' /proc/$rp/status 2>/dev/null)"
-fi
+_f=; for x in /proc/meminfo /proc/sys/vm/overcommit_memory /proc/sys/net/core/somaxconn /proc/sys/fs/nr_open ${rp:+/proc/$rp/limits /proc/$rp/status}; do [ -r "$x" ] && _f="$_f $x"; done
+awk 'FILENAME == "/proc/sys/vm/overcommit_memory" {print "overcommit=" $0} FILENAME == "/proc/sys/net/core/somaxconn" {print "somaxconn=" $0}
+  FILENAME == "/proc/sys/fs/nr_open" {print "nr_open=" $0} /^MemTotal:/ {print "mem_total_kb=" $2} /^MemAvailable:/ {print "mem_avail_kb=" $2}
+  /^Max open files/ {print "nofile_running=" $4} /^VmRSS:/ {print "redis_rss_kb=" $2}' $_f 2>/dev/null
 if [ -d /run/systemd/system ] && [ -f %[5]s ]; then echo "nofile_unit=$(systemctl show -p LimitNOFILE --value %[6]s 2>/dev/null)"; fi
-if [ -f %[7]s ]; then echo "nofile_script=$(sed -n 's/^NOFILE=\([0-9]*\).*/\1/p' %[7]s | head -n 1)"; fi
-awk '/^MemTotal:/ {print "mem_total_kb=" $2} /^MemAvailable:/ {print "mem_avail_kb=" $2}' /proc/meminfo 2>/dev/null
-d=%[8]s; while [ ! -d "$d" ]; do d=$(dirname -- "$d"); done
+if [ -f %[7]s ]; then echo "nofile_script=$(sed -n '/^NOFILE=/{s/^NOFILE=\([0-9]*\).*/\1/p;q;}' %[7]s)"; fi
+d=%[8]s; while [ ! -d "$d" ]; do d=${d%%/*}; [ -n "$d" ] || d=/; done
 echo "disk_path=$d"; echo "disk_free_kb=$(df -Pk -- "$d" 2>/dev/null | awk 'NR==2 {print $4}')"
 if [ -f %[9]s ]; then echo "rdb_bytes=$(stat -c %%s -- %[9]s)"; fi
 if [ -d /run/systemd/system ] && command -v timedatectl >/dev/null 2>&1; then
   timedatectl show -p Timezone -p NTP -p NTPSynchronized 2>/dev/null | sed 's/^/td_/'
 fi
-tz=$(readlink /etc/localtime 2>/dev/null | sed 's|.*/zoneinfo/||'); [ -n "$tz" ] || tz=$(cat /etc/timezone 2>/dev/null)
+tz=$(readlink /etc/localtime 2>/dev/null) && tz=${tz##*/zoneinfo/}; [ -n "$tz" ] || { [ -r /etc/timezone ] && read -r tz 2>/dev/null </etc/timezone; }
 echo "tz=$tz"
-for p in chronyd ntpd systemd-timesyncd openntpd; do if pgrep -x "$p" >/dev/null 2>&1; then echo "ntp_daemon=$p"; break; fi; done
+# A process name is cut to 15 characters: systemd-timesyncd is seen as systemd-timesyn.
+_n=$(pgrep -x -l 'chronyd|ntpd|systemd-timesyn|openntpd' 2>/dev/null)
+for p in chronyd ntpd systemd-timesyn openntpd; do case "
+$_n
+" in *" $p
+"*) [ $p = systemd-timesyn ] && p=systemd-timesyncd; echo "ntp_daemon=$p"; break ;; esac; done
 if [ -d /etc/sysctl.d ]; then echo sysctl_d=yes; fi
 if [ -f %[10]s ]; then sed 's/^/sysctl_file=/' %[10]s; fi
 if [ -f %[11]s ] || [ -f %[12]s ]; then echo thp_unit=yes; fi

@@ -70,10 +70,12 @@ func livePidScript(pidFile, exe string) string {
 }
 
 // livePidFunc defines the shell function live_pid PIDFILE EXE behind
-// livePidScript, for scripts that check several pid files. It starts one
-// process (readlink of /proc/PID/exe), plus one for the first EXE it is
-// given when it is not run in a subshell ($(live_pid ...) forgets it).
+// livePidScript, for scripts that check several pid files; it also leaves
+// the pid (or nothing) in $_lp_pid. It starts one process (readlink of
+// /proc/PID/exe), plus one for the first EXE it is given when it is not
+// run in a subshell ($(live_pid ...) forgets it).
 const livePidFunc = `live_pid() {
+	_lp_pid=
 	[ -f "$1" ] && [ ! -L "$1" ] || return 0
 	_p=
 	read -r _p _rest 2>/dev/null <"$1"
@@ -81,7 +83,7 @@ const livePidFunc = `live_pid() {
 	kill -0 "$_p" 2>/dev/null || return 0
 	if [ "$2" != "${_lp_exe-}" ]; then _lp_exe=$2; _lp_w=$(readlink -f -- "$2" 2>/dev/null) || _lp_w=$2; fi
 	_e=$(readlink "/proc/$_p/exe" 2>/dev/null) || return 0
-	case $_e in "$_lp_w" | "$_lp_w (deleted)") echo "$_p" ;; esac
+	case $_e in "$_lp_w" | "$_lp_w (deleted)") _lp_pid=$_p; echo "$_p" ;; esac
 }
 `
 
