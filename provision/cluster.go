@@ -73,6 +73,29 @@ type Cluster struct {
 	// sentinelIDs in configure.go).
 	sentinelIDsOnce sync.Once
 	sentinelIDsRun  *sentinelIDs
+
+	// factsOut is each host's facts script output read with its lock
+	// (LockAndGatherFacts), for GatherFacts.
+	factsMu  sync.Mutex
+	factsOut map[*Node]string
+}
+
+func (c *Cluster) setFactsOutput(n *Node, out string) {
+	c.factsMu.Lock()
+	defer c.factsMu.Unlock()
+	if c.factsOut == nil {
+		c.factsOut = map[*Node]string{}
+	}
+	c.factsOut[n] = out
+}
+
+// takeFactsOutput returns, once, the facts output read with n's lock.
+func (c *Cluster) takeFactsOutput(n *Node) (string, bool) {
+	c.factsMu.Lock()
+	defer c.factsMu.Unlock()
+	out, ok := c.factsOut[n]
+	delete(c.factsOut, n)
+	return out, ok
 }
 
 // clientKey names one server of a node: its data node or its sentinel.
@@ -215,9 +238,14 @@ func (c *Cluster) Sentinels() []*Node {
 // GatherFacts reads facts and manifests on every host at once.
 func (c *Cluster) GatherFacts(ctx context.Context) error {
 	return eachHost(ctx, c.Nodes, nodeName, "gather facts", func(ctx context.Context, n *Node) error {
-		f, err := GatherFacts(ctx, n.Host, c.Inv)
-		if err != nil {
-			return err
+		var f *Facts
+		if out, ok := c.takeFactsOutput(n); ok {
+			f = parseFacts(out, c.Inv.Redis.Port, c.Inv.Sentinel.Port)
+		} else {
+			var err error
+			if f, err = GatherFacts(ctx, n.Host, c.Inv); err != nil {
+				return err
+			}
 		}
 		m, err := LoadManifest(ctx, readManifests{n.Host, c.Layout.StateDir, f.manifestData}, c.Layout, c.Inv.Name, f.Manifests)
 		if err != nil {

@@ -95,7 +95,7 @@ func (w testWriter) Write(b []byte) (int, error) {
 const freshFacts = "os_id=debian\nos_version=12\nos_like=\narch=x86_64\ninit=sysv\npkg=apt\n"
 
 // factsPattern matches the facts script and nothing else redisctl runs.
-const factsPattern = `/etc/os-release`
+const factsPattern = `^\s*if \[ -r /etc/os-release \]`
 
 // testHost is a fake host that also records what fakehost does not: the
 // files read and how often Close was called.
@@ -114,8 +114,20 @@ func newTestHost(name, facts string) *testHost {
 	h := &testHost{Host: fakehost.New(name)}
 	h.Answer(factsPattern, fakehost.Result{Stdout: facts})
 	h.On(checkPattern, checkReply(tunedHost)) // check_test.go
-	// The run lock (its scripts are tested for real in lock_test.go).
-	h.Answer(`^d=/var/lib/redisctl; f=/var/lib/redisctl/\S+\.lock\n`, fakehost.Result{Stdout: "acquired\n"})
+	// The run lock (its scripts are tested for real in lock_test.go). The
+	// facts script up runs with it is answered as the host answers it
+	// alone.
+	h.On(`^d=/var/lib/redisctl; f=/var/lib/redisctl/\S+\.lock\n`, func(cmd string, _ []byte) fakehost.Result {
+		const open, end = "after_acquire() { (\n", "\n) 2>/dev/null; echo " + afterAcquireDone + "; }"
+		if _, body, ok := strings.Cut(cmd, open); ok {
+			if script, _, ok := strings.Cut(body, end); ok {
+				if r, ok := h.Host.Reply(script); ok && r.Status == 0 {
+					return fakehost.Result{Stdout: "acquired\n" + r.Stdout + "\n" + afterAcquireDone + "\n"}
+				}
+			}
+		}
+		return fakehost.Result{Stdout: "acquired\n"}
+	})
 	return h
 }
 

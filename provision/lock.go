@@ -91,6 +91,11 @@ type lockOptions struct {
 	retryPause time.Duration          // between attempts on one host
 	now        func() time.Time       // for messages
 	note       func(host, msg string) // takeover and heartbeat notes
+	// afterAcquire, when set, is a read-only script run in the same round
+	// trip right after the lock is taken on a host at the first attempt;
+	// collect gets its output. (up gathers the facts this way.)
+	afterAcquire func(n *Node) string
+	collect      func(n *Node, out string)
 }
 
 // Lock takes the cluster's lock on every connected host at once and starts
@@ -117,6 +122,27 @@ func (c *Cluster) Lock(ctx context.Context, command string) (release func(), err
 		retryPause: 200 * time.Millisecond,
 		now:        time.Now,
 		note:       func(host, msg string) { c.P.Printf(host, "%s", msg) },
+	}
+	return c.lock(ctx, command, opts)
+}
+
+// LockAndGatherFacts is Lock, with each host's facts read in the same round
+// trip as its lock where it is taken at the first attempt; GatherFacts
+// then reads only the others.
+func (c *Cluster) LockAndGatherFacts(ctx context.Context, command string) (release func(), err error) {
+	hostname, _ := os.Hostname()
+	opts := lockOptions{
+		staleAfter: LockStaleAfter,
+		heartbeat:  lockHeartbeat,
+		holder:     LockHolder{Host: hostname, Machine: machineID(), PID: os.Getpid()},
+		alive:      pidAlive,
+		retryPause: 200 * time.Millisecond,
+		now:        time.Now,
+		note:       func(host, msg string) { c.P.Printf(host, "%s", msg) },
+		afterAcquire: func(*Node) string {
+			return factsScript(c.Layout, c.Inv.Redis.Port, c.Inv.Sentinel.Port, rdbFile(c.Inv))
+		},
+		collect: c.setFactsOutput,
 	}
 	return c.lock(ctx, command, opts)
 }
@@ -239,13 +265,17 @@ create() {
 }
 `
 
+// afterAcquireDone ends the output of a complete afterAcquire script.
+const afterAcquireDone = "redisctl:after-acquire-done"
+
 // lockAcquireScript creates the lock with the content on stdin and prints
 // "acquired", or "held <age in seconds>" and the holder's content.
 const lockAcquireScript = `content=$(cat)
+%[1]s
 mkstate
 i=0
 while [ $i -lt 5 ]; do
-  if create; then echo acquired; exit 0; fi
+  if create; then echo acquired; after_acquire; exit 0; fi
   [ -e "$f" ] && [ ! -f "$f" ] && refuse "$f is not a regular file"
   if [ -f "$f" ] && a=$(age "$f") && held=$(cat -- "$f"); then printf 'held %%s\n%%s\n' "$a" "$held"; exit 0; fi
   # Released (and the directory perhaps removed) meanwhile: again.
@@ -311,12 +341,21 @@ func (l *clusterLock) acquire(ctx context.Context, n *Node, content []byte) (ok 
 			case <-time.After(l.opts.retryPause):
 			}
 		}
-		out, err := l.run(ctx, n, l.script(lockAcquireScript), content)
+		after := "after_acquire() { :; }"
+		if l.opts.afterAcquire != nil && attempt == 0 {
+			after = "after_acquire() { (\n" + l.opts.afterAcquire(n) + "\n) 2>/dev/null; echo " + afterAcquireDone + "; }"
+		}
+		out, err := l.run(ctx, n, l.script(lockAcquireScript, after), content)
 		if err != nil {
 			return false, nil, err
 		}
 		first, rest, _ := strings.Cut(out, "\n")
 		if first == "acquired" {
+			// Only a complete output counts; otherwise the caller reads
+			// again.
+			if extra, ok := strings.CutSuffix(rest, afterAcquireDone); ok && l.opts.collect != nil {
+				l.opts.collect(n, extra)
+			}
 			return true, nil, nil
 		}
 		ageText, ok := strings.CutPrefix(first, "held ")

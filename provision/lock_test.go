@@ -444,3 +444,43 @@ func TestLockRefusesUnsafeClusterName(t *testing.T) {
 		}
 	}
 }
+
+// up reads each host's facts in its lock's round trip: the facts script
+// runs (for real, in sh) right after the lock is taken, its whole output
+// is collected, and nothing else runs. Where the lock is taken over from a
+// stale run (a second attempt) nothing is collected, and GatherFacts reads
+// that host on its own.
+func TestLockRunsAfterAcquireInItsRoundTrip(t *testing.T) {
+	f := newLockFixture(t)
+	f.plant(t, 2, otherRun(), 30*time.Second)
+	var mu sync.Mutex
+	got := map[string]string{}
+	f.opts.afterAcquire = func(*Node) string {
+		return factsScript(f.c.Layout, f.c.Inv.Redis.Port, f.c.Inv.Sentinel.Port, rdbFile(f.c.Inv))
+	}
+	f.opts.collect = func(n *Node, out string) {
+		mu.Lock()
+		defer mu.Unlock()
+		got[n.Spec.Name] = out
+	}
+	release, err := f.c.lock(context.Background(), "up", f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	for i, h := range f.hosts[:2] {
+		out, ok := got[h.Name()]
+		if !ok {
+			t.Fatalf("%s: no facts collected", h.Name())
+		}
+		if fa := parseFacts(out, 7000, 8000); fa.OSID == "" || fa.Arch == "" || strings.Contains(out, afterAcquireDone) {
+			t.Errorf("%s: facts %+v from %q", h.Name(), fa, out)
+		}
+		if calls := h.Calls(); len(calls) != 1 {
+			t.Errorf("host %d ran %d commands to lock and read its facts, want 1", i, len(calls))
+		}
+	}
+	if out, ok := got[f.hosts[2].Name()]; ok {
+		t.Errorf("facts collected with a takeover: %q", out)
+	}
+}

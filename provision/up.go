@@ -231,7 +231,8 @@ func (r *upRun) lock(ctx context.Context) error {
 	if r.opts.DryRun {
 		return nil
 	}
-	unlock, err := r.c.Lock(ctx, "up")
+	// The facts are read in the same round trip as the lock.
+	unlock, err := r.c.LockAndGatherFacts(ctx, "up")
 	r.unlock = unlock
 	return err
 }

@@ -69,6 +69,24 @@ func (h *Host) Answer(pattern string, r Result) *Host {
 	return h.On(pattern, func(string, []byte) Result { return r })
 }
 
+// Reply answers cmd as Run would, without recording it as a call: for a
+// handler that answers a script embedded in another one.
+func (h *Host) Reply(cmd string) (Result, bool) {
+	h.mu.Lock()
+	var reply func(string, []byte) Result
+	for _, hd := range h.handlers {
+		if hd.Pattern.MatchString(cmd) {
+			reply = hd.Reply
+			break
+		}
+	}
+	h.mu.Unlock()
+	if reply == nil {
+		return Result{}, false
+	}
+	return reply(cmd, nil), true
+}
+
 // Calls returns every command run so far, in order.
 func (h *Host) Calls() []string {
 	h.mu.Lock()
