@@ -192,6 +192,9 @@ func runningVersion(n *Node) string {
 
 // writeFiles writes planned changes and records new files in the manifest.
 func (c *Cluster) writeFiles(ctx context.Context, n *Node, changes []fileChange) error {
+	if err := recordNewFiles(ctx, n, changes); err != nil {
+		return err
+	}
 	for _, ch := range changes {
 		if err := n.Host.PutFile(ctx, ch.File.Path, ch.New, ch.File.Mode, ch.File.Owner); err != nil {
 			return fmt.Errorf("write %s: %w", ch.File.Path, err)
@@ -199,17 +202,31 @@ func (c *Cluster) writeFiles(ctx context.Context, n *Node, changes []fileChange)
 		what := "updated"
 		if ch.Old == nil {
 			what = "wrote"
-			n.Manifest.AddCreated(ch.File.Path)
 		}
 		if len(ch.Keys) > 0 && ch.Old != nil {
 			what += " (" + strings.Join(ch.Keys, ", ") + ")"
 		}
 		c.P.Printf(n.Spec.Name, "%s %s", what, ch.File.Path)
 	}
-	if len(changes) > 0 {
-		return n.Manifest.Save(ctx, n.Host)
-	}
 	return nil
+}
+
+// recordNewFiles records in n's manifest, and saves it once, the files of
+// changes that do not exist yet, before any is written: a run cut off
+// between the two then leaves a path recorded that uninstall finds
+// missing, never a file it does not know it made. (Live changes write
+// nothing.)
+func recordNewFiles(ctx context.Context, n *Node, changes []fileChange) error {
+	added := false
+	for _, ch := range changes {
+		if ch.Old == nil && !ch.Live && n.Manifest.AddCreated(ch.File.Path) {
+			added = true
+		}
+	}
+	if !added {
+		return nil
+	}
+	return n.Manifest.Save(ctx, n.Host)
 }
 
 // services returns the service names a node runs.
@@ -226,13 +243,16 @@ func (c *Cluster) serviceCmd(n *Node, svc, action string) string {
 	return n.Init.ServiceCmd(svc, action)
 }
 
-// enableService registers a service to start at boot and records it.
-func (c *Cluster) enableService(ctx context.Context, n *Node, svc string) error {
-	out, err := remote.Output(ctx, n.Host, n.Init.EnableCmd(svc))
+// enableServices registers services to start at boot, in one command,
+// and records them.
+func (c *Cluster) enableServices(ctx context.Context, n *Node, svcs []string) error {
+	out, err := remote.Output(ctx, n.Host, n.Init.EnableCmd(svcs...))
 	if err != nil {
-		return fmt.Errorf("enable %s: %w", svc, err)
+		return fmt.Errorf("enable %s: %w", strings.Join(svcs, ", "), err)
 	}
-	n.Manifest.AddService(svc, strings.Contains(out, "enabled"))
+	for _, svc := range svcs {
+		n.Manifest.AddService(svc, strings.Contains(out, "enabled"))
+	}
 	return n.Manifest.Save(ctx, n.Host)
 }
 

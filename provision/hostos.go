@@ -15,9 +15,9 @@ type InitSystem interface {
 	Name() string
 	// ServiceCmd runs action (start, stop, restart) on svc and waits for it.
 	ServiceCmd(svc, action string) string
-	// EnableCmd registers svc to start at boot; it prints "enabled" when
-	// it did (a SysV host without update-rc.d or chkconfig cannot).
-	EnableCmd(svc string) string
+	// EnableCmd registers services to start at boot; it prints "enabled"
+	// when it did (a SysV host without update-rc.d or chkconfig cannot).
+	EnableCmd(svcs ...string) string
 	// DisableCmd undoes EnableCmd; it never fails on a service already gone.
 	DisableCmd(svc string) string
 	// ReloadCmd makes the init system read changed service files ("" when
@@ -51,10 +51,15 @@ func (sysvInit) Name() string { return "sysv" }
 func (s sysvInit) ServiceCmd(svc, action string) string {
 	return remote.Cmd(path.Join(s.initDir, svc), action)
 }
-func (sysvInit) EnableCmd(svc string) string {
-	q := remote.Quote(svc)
-	return "if command -v update-rc.d >/dev/null 2>&1; then update-rc.d " + q + " defaults >/dev/null && echo enabled; " +
-		"elif command -v chkconfig >/dev/null 2>&1; then chkconfig --add " + q + " && echo enabled; fi"
+func (sysvInit) EnableCmd(svcs ...string) string {
+	var rc, ck []string
+	for _, svc := range svcs {
+		q := remote.Quote(svc)
+		rc = append(rc, "update-rc.d "+q+" defaults >/dev/null")
+		ck = append(ck, "chkconfig --add "+q)
+	}
+	return "if command -v update-rc.d >/dev/null 2>&1; then " + strings.Join(rc, " && ") + " && echo enabled; " +
+		"elif command -v chkconfig >/dev/null 2>&1; then " + strings.Join(ck, " && ") + " && echo enabled; fi"
 }
 func (sysvInit) DisableCmd(svc string) string {
 	return fmt.Sprintf("if command -v update-rc.d >/dev/null 2>&1; then update-rc.d -f %[1]s remove >/dev/null; elif command -v chkconfig >/dev/null 2>&1; then chkconfig --del %[1]s || true; fi", remote.Quote(svc))
@@ -73,8 +78,8 @@ func (systemdInit) Name() string { return "systemd" }
 func (systemdInit) ServiceCmd(svc, action string) string {
 	return remote.Cmd("systemctl", action, svc)
 }
-func (systemdInit) EnableCmd(svc string) string {
-	return "systemctl daemon-reload && " + remote.Cmd("systemctl", "enable", svc) + " && echo enabled"
+func (systemdInit) EnableCmd(svcs ...string) string {
+	return "systemctl daemon-reload && " + remote.Cmd(append([]string{"systemctl", "enable"}, svcs...)...) + " && echo enabled"
 }
 func (systemdInit) DisableCmd(svc string) string {
 	return remote.Cmd("systemctl", "disable", svc) + " || true"

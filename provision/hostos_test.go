@@ -25,6 +25,9 @@ func TestInitSystemsAndPackageManagers(t *testing.T) {
 		{sysv.ServiceCmd("redis_7000", "start"), "/etc/init.d/redis_7000 start"},
 		{sd.ServiceCmd("redis_7000", "stop"), "systemctl stop redis_7000"},
 		{sd.EnableCmd("sentinel_8000"), "systemctl daemon-reload && systemctl enable sentinel_8000 && echo enabled"},
+		{sd.EnableCmd("redis_7000", "sentinel_8000"), "systemctl daemon-reload && systemctl enable redis_7000 sentinel_8000 && echo enabled"},
+		{sysv.EnableCmd("redis_7000", "sentinel_8000"), "if command -v update-rc.d >/dev/null 2>&1; then update-rc.d redis_7000 defaults >/dev/null && update-rc.d sentinel_8000 defaults >/dev/null && echo enabled; " +
+			"elif command -v chkconfig >/dev/null 2>&1; then chkconfig --add redis_7000 && chkconfig --add sentinel_8000 && echo enabled; fi"},
 		{sd.MakeFlags(), "USE_SYSTEMD=yes"},
 		{sysv.MakeFlags(), ""},
 		{sysv.ReloadCmd(), ""},

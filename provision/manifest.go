@@ -109,12 +109,14 @@ func (m *Manifest) read(ctx context.Context, h remote.Host, p string) error {
 func (m *Manifest) Shared() bool { return len(m.Others) > 0 }
 
 // AddCreated records a path redisctl created (idempotent).
-func (m *Manifest) AddCreated(p string) {
+func (m *Manifest) AddCreated(p string) (added bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !slices.Contains(m.Created, p) {
 		m.Created = append(m.Created, p)
+		return true
 	}
+	return false
 }
 
 // Has reports whether p is recorded as created by redisctl.

@@ -492,6 +492,12 @@ func (r *upRun) configure(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if !r.opts.DryRun {
+			// One manifest save for every new file, not one per file.
+			if err := recordNewFiles(ctx, n, changes); err != nil {
+				return err
+			}
+		}
 		for _, ch := range changes {
 			if ch.Live {
 				err = r.applyLive(ctx, n, ch)
@@ -506,11 +512,20 @@ func (r *upRun) configure(ctx context.Context) error {
 				return err
 			}
 		}
+		var register []string
 		for _, svc := range c.services(n) {
-			if slices.Contains(n.Manifest.Services, svc) {
-				continue
+			if !slices.Contains(n.Manifest.Services, svc) {
+				register = append(register, svc)
 			}
-			if err := r.change(n, "", func() error { return c.enableService(ctx, n, svc) }, "register %s to start at boot", svc); err != nil {
+		}
+		for i, svc := range register {
+			// All in one command (systemd reloads its units once), made
+			// with the first change.
+			apply := func() error { return c.enableServices(ctx, n, register) }
+			if i > 0 {
+				apply = nil
+			}
+			if err := r.change(n, "", apply, "register %s to start at boot", svc); err != nil {
 				return err
 			}
 		}
