@@ -101,10 +101,11 @@ func (c *Cluster) prepareHost(ctx context.Context, n *Node) error {
 	if created {
 		c.P.Printf(n.Spec.Name, "created system user redis")
 	}
-	if err := c.ensureDirs(ctx, n, c.hostDirs(n)); err != nil {
-		return err
-	}
+	// The directories and the log files in one round trip, and one
+	// manifest save for what it created.
 	var b strings.Builder
+	b.WriteString(ensureDirsScript(c.hostDirs(n), n.Manifest.Has))
+	b.WriteString("set +e\n")
 	for _, f := range c.hostLogs(n) {
 		b.WriteString(logFileScript(f, "redis:redis"))
 	}
@@ -112,8 +113,14 @@ func (c *Cluster) prepareHost(ctx context.Context, n *Node) error {
 	if err != nil {
 		return err
 	}
+	added := false
 	for _, p := range strings.Fields(out) {
-		n.Manifest.AddCreated(p)
+		if n.Manifest.AddCreated(p) {
+			added = true
+		}
+	}
+	if !added {
+		return nil
 	}
 	return n.Manifest.Save(ctx, n.Host)
 }
