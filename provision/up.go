@@ -913,11 +913,15 @@ func (r *upRun) replicas() []*Node {
 	return out
 }
 
+// startReplicas starts the replicas that are not running, all at once:
+// each syncs from the master on its own (one diskless transfer serves
+// those that connect together, repl-diskless-sync-max-replicas), and on
+// 15 hosts one after the other took seconds.
 func (r *upRun) startReplicas(ctx context.Context) error {
-	for _, n := range r.replicas() {
-		if err := r.start(ctx, n, false); err != nil {
-			return err
-		}
+	if err := eachHost(ctx, r.replicas(), nodeName, "start redis", func(ctx context.Context, n *Node) error {
+		return r.start(ctx, n, false)
+	}); err != nil {
+		return err
 	}
 	if r.opts.DryRun {
 		return nil
@@ -925,17 +929,23 @@ func (r *upRun) startReplicas(ctx context.Context) error {
 	return r.c.WaitReplication(ctx, r.master, r.replicas(), r.opts.SyncTimeout)
 }
 
+// startSentinels starts the master's sentinel, then the others at once:
+// each knows its peers from its config (myid, known-sentinel).
 func (r *upRun) startSentinels(ctx context.Context) error {
-	order := append([]*Node{r.master}, r.replicas()...)
-	for _, n := range order {
-		if !n.Spec.Sentinel {
-			continue
-		}
-		if err := r.start(ctx, n, true); err != nil {
+	if r.master.Spec.Sentinel {
+		if err := r.start(ctx, r.master, true); err != nil {
 			return err
 		}
 	}
-	return nil
+	var rest []*Node
+	for _, n := range r.replicas() {
+		if n.Spec.Sentinel {
+			rest = append(rest, n)
+		}
+	}
+	return eachHost(ctx, rest, nodeName, "start sentinel", func(ctx context.Context, n *Node) error {
+		return r.start(ctx, n, true)
+	})
 }
 
 func (r *upRun) verify(ctx context.Context) error {
