@@ -226,18 +226,23 @@ probe() {
 		remote.Quote(l.DataDir), remote.Quote(path.Join(l.DataDir, rdbFile(inv))), remote.Quote(SysctlFile),
 		remote.Quote(thpUnitPath(l)), remote.Quote(path.Join(l.InitDir, THPService)),
 		probeTimeout)
-	// With bash and timeout, one bash connects to every port at once, a
-	// subshell each (a fork, not a bash and a timeout started per probe:
-	// on 15 hosts that was 420 of each); timeout ends them all after
-	// probeTimeout, and a probe that has not answered by then is a
-	// timeout (probe_deadline).
+	// With bash and timeout, one bash connects to each port in turn,
+	// starting no process for a port that answers (a no-change up on a
+	// healthy cluster); only when a port gets no answer before
+	// probeTimeout (a firewall that drops) does a second bash connect to
+	// every port at once, a subshell each, its answers replacing the
+	// first's, and a probe silent at its deadline is a timeout
+	// (probe_deadline).
 	if len(probes) > 0 {
-		b.WriteString("if command -v bash >/dev/null 2>&1 && command -v timeout >/dev/null 2>&1; then\n")
-		fmt.Fprintf(&b, "  timeout %d bash -c %s probe", probeTimeout, remote.Quote(probeAllBash))
+		var args strings.Builder
 		for _, p := range probes {
-			b.WriteString(" " + remote.Quote(p))
+			args.WriteString(" " + remote.Quote(p))
 		}
-		b.WriteString("\n  if [ $? = 124 ]; then echo probe_deadline=yes; fi\nelse\n")
+		b.WriteString("if command -v bash >/dev/null 2>&1 && command -v timeout >/dev/null 2>&1; then\n")
+		fmt.Fprintf(&b, "  timeout %d bash -c %s probe%s\n", probeTimeout, remote.Quote(probeEachBash), args.String())
+		b.WriteString("  if [ $? = 124 ]; then\n")
+		fmt.Fprintf(&b, "    timeout %d bash -c %s probe%s\n", probeTimeout, remote.Quote(probeAllBash), args.String())
+		b.WriteString("    if [ $? = 124 ]; then echo probe_deadline=yes; fi\n  fi\nelse\n")
 		for _, p := range probes {
 			addr, port, _ := strings.Cut(p, " ")
 			fmt.Fprintf(&b, "  probe %s %s &\n", remote.Quote(addr), remote.Quote(port))
@@ -247,23 +252,28 @@ probe() {
 	return b.String()
 }
 
-// probeAllBash connects to each "ADDR PORT" argument at once and prints a
-// probe= line for each as it answers: open, refused, timeout, or
-// unreachable with the system's reason.
-const probeAllBash = `for t; do
-  (
-    a=${t% *} p=${t#* }
-    if r=$( { exec 3<>"/dev/tcp/$a/$p"; } 2>&1 ); then echo "probe=$a $p open"; exit; fi
-    r=${r##*$'\n'}
-    case $r in
-    *[Tt]imed\ out*) echo "probe=$a $p timeout" ;;
-    *[Rr]efused*) echo "probe=$a $p refused" ;;
-    *) echo "probe=$a $p unreachable: ${r##*: }" ;;
-    esac
-  ) &
-done
-wait
+// probeOneBash connects to ADDR ($a) PORT ($p) and prints a probe= line:
+// open, refused, timeout, or unreachable with the system's reason. An
+// open port costs no process; a failed one is connected to again in a
+// subshell, for the reason.
+const probeOneBash = `a=${t% *} p=${t#* }
+if : 2>/dev/null 3<>"/dev/tcp/$a/$p"; then echo "probe=$a $p open"
+elif r=$( { exec 3<>"/dev/tcp/$a/$p"; } 2>&1 ); then echo "probe=$a $p open"
+else
+  r=${r##*$'\n'}
+  case $r in
+  *[Tt]imed\ out*) echo "probe=$a $p timeout" ;;
+  *[Rr]efused*) echo "probe=$a $p refused" ;;
+  *) echo "probe=$a $p unreachable: ${r##*: }" ;;
+  esac
+fi
 `
+
+// probeEachBash probes each "ADDR PORT" argument in turn.
+const probeEachBash = "for t; do\n" + probeOneBash + "done\n"
+
+// probeAllBash probes every "ADDR PORT" argument at once, a subshell each.
+const probeAllBash = "for t; do (\n" + probeOneBash + ") & done\nwait\n"
 
 // checkScriptTag starts the check script, so logs (and tests) tell it apart.
 const checkScriptTag = "# redisctl host checks"
