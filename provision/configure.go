@@ -67,8 +67,28 @@ func (c *Cluster) hostLogs(n *Node) []string {
 	return logs
 }
 
-// missingOnHost lists what prepareHost would create on n (read only).
+// missingOnHost lists what prepareHost would create on n (read only). The
+// facts script checked the same paths under this run's lock, and nothing
+// before prepare changes them: its answer is used when it has one.
 func (c *Cluster) missingOnHost(ctx context.Context, n *Node) ([]string, error) {
+	if f := n.Facts; f != nil && f.MissingChecked {
+		var out []string
+		if !f.RedisUser {
+			out = append(out, "the redis user")
+		}
+		var want []string
+		for _, d := range c.hostDirs(n) {
+			if d.Path != c.Layout.StateDir {
+				want = append(want, d.Path)
+			}
+		}
+		for _, p := range append(want, c.hostLogs(n)...) {
+			if slices.Contains(f.Missing, p) {
+				out = append(out, p)
+			}
+		}
+		return out, nil
+	}
 	var b strings.Builder
 	b.WriteString("id -u redis >/dev/null 2>&1 || echo 'the redis user'\n")
 	for _, d := range c.hostDirs(n) {

@@ -32,6 +32,11 @@ type Facts struct {
 	SentinelPid       int    // live pid from the sentinel pid file, 0 if not running
 	RedisPortOwner    string // process listening on the redis port ("" if free)
 	SentinelPortOwner string // process listening on the sentinel port ("" if free)
+	// Missing are the directories and log files of the layout that are
+	// not there (or are links), as prepareHost would create them; valid
+	// when MissingChecked (facts read by this version of the script).
+	Missing        []string
+	MissingChecked bool
 	// Manifests are the manifest files in the state directory: one per
 	// cluster ("NAME.manifest.json"), or an older redisctl's "manifest.json".
 	Manifests []string
@@ -105,7 +110,19 @@ fi
 f=%[8]s; if [ -f "$f" ] && [ ! -L "$f" ]; then printf 'rdb_b64='; dd if="$f" iflag=nofollow bs=9 count=1 status=none 2>/dev/null | base64 -w0; echo; fi
 for f in %[6]s/*.manifest.json %[6]s/manifest.json; do if [ -f "$f" ] && [ ! -L "$f" ]; then echo "manifest=${f##*/}"
   printf 'manifest_b64=%%s ' "${f##*/}"; dd if="$f" iflag=nofollow bs=65536 status=none 2>/dev/null | base64 -w0; echo; fi; done
-`, l.BinDir, l.RedisPid, l.SentinelPid, redisPort, sentinelPort, l.StateDir, livePidFunc, remote.Quote(path.Join(l.DataDir, rdb)))
+for d in %[9]s; do [ -d "$d" ] && [ ! -L "$d" ] || echo "missing=$d"; done
+for f in %[10]s; do [ -e "$f" ] && [ ! -L "$f" ] || echo "missing=$f"; done
+echo missing_checked=yes
+`, l.BinDir, l.RedisPid, l.SentinelPid, redisPort, sentinelPort, l.StateDir, livePidFunc, remote.Quote(path.Join(l.DataDir, rdb)),
+		quoteAll(l.ConfDir, path.Dir(l.DataDir), l.DataDir, l.SentinelDir), quoteAll(l.RedisLog, l.SentinelLog))
+}
+
+func quoteAll(words ...string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = remote.Quote(w)
+	}
+	return strings.Join(q, " ")
 }
 
 // GatherFacts reads a host's facts in one round trip.
@@ -167,6 +184,10 @@ func parseFacts(out string, redisPort, sentinelPort int) *Facts {
 			f.SentinelPid, _ = strconv.Atoi(v)
 		case "manifest":
 			f.Manifests = append(f.Manifests, v)
+		case "missing":
+			f.Missing = append(f.Missing, v)
+		case "missing_checked":
+			f.MissingChecked = true
 		case "manifest_b64":
 			// A manifest dd could not read (a link swapped in, say) comes
 			// out empty, as no manifest ever is: it is left out, and read

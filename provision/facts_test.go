@@ -102,6 +102,28 @@ func TestParseFactsParts(t *testing.T) {
 	}
 }
 
+// prepare takes what is missing from the facts when the script checked it:
+// the user, then the directories and logs of the node's servers only.
+func TestMissingFromFacts(t *testing.T) {
+	inv := testInventory(t)
+	c := &Cluster{Inv: inv, Layout: inv.Layout()}
+	l := c.Layout
+	f := parseFacts("missing="+l.DataDir+"\nmissing="+l.SentinelDir+"\nmissing="+l.SentinelLog+"\nmissing="+l.RedisLog+"\nmissing_checked=yes\n", 7000, 8000)
+	spec := inv.Hosts[1]
+	n := &Node{Spec: &spec, Facts: f}
+	spec.Sentinel = false
+	got, err := c.missingOnHost(context.Background(), n)
+	if want := []string{"the redis user", l.DataDir, l.RedisLog}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("without a sentinel: %q, %v; want %q", got, err, want)
+	}
+	spec.Sentinel = true
+	f.RedisUser = true
+	got, _ = c.missingOnHost(context.Background(), n)
+	if want := []string{l.DataDir, l.SentinelDir, l.RedisLog, l.SentinelLog}; !reflect.DeepEqual(got, want) {
+		t.Errorf("with a sentinel: %q; want %q", got, want)
+	}
+}
+
 func TestPortOwnedByUs(t *testing.T) {
 	for _, tc := range []struct {
 		owner string
@@ -155,6 +177,9 @@ func TestFactsScriptRunsLocally(t *testing.T) {
 	}
 	if f.SentinelPortOwner != "" {
 		t.Errorf("port 1 has an owner: %q", f.SentinelPortOwner)
+	}
+	if !f.MissingChecked {
+		t.Errorf("the script did not finish its check of the layout's paths:\n%s", out)
 	}
 	if _, err := exec.LookPath("ss"); err != nil {
 		t.Logf("no ss: port owners not checked")
