@@ -87,6 +87,18 @@ const livePidFunc = `live_pid() {
 }
 `
 
+// answersPing reports whether n's redis (or sentinel) answers one PING
+// within a second.
+func (c *Cluster) answersPing(ctx context.Context, n *Node, sentinel bool) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	cl := c.Data(n)
+	if sentinel {
+		cl = c.Sentinel(n)
+	}
+	return cl.Ping(ctx).Err() == nil
+}
+
 // waitPing waits until the server at addr on n answers PING with the
 // cluster password.
 func (c *Cluster) waitPing(ctx context.Context, n *Node, sentinel bool, timeout time.Duration) error {

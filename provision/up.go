@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -817,7 +818,30 @@ func (r *upRun) findRunning(ctx context.Context) error {
 	exe := remote.Quote(c.Layout.BinDir + "/redis-server")
 	found := map[server]runningServer{}
 	var mu sync.Mutex
+	// Nothing changed yet in this run (a no-change up): the pids the facts
+	// read under this run's lock are still the servers', unless one has
+	// died since, which a PING that fails tells; then the host is asked
+	// again, as in any other run.
+	unchanged := len(r.sum.Changes) == 0 && !r.opts.DryRun
 	err := eachHost(ctx, c.Nodes, nodeName, "find running servers", func(ctx context.Context, n *Node) error {
+		if unchanged && n.Facts != nil {
+			fromFacts := map[server]runningServer{{n, false}: {pid: n.Facts.RedisPid}}
+			if n.Spec.Sentinel {
+				fromFacts[server{n, true}] = runningServer{pid: n.Facts.SentinelPid}
+			}
+			ok := true
+			for sv, rs := range fromFacts {
+				if rs.pid == 0 || !c.answersPing(ctx, sv.n, sv.sentinel) {
+					ok = false
+				}
+			}
+			if ok {
+				mu.Lock()
+				maps.Copy(found, fromFacts)
+				mu.Unlock()
+				return nil
+			}
+		}
 		script := livePidFunc + "echo \"redis=$(live_pid " + remote.Quote(c.Layout.RedisPid) + " " + exe + ")\"\n"
 		if n.Spec.Sentinel {
 			script += "echo \"sentinel=$(live_pid " + remote.Quote(c.Layout.SentinelPid) + " " + exe + ")\"\n"

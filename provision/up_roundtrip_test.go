@@ -1,8 +1,11 @@
 package provision
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"regexp"
 	"strings"
@@ -84,8 +87,9 @@ func TestUpNoChangeRoundTrips(t *testing.T) {
 	// file (4), a live_pid per server (2), lock release. 9 with the files
 	// read in one command; 8 with every server's live pid read at once; 7
 	// with the manifest read by the facts script; 6 with the facts read
-	// in the lock's round trip; 5 with prepare answered by the facts.
-	const bound = 5
+	// in the lock's round trip; 5 with prepare answered by the facts; 4
+	// with the running servers' pids taken from the facts (and a PING).
+	const bound = 4
 	for _, h := range fc.hosts {
 		var list []string
 		for _, c := range h.Host.Calls() { // every command, the lock's and the checks' too
@@ -106,6 +110,14 @@ func TestUpNoChangeRoundTrips(t *testing.T) {
 func TestUpStartsOnlyWhatIsStopped(t *testing.T) {
 	fc := healthyUpCluster(t)
 	h := fc.hosts[2] // node3, a replica
+	// Its redis is down: the facts find no live pid and nothing on the port.
+	if r, ok := h.Host.Reply("\nif [ -r /etc/os-release ]"); ok {
+		facts := strings.Replace(r.Stdout, "redis_pid=4100\n", "redis_pid=\n", 1)
+		facts = strings.Replace(facts, "LISTEN 0 511 0.0.0.0:7000 0.0.0.0:* users:((\"redis-server\",pid=4100,fd=6))\n", "", 1)
+		h.Answer(factsPattern, fakehost.Result{Stdout: facts})
+	} else {
+		t.Fatal("no facts answer to change")
+	}
 	h.Answer(`\necho "redis=\$\(live_pid `, fakehost.Result{Stdout: "redis=\nsentinel=4200\n"})
 	var started atomic.Bool
 	h.On(`\nlive_pid '?`+regexp.QuoteMeta(fc.Layout.RedisPid)+`'? \S+\n$`, func(string, []byte) fakehost.Result {
@@ -134,5 +146,38 @@ func TestUpStartsOnlyWhatIsStopped(t *testing.T) {
 				t.Errorf("%s: %q, want nothing started", o.Name(), c)
 			}
 		}
+	}
+}
+
+// A server the facts found running but which does not answer when up gets
+// to it (it died since) is looked for again on its host, and started.
+func TestUpStartsAServerThatDiedAfterTheFacts(t *testing.T) {
+	fc := healthyUpCluster(t)
+	h := fc.hosts[2] // node3, a replica; the facts say its redis runs
+	var started atomic.Bool
+	dial := h.DialFunc
+	h.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if strings.HasSuffix(addr, ":7000") && !started.Load() {
+			return nil, fmt.Errorf("fakehost node3: dial %s: connection refused", addr)
+		}
+		return dial(ctx, network, addr)
+	}
+	h.Answer(`\necho "redis=\$\(live_pid `, fakehost.Result{Stdout: "redis=\nsentinel=4200\n"})
+	h.On(`\nlive_pid '?`+regexp.QuoteMeta(fc.Layout.RedisPid)+`'? \S+\n$`, func(string, []byte) fakehost.Result {
+		if started.Load() {
+			return fakehost.Result{Stdout: "4100\n"}
+		}
+		return fakehost.Result{}
+	})
+	h.On(`^/etc/init\.d/redis_7000 start$`, func(string, []byte) fakehost.Result {
+		started.Store(true)
+		return fakehost.Result{}
+	})
+	sum, err := runUp(t, fc.Inv, &testConnector{hosts: fc.hosts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Changes) != 1 || sum.Changes[0].String() != "node3: start redis_7000" {
+		t.Fatalf("changes %v, want node3: start redis_7000", sum.Changes)
 	}
 }
