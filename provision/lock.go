@@ -113,8 +113,13 @@ type lockOptions struct {
 // printed. Hosts without a connection are skipped: this run cannot change
 // them either.
 func (c *Cluster) Lock(ctx context.Context, command string) (release func(), err error) {
+	return c.lock(ctx, command, c.lockOptions())
+}
+
+// lockOptions are a real run's: this machine, this process, the clock.
+func (c *Cluster) lockOptions() lockOptions {
 	hostname, _ := os.Hostname()
-	opts := lockOptions{
+	return lockOptions{
 		staleAfter: LockStaleAfter,
 		heartbeat:  lockHeartbeat,
 		holder:     LockHolder{Host: hostname, Machine: machineID(), PID: os.Getpid()},
@@ -123,27 +128,17 @@ func (c *Cluster) Lock(ctx context.Context, command string) (release func(), err
 		now:        time.Now,
 		note:       func(host, msg string) { c.P.Printf(host, "%s", msg) },
 	}
-	return c.lock(ctx, command, opts)
 }
 
 // LockAndGatherFacts is Lock, with each host's facts read in the same round
 // trip as its lock where it is taken at the first attempt; GatherFacts
 // then reads only the others.
 func (c *Cluster) LockAndGatherFacts(ctx context.Context, command string) (release func(), err error) {
-	hostname, _ := os.Hostname()
-	opts := lockOptions{
-		staleAfter: LockStaleAfter,
-		heartbeat:  lockHeartbeat,
-		holder:     LockHolder{Host: hostname, Machine: machineID(), PID: os.Getpid()},
-		alive:      pidAlive,
-		retryPause: 200 * time.Millisecond,
-		now:        time.Now,
-		note:       func(host, msg string) { c.P.Printf(host, "%s", msg) },
-		afterAcquire: func(*Node) string {
-			return factsScript(c.Layout, c.Inv.Redis.Port, c.Inv.Sentinel.Port, rdbFile(c.Inv))
-		},
-		collect: c.setFactsOutput,
+	opts := c.lockOptions()
+	opts.afterAcquire = func(*Node) string {
+		return factsScript(c.Layout, c.Inv.Redis.Port, c.Inv.Sentinel.Port, rdbFile(c.Inv))
 	}
+	opts.collect = c.setFactsOutput
 	return c.lock(ctx, command, opts)
 }
 

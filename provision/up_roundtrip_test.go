@@ -118,25 +118,9 @@ func TestUpStartsOnlyWhatIsStopped(t *testing.T) {
 	} else {
 		t.Fatal("no facts answer to change")
 	}
-	h.Answer(`\necho "redis=\$\(live_pid `, fakehost.Result{Stdout: "redis=\nsentinel=4200\n"})
 	var started atomic.Bool
-	h.On(`\nlive_pid '?`+regexp.QuoteMeta(fc.Layout.RedisPid)+`'? \S+\n$`, func(string, []byte) fakehost.Result {
-		if started.Load() {
-			return fakehost.Result{Stdout: "4100\n"}
-		}
-		return fakehost.Result{}
-	})
-	h.On(`^/etc/init\.d/redis_7000 start$`, func(string, []byte) fakehost.Result {
-		started.Store(true)
-		return fakehost.Result{}
-	})
-	sum, err := runUp(t, fc.Inv, &testConnector{hosts: fc.hosts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(sum.Changes) != 1 || sum.Changes[0].String() != "node3: start redis_7000" {
-		t.Fatalf("changes %v, want node3: start redis_7000", sum.Changes)
-	}
+	redisStoppedUntilStarted(fc, h, &started)
+	upChangesOnly(t, fc, "node3: start redis_7000")
 	if !started.Load() {
 		t.Fatal("node3's redis was not started")
 	}
@@ -162,6 +146,13 @@ func TestUpStartsAServerThatDiedAfterTheFacts(t *testing.T) {
 		}
 		return dial(ctx, network, addr)
 	}
+	redisStoppedUntilStarted(fc, h, &started)
+	upChangesOnly(t, fc, "node3: start redis_7000")
+}
+
+// redisStoppedUntilStarted makes h's redis look stopped (no live pid)
+// until its init script starts it, which sets started.
+func redisStoppedUntilStarted(fc *fakeCluster, h *testHost, started *atomic.Bool) {
 	h.Answer(`\necho "redis=\$\(live_pid `, fakehost.Result{Stdout: "redis=\nsentinel=4200\n"})
 	h.On(`\nlive_pid '?`+regexp.QuoteMeta(fc.Layout.RedisPid)+`'? \S+\n$`, func(string, []byte) fakehost.Result {
 		if started.Load() {
@@ -173,11 +164,16 @@ func TestUpStartsAServerThatDiedAfterTheFacts(t *testing.T) {
 		started.Store(true)
 		return fakehost.Result{}
 	})
+}
+
+// upChangesOnly runs up on fc and wants exactly the one change.
+func upChangesOnly(t *testing.T, fc *fakeCluster, want string) {
+	t.Helper()
 	sum, err := runUp(t, fc.Inv, &testConnector{hosts: fc.hosts})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sum.Changes) != 1 || sum.Changes[0].String() != "node3: start redis_7000" {
-		t.Fatalf("changes %v, want node3: start redis_7000", sum.Changes)
+	if len(sum.Changes) != 1 || sum.Changes[0].String() != want {
+		t.Fatalf("changes %v, want %s", sum.Changes, want)
 	}
 }

@@ -73,18 +73,22 @@ func (h *Host) Answer(pattern string, r Result) *Host {
 // handler that answers a script embedded in another one.
 func (h *Host) Reply(cmd string) (Result, bool) {
 	h.mu.Lock()
-	var reply func(string, []byte) Result
-	for _, hd := range h.handlers {
-		if hd.Pattern.MatchString(cmd) {
-			reply = hd.Reply
-			break
-		}
-	}
+	reply := h.handler(cmd)
 	h.mu.Unlock()
 	if reply == nil {
 		return Result{}, false
 	}
 	return reply(cmd, nil), true
+}
+
+// handler is the newest handler whose pattern matches cmd; h.mu is held.
+func (h *Host) handler(cmd string) func(string, []byte) Result {
+	for _, hd := range h.handlers {
+		if hd.Pattern.MatchString(cmd) {
+			return hd.Reply
+		}
+	}
+	return nil
 }
 
 // Calls returns every command run so far, in order.
@@ -123,13 +127,7 @@ func (h *Host) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, std
 	}
 	h.mu.Lock()
 	h.calls = append(h.calls, cmd)
-	var reply func(string, []byte) Result
-	for _, hd := range h.handlers {
-		if hd.Pattern.MatchString(cmd) {
-			reply = hd.Reply
-			break
-		}
-	}
+	reply := h.handler(cmd)
 	h.mu.Unlock()
 	if reply == nil {
 		return fmt.Errorf("fakehost %s: unexpected command %q", h.name, cmd)
