@@ -276,7 +276,9 @@ func (c *Cluster) authAndLock(ctx context.Context, command string) (func(), erro
 	if err != nil {
 		return nil, err
 	}
-	c.SetPassword(pw)
+	if _, err := c.useSecrets(pw, false, false); err != nil {
+		return nil, err
+	}
 	return c.Lock(ctx, command)
 }
 

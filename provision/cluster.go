@@ -20,9 +20,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisctl/redisctl/provision/acl"
 	"github.com/redisctl/redisctl/provision/inventory"
 	"github.com/redisctl/redisctl/provision/redisx"
 	"github.com/redisctl/redisctl/provision/remote"
+	"github.com/redisctl/redisctl/provision/render"
 )
 
 // Connector opens one connection per inventory host, in inventory order.
@@ -58,7 +60,11 @@ type Cluster struct {
 	Layout   inventory.Layout
 	Nodes    []*Node
 	Password string
-	P        *Progress
+	// Creds are the users' passwords of an ACL cluster, nil without
+	// users: redisctl then logs in to the data nodes as its admin user,
+	// and still with Password to the sentinels.
+	Creds *render.Credentials
+	P     *Progress
 
 	// clients holds one client per server for the run (see Data and
 	// Sentinel); Close closes them.
@@ -315,7 +321,8 @@ func (c *Cluster) client(n *Node, sentinel bool) *redis.Client {
 		cl = redisx.Raw(n.Host.Dial, c.SentinelAddr(n), c.Password)
 		cl.AddHook(c.P.redisHook(n.Spec.Name + " sentinel"))
 	} else {
-		cl = redisx.Data(n.Host, c.DataAddr(n), c.Password)
+		user, pw := c.dataLogin()
+		cl = redisx.Data(n.Host, c.DataAddr(n), user, pw)
 		cl.AddHook(c.P.redisHook(n.Spec.Name + " redis"))
 	}
 	if c.clients == nil {
@@ -323,6 +330,16 @@ func (c *Cluster) client(n *Node, sentinel bool) *redis.Client {
 	}
 	c.clients[k] = cl
 	return cl
+}
+
+// dataLogin is the user and password redisctl logs in to data nodes with:
+// its admin user on an ACL cluster, else the default user with the cluster
+// password.
+func (c *Cluster) dataLogin() (user, password string) {
+	if c.Creds != nil {
+		return acl.Admin, c.Creds.Admin
+	}
+	return "", c.Password
 }
 
 // forgetClient closes the cached client of one server whose process was

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/redisctl/redisctl/provision/acl"
 	"github.com/redisctl/redisctl/provision/inventory"
 	"github.com/redisctl/redisctl/provision/remote"
 	"github.com/redisctl/redisctl/provision/render"
@@ -153,13 +154,15 @@ type fileChange struct {
 	Keys     []string // managed directives that differ (config files)
 	Live     bool     // the file belongs to a running server
 	IsConfig bool
+	// ACL are the users that differ, for the ACL file of a data node.
+	ACL []acl.Difference
 }
 
 // planFiles renders every file for n and compares it with what is on the
 // host. Config files are merged (see mergeConfig) so that state Redis and
 // Sentinel wrote into them survives.
 func (c *Cluster) planFiles(ctx context.Context, n *Node, masterAddr string) ([]fileChange, error) {
-	files, err := render.HostFilesWith(c.Inv, n.Spec, masterAddr, n.Facts.Init, render.HostOptions{RedisVersion: runningVersion(n)})
+	files, err := render.HostFilesWith(c.Inv, n.Spec, masterAddr, n.Facts.Init, render.HostOptions{RedisVersion: runningVersion(n), Credentials: c.Creds})
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +186,7 @@ func (c *Cluster) planFiles(ctx context.Context, n *Node, masterAddr string) ([]
 		switch f.Path {
 		case c.Layout.RedisConf:
 			ch.IsConfig, ch.Live = true, n.Facts.RedisPid > 0
-			ch.New, ch.Keys, err = mergeConfig(old, f.Data, "replicaof")
+			ch.New, ch.Keys, err = mergeConfig(old, f.Data, "replicaof", "requirepass", "aclfile", "masteruser")
 		case c.Layout.SentinelConf:
 			ch.IsConfig, ch.Live = true, n.Facts.SentinelPid > 0
 			if old == nil && n.Facts.SentinelPid == 0 {
@@ -194,7 +197,18 @@ func (c *Cluster) planFiles(ctx context.Context, n *Node, masterAddr string) ([]
 					return nil, err
 				}
 			}
-			ch.New, ch.Keys, err = mergeConfig(old, ch.File.Data)
+			ch.New, ch.Keys, err = mergeConfig(old, ch.File.Data, "sentinel auth-user")
+		case render.ACLFile(c.Inv):
+			ch.Live = n.Facts.RedisPid > 0
+			if old != nil {
+				ch.ACL, err = c.compareACL(ctx, n, old, f.Data)
+				if err == nil && len(ch.ACL) == 0 {
+					continue
+				}
+				for _, d := range ch.ACL {
+					ch.Keys = append(ch.Keys, d.String())
+				}
+			}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Path, err)
@@ -332,7 +346,7 @@ func (c *Cluster) firstSentinelConf(ctx context.Context, n *Node, masterAddr str
 	if err != nil {
 		return nil, err
 	}
-	sc, err := render.NewSentinelConf(c.Inv, n.Spec, masterAddr, n.Facts.Init)
+	sc, err := render.NewSentinelConfWith(c.Inv, n.Spec, masterAddr, n.Facts.Init, render.HostOptions{Credentials: c.Creds})
 	if err != nil {
 		return nil, err
 	}

@@ -94,7 +94,9 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 		return nil, err
 	}
 	defer c.Close()
-	c.SetPassword(pw)
+	if _, err := c.useSecrets(pw, false, false); err != nil {
+		return nil, err
+	}
 	unlock, err := c.Lock(ctx, "failover-test --mode "+opts.Mode)
 	if err != nil {
 		return nil, err
@@ -651,11 +653,13 @@ func (c *Cluster) startWriter(ctx context.Context, interval time.Duration) *writ
 		}
 		return via.Host.Dial(ctx, network, addr)
 	}
+	user, pw := c.dataLogin()
 	cl := redis.NewFailoverClient(&redis.FailoverOptions{
 		MasterName:       c.Inv.Name,
 		SentinelAddrs:    addrs,
 		SentinelPassword: c.Password,
-		Password:         c.Password,
+		Username:         user,
+		Password:         pw,
 		Dialer:           dial,
 		DialTimeout:      time.Second,
 		ReadTimeout:      time.Second,

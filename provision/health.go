@@ -56,6 +56,8 @@ func Status(ctx context.Context, inv *inventory.Inventory, connect Connector, p 
 	}
 	c, errs := ConnectPartial(ctx, inv, connect, p)
 	defer c.Close()
-	c.SetPassword(pw)
+	if _, err := c.useSecrets(pw, false, false); err != nil {
+		return nil, err
+	}
 	return c.CheckHealth(ctx, errs), nil
 }

@@ -88,7 +88,13 @@ func Uninstall(ctx context.Context, inv *inventory.Inventory, o UninstallOptions
 		return res, err
 	}
 	if pw, _, _, err := ResolvePassword(inv, false); err == nil {
-		c.SetPassword(pw)
+		// Without the users' passwords (an ACL cluster whose files are
+		// gone) the servers are stopped without a final save, as without
+		// the cluster password.
+		if _, err := c.useSecrets(pw, false, false); err != nil {
+			c.Creds = nil
+			c.Password = ""
+		}
 	}
 
 	plans := c.uninstallPlans(up, o.KeepData)

@@ -366,8 +366,15 @@ func (r *upRun) setPassword(pw string) error {
 	if err := checkSentinelPassword(pw, r.c.Inv.Redis.Version, len(r.c.Sentinels()) > 0); err != nil {
 		return err
 	}
-	r.c.SetPassword(pw)
-	return nil
+	notes, err := r.c.useSecrets(pw, !r.opts.DryRun, r.opts.DryRun)
+	for _, note := range notes {
+		if r.opts.DryRun {
+			err = errors.Join(err, r.change(nil, "", nil, "%s", note))
+		} else {
+			r.opts.Progress.Printf("", "%s", note)
+		}
+	}
+	return err
 }
 
 func (r *upRun) install(ctx context.Context) error {
@@ -500,7 +507,9 @@ func (r *upRun) configure(ctx context.Context) error {
 			}
 		}
 		for _, ch := range changes {
-			if ch.Live {
+			if ch.Live && ch.ACL != nil {
+				err = r.applyACLLive(ctx, n, ch)
+			} else if ch.Live {
 				err = r.applyLive(ctx, n, ch)
 			} else {
 				what := "write " + ch.File.Path
@@ -541,6 +550,15 @@ func (r *upRun) applyLive(ctx context.Context, n *Node, ch fileChange) error {
 	var restart []string
 	var err error
 	isRedis := ch.File.Path == c.Layout.RedisConf
+	if isRedis && slices.Contains(ch.Keys, "aclfile") {
+		now, want := "with ACL users", "without them"
+		if c.Inv.Redis.ACL() {
+			now, want = "without ACL users", "with them"
+		}
+		return fmt.Errorf("%s runs %s, and the inventory wants it %s (redis.users, redis.default_user): "+
+			"switching a running cluster is not supported yet; set the inventory back, or uninstall and set the cluster up again",
+			c.Layout.RedisService, now, want)
+	}
 	var cl *redis.Client
 	if isRedis {
 		cl = c.Data(n)
@@ -591,6 +609,22 @@ func (r *upRun) applyLive(ctx context.Context, n *Node, ch fileChange) error {
 			return apply() // formatting only: nothing a person needs to see
 		}
 		return r.change(n, fileDiff(a), apply, "update %s (%s; takes effect at the restart)", a.File.Path, strings.Join(restart, ", "))
+	}
+	return nil
+}
+
+// applyACLLive changes the users of a running data node to what the
+// inventory says, without a restart (see aclLiveOps).
+func (r *upRun) applyACLLive(ctx context.Context, n *Node, ch fileChange) error {
+	ops, err := r.c.aclLiveOps(ch)
+	if err != nil {
+		return err
+	}
+	cl := r.c.Data(n)
+	for _, op := range ops {
+		if err := r.change(n, "", func() error { return op.do(ctx, cl) }, "live: %s", op.desc); err != nil {
+			return err
+		}
 	}
 	return nil
 }

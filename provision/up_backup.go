@@ -45,7 +45,9 @@ func (r *upRun) backupIfChanges(ctx context.Context, changes int) error {
 		if err != nil {
 			return fmt.Errorf("a backup needs the cluster password: %w", err)
 		}
-		r.c.SetPassword(pw)
+		if _, err := r.c.useSecrets(pw, false, false); err != nil {
+			return fmt.Errorf("a backup needs the users' passwords: %w", err)
+		}
 	}
 	n, role, err := r.c.backupSource(ctx, false)
 	if err != nil {

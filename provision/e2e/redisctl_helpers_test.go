@@ -116,8 +116,19 @@ func password(t testing.TB) string {
 
 func addr(h labHost, port int) string { return h.Addr + ":" + strconv.Itoa(port) }
 
+// client logs in to the server at address with the cluster password, or,
+// on a data node of a cluster with ACL users (the test sets E2E_USER and
+// E2E_USER_PASSWORD), as that user.
 func client(t testing.TB, address string) *redis.Client {
-	return redis.NewClient(&redis.Options{Addr: address, Password: password(t), MaxRetries: -1,
+	user, pw := "", password(t)
+	if u := os.Getenv("E2E_USER"); u != "" && strings.HasSuffix(address, ":"+strconv.Itoa(redisPort)) {
+		user, pw = u, os.Getenv("E2E_USER_PASSWORD")
+	}
+	return userClient(address, user, pw)
+}
+
+func userClient(address, user, pw string) *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: address, Username: user, Password: pw, MaxRetries: -1,
 		DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, DisableIdentity: true, Protocol: 2})
 }
 

@@ -41,16 +41,20 @@ var managed = map[string]string{
 }
 
 // refused lists directives that would undo what redisctl guarantees: that
-// the cluster password is the only way in, that Sentinel and redisctl can
-// run the commands they need, and that the nodes and sentinels know each
-// node by its hosts[].address. Each says why.
+// only the cluster password or the users redisctl writes (redis.users) let
+// clients in, that Sentinel, replicas and redisctl can log in and run the
+// commands they need, and that the nodes and sentinels know each node by
+// its hosts[].address. Each says why, or what to set instead.
 var refused = map[string]string{
-	"user":    "an ACL user can let clients in without the password (user default nopass) or shut Sentinel and redisctl out; redis.password protects the cluster",
-	"aclfile": "ACL users from a file can let clients in without the password or shut Sentinel and redisctl out; redis.password protects the cluster",
-	// Replicas would log in to the master as that user with masterauth,
-	// which redisctl sets to the default user's password.
-	"masteruser":  "replicas log in to the master as the default user with redis.password",
-	"primaryuser": "replicas log in to the master as the default user with redis.password",
+	// A user line or a file of them could let clients in without a
+	// password (user default nopass) or shut Sentinel, the replicas or
+	// redisctl out; redisctl's ACL file holds the users they need.
+	"user":    "set redis.users (and redis.default_user) instead: redisctl writes the ACL file with the users Sentinel, replicas and redisctl need",
+	"aclfile": "set redis.users (and redis.default_user) instead: redisctl writes the ACL file with the users Sentinel, replicas and redisctl need",
+	// redisctl sets masteruser and masterauth itself in ACL mode, and
+	// masterauth alone to the cluster password otherwise.
+	"masteruser":  "replicas log in as redisctl's replication user when redis.users or redis.default_user is set, else as the default user",
+	"primaryuser": "replicas log in as redisctl's replication user when redis.users or redis.default_user is set, else as the default user",
 	// Sentinel needs AUTH, PING, INFO, ROLE, CONFIG, CLIENT, REPLICAOF
 	// (SLAVEOF), MULTI, EXEC, SCRIPT, PUBLISH and SUBSCRIBE on the data
 	// nodes; replicas need PSYNC and REPLCONF; redisctl uses CONFIG, INFO,

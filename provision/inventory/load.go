@@ -161,9 +161,10 @@ func (d *decoder) syntaxError(err error) {
 var (
 	topKeys   = keySet{names: []string{"name", "redis", "sentinel", "ssh", "hosts"}}
 	redisKeys = keySet{
-		names: []string{"engine", "version", "source", "sha256", "port", "password", "password_file", "config"},
+		names: []string{"engine", "version", "source", "sha256", "port", "password", "password_file", "config", "users", "default_user"},
 		hints: map[string]string{"requirepass": `did you mean "password"?`},
 	}
+	userKeys     = keySet{names: []string{"name", "password", "rules"}}
 	sentinelKeys = keySet{names: []string{"port", "quorum", "down_after_ms", "parallel_syncs", "failover_timeout_ms"}}
 	sshKeys      = keySet{names: []string{"user", "port", "identity_file", "known_hosts", "jump"}}
 	hostKeys     = keySet{names: []string{"name", "address", "role", "sentinel", "ssh"}}
@@ -203,7 +204,7 @@ func (d *decoder) redis(n *yaml.Node, f fieldPath, r *Redis) {
 		d.problem(d.locate(f), f, "missing (want at least version and source)")
 		return
 	}
-	m := d.mapping(n, f, redisKeys, "a mapping with engine, version, source, sha256, port, password, password_file and config")
+	m := d.mapping(n, f, redisKeys, "a mapping with engine, version, source, sha256, port, password, password_file, config, users and default_user")
 	if m == nil {
 		return
 	}
@@ -211,11 +212,15 @@ func (d *decoder) redis(n *yaml.Node, f fieldPath, r *Redis) {
 	d.version(m["version"], f.key("version"), r)
 	d.source(m["source"], m["sha256"], f, r)
 	d.port(m["port"], f.key("port"), &r.Port)
-	d.password(m["password"], f.key("password"), r)
+	r.Password, r.PasswordSource = d.password(m["password"], f.key("password"), "REDIS_PASSWORD", "redis.conf cannot hold control characters")
 	if p, ok := d.localPath(m["password_file"], f.key("password_file")); ok {
 		r.PasswordFile = p
 	}
 	r.Config = d.config(m["config"], f.key("config"))
+	r.Users, r.UsersSet = d.users(m["users"], f.key("users"))
+	if b, ok := d.boolean(m["default_user"], f.key("default_user")); ok {
+		r.DefaultUser, r.DefaultUserSet = b, true
+	}
 }
 
 func (d *decoder) sentinel(n *yaml.Node, f fieldPath, s *Sentinel) {

@@ -14,7 +14,7 @@ import (
 )
 
 // This file holds the rules for the redis section: version, source tarball,
-// password and extra redis.conf directives.
+// password and extra redis.conf directives. Its ACL users are in users.go.
 
 var (
 	versionForm = regexp.MustCompile(`^[0-9]+\.[0-9]+[0-9A-Za-z.-]*$`)
@@ -209,14 +209,19 @@ func (d *decoder) expandPath(n *yaml.Node, f fieldPath, p string) (string, bool)
 	return filepath.Join(d.dir, p), true
 }
 
-// password reads redis.password: text, or ${NAME} to read the environment.
-// No message here may show the password.
-func (d *decoder) password(n *yaml.Node, f fieldPath, r *Redis) {
+// password reads a password: redis.password or redis.users[i].password.
+// It is text, or ${NAME} to read the environment; example names a variable
+// for the message about a malformed reference, and why says what control
+// characters would break. It returns the value and where it came from
+// ("inventory" or "environment variable NAME"), or "", "" when the password
+// is not given (up generates one) or wrong (reported). No message here may
+// show the password.
+func (d *decoder) password(n *yaml.Node, f fieldPath, example, why string) (value, source string) {
 	raw, ok := d.str(n, f)
 	if !ok || raw == "" {
-		return // not given: up generates one
+		return "", "" // not given: up generates one
 	}
-	value, source := raw, "inventory"
+	value, source = raw, "inventory"
 	if m := envRef.FindStringSubmatch(raw); m != nil {
 		name := m[1]
 		source = "environment variable " + name
@@ -224,21 +229,21 @@ func (d *decoder) password(n *yaml.Node, f fieldPath, r *Redis) {
 		switch {
 		case !set:
 			d.errorf(n, f, "environment variable %s is not set (export it, or leave password out to have up generate one)", name)
-			return
+			return "", ""
 		case v == "":
 			d.errorf(n, f, "environment variable %s is empty (set it, or leave password out to have up generate one)", name)
-			return
+			return "", ""
 		}
 		value = v
 	} else if strings.Contains(raw, "${") {
-		d.errorf(n, f, "a ${NAME} reference must be the whole value, with NAME of letters, digits and _ (e.g. password: ${REDIS_PASSWORD})")
-		return
+		d.errorf(n, f, "a ${NAME} reference must be the whole value, with NAME of letters, digits and _ (e.g. password: ${%s})", example)
+		return "", ""
 	}
 	if c := controlName(value); c != "" {
-		d.errorf(n, f, "the password (from the %s) contains %s; redis.conf cannot hold control characters%s", source, c, blockHint(n, source))
-		return
+		d.errorf(n, f, "the password (from the %s) contains %s; %s%s", source, c, why, blockHint(n, source))
+		return "", ""
 	}
-	r.Password, r.PasswordSource = value, source
+	return value, source
 }
 
 // blockHint explains the usual way a newline gets into a password.

@@ -48,6 +48,37 @@ type Redis struct {
 	PasswordFile   string // where a generated password is stored (key password_file); "~" expanded
 	// Config holds extra redis.conf directives in the order written.
 	Config []Directive
+
+	// Users are the application ACL users (key users), in inventory order.
+	Users []User
+	// UsersSet: the users key is written, even as an empty list (users: []).
+	UsersSet bool
+	// DefaultUser keeps the default user (key default_user): clients that
+	// send no user name log in with Password and may do everything.
+	DefaultUser bool
+	// DefaultUserSet: the default_user key is written, true or false.
+	DefaultUserSet bool
+}
+
+// ACL reports whether the cluster has ACL users: redisctl then writes an ACL file with its own users (admin,
+// replication, sentinel), the application users, and the default user off
+// unless DefaultUser. Without it the cluster password opens everything, as
+// before.
+func (r Redis) ACL() bool { return r.UsersSet || r.DefaultUserSet }
+
+// User is one application ACL user of redis.users.
+type User struct {
+	Name string
+	// Password after ${VAR} expansion. Empty means "not given": up
+	// generates one.
+	Password string
+	// PasswordSource says where Password came from, like
+	// Redis.PasswordSource: "inventory", "environment variable NAME", or "".
+	PasswordSource string
+	// Rules are the user's ACL rules as written, e.g. "~app:* &app:*
+	// +@read +@write -@dangerous"; acl.ParseRules accepts them.
+	Rules string
+	Line  int // line of the list item in the inventory file, for messages
 }
 
 // Directive is one extra redis.conf line: name and its value as written.

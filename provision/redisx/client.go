@@ -23,9 +23,10 @@ type Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 // server may have closed it meanwhile (a restart, Sentinel's CLIENT KILL
 // when it turns a master into a replica), and without retries a dead
 // pooled connection would be reported as the server's failure.
-func options(addr, password string, dial Dialer) *redis.Options {
+func options(addr, user, password string, dial Dialer) *redis.Options {
 	return &redis.Options{
 		Addr:        addr,
+		Username:    user,
 		Password:    password,
 		Dialer:      dial,
 		DialTimeout: 5 * time.Second,
@@ -44,18 +45,19 @@ func options(addr, password string, dial Dialer) *redis.Options {
 	}
 }
 
-// Data returns a client for the data node at addr, reached from host h.
-func Data(h remote.Host, addr, password string) *redis.Client {
-	return redis.NewClient(options(addr, password, h.Dial))
+// Data returns a client for the data node at addr, reached from host h,
+// logged in as user ("" for the default user) with password.
+func Data(h remote.Host, addr, user, password string) *redis.Client {
+	return redis.NewClient(options(addr, user, password, h.Dial))
 }
 
 // Sentinel returns a client for the sentinel at addr, reached from host h.
 func Sentinel(h remote.Host, addr, password string) *redis.SentinelClient {
-	return redis.NewSentinelClient(options(addr, password, h.Dial))
+	return redis.NewSentinelClient(options(addr, "", password, h.Dial))
 }
 
 // Raw returns a plain client for the sentinel at addr, for what the
 // SentinelClient type does not offer: pipelines, INFO.
 func Raw(dial Dialer, addr, password string) *redis.Client {
-	return redis.NewClient(options(addr, password, dial))
+	return redis.NewClient(options(addr, "", password, dial))
 }

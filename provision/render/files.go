@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/redisctl/redisctl/provision/acl"
 	"github.com/redisctl/redisctl/provision/inventory"
 )
 
@@ -50,7 +51,16 @@ var masterName = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 // master after a failover); the host whose address is masterAddr gets no
 // replicaof line.
 func NewRedisConf(inv *inventory.Inventory, h *inventory.Host, masterAddr, initSystem string) (RedisConf, error) {
+	return NewRedisConfWith(inv, h, masterAddr, initSystem, HostOptions{})
+}
+
+// NewRedisConfWith is NewRedisConf for a host redisctl knows more of (see
+// HostOptions); an ACL cluster needs o.Credentials.
+func NewRedisConfWith(inv *inventory.Inventory, h *inventory.Host, masterAddr, initSystem string, o HostOptions) (RedisConf, error) {
 	if err := check(inv, h, masterAddr, initSystem); err != nil {
+		return RedisConf{}, err
+	}
+	if err := checkCredentials(inv, h, o.Credentials); err != nil {
 		return RedisConf{}, err
 	}
 	l := inv.Layout()
@@ -64,6 +74,10 @@ func NewRedisConf(inv *inventory.Inventory, h *inventory.Host, masterAddr, initS
 		Password:              inv.Redis.Password,
 		ReplPingReplicaPeriod: replPingReplicaPeriod,
 		ReplTimeout:           replTimeout,
+	}
+	if inv.Redis.ACL() {
+		c.Password = ""
+		c.ACLFile, c.MasterUser, c.MasterAuth = ACLFile(inv), acl.Replication, o.Credentials.Replication
 	}
 	setDaemon(initSystem, &c.Daemonize, &c.Supervised)
 	if !inventory.SameAddress(h.Address, masterAddr) {
@@ -128,7 +142,16 @@ func versionAtLeast(version string, major, minor int) bool {
 // NewSentinelConf builds the sentinel.conf of host h, monitoring the master
 // at masterAddr.
 func NewSentinelConf(inv *inventory.Inventory, h *inventory.Host, masterAddr, initSystem string) (SentinelConf, error) {
+	return NewSentinelConfWith(inv, h, masterAddr, initSystem, HostOptions{})
+}
+
+// NewSentinelConfWith is NewSentinelConf with HostOptions; an ACL cluster
+// needs o.Credentials.
+func NewSentinelConfWith(inv *inventory.Inventory, h *inventory.Host, masterAddr, initSystem string, o HostOptions) (SentinelConf, error) {
 	if err := check(inv, h, masterAddr, initSystem); err != nil {
+		return SentinelConf{}, err
+	}
+	if err := checkCredentials(inv, h, o.Credentials); err != nil {
 		return SentinelConf{}, err
 	}
 	l := inv.Layout()
@@ -140,6 +163,7 @@ func NewSentinelConf(inv *inventory.Inventory, h *inventory.Host, masterAddr, in
 		LogFile:           l.SentinelLog,
 		Dir:               l.SentinelDir,
 		Password:          inv.Redis.Password,
+		AuthPass:          inv.Redis.Password,
 		MasterName:        inv.Name,
 		Master:            Addr{Host: masterAddr, Port: inv.Redis.Port},
 		Quorum:            inv.Sentinel.Quorum,
@@ -148,8 +172,29 @@ func NewSentinelConf(inv *inventory.Inventory, h *inventory.Host, masterAddr, in
 		ParallelSyncs:     inv.Sentinel.ParallelSyncs,
 		FailoverTimeoutMS: inv.Sentinel.FailoverTimeoutMS,
 	}
+	if inv.Redis.ACL() {
+		c.AuthUser, c.AuthPass = acl.Sentinel, o.Credentials.Sentinel
+	}
 	setDaemon(initSystem, &c.Daemonize, &c.Supervised)
 	return c, nil
+}
+
+// checkCredentials refuses to render an ACL cluster's files without the
+// passwords of its users, or with one a config file cannot hold.
+func checkCredentials(inv *inventory.Inventory, h *inventory.Host, cr *Credentials) error {
+	if !inv.Redis.ACL() {
+		return nil
+	}
+	if cr == nil || cr.Replication == "" || cr.Sentinel == "" {
+		return fmt.Errorf("%s: no passwords for the replication and sentinel users", h.Name)
+	}
+	for _, p := range []struct{ who, pw string }{{acl.Replication, cr.Replication}, {acl.Sentinel, cr.Sentinel}} {
+		if !SentinelRewriteSafe(p.pw) {
+			return fmt.Errorf("%s: the password of user %s holds a blank, a quote or a control character, "+
+				"which Redis and Sentinel write back unquoted when they rewrite their config", h.Name, p.who)
+		}
+	}
+	return nil
 }
 
 // NewServices returns the Redis service of the inventory and its Sentinel
@@ -195,6 +240,9 @@ type HostOptions struct {
 	// inventory's: a server still running an older build during an
 	// upgrade. "" means the inventory's version.
 	RedisVersion string
+	// Credentials are the users' passwords of an ACL cluster; nil for a
+	// cluster without users.
+	Credentials *Credentials
 }
 
 // HostFiles returns every file redisctl writes to host h: its redis.conf,
@@ -220,7 +268,7 @@ func HostFilesWith(inv *inventory.Inventory, h *inventory.Host, masterAddr, init
 		files = append(files, File{Path: p, Mode: mode, Owner: owner, Data: data, Secret: secret})
 		return nil
 	}
-	rc, err := NewRedisConf(inv, h, masterAddr, initSystem)
+	rc, err := NewRedisConfWith(inv, h, masterAddr, initSystem, o)
 	if err != nil {
 		return nil, err
 	}
@@ -231,8 +279,18 @@ func HostFilesWith(inv *inventory.Inventory, h *inventory.Host, masterAddr, init
 	if err := add(rc.Path, 0o640, owner, true, data, err); err != nil {
 		return nil, err
 	}
+	if inv.Redis.ACL() {
+		users, err := ACLUsers(inv, o.Credentials)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", h.Name, err)
+		}
+		data, err := acl.Render(users)
+		if err := add(ACLFile(inv), 0o640, owner, true, data, err); err != nil {
+			return nil, err
+		}
+	}
 	if h.Sentinel {
-		sc, err := NewSentinelConf(inv, h, masterAddr, initSystem)
+		sc, err := NewSentinelConfWith(inv, h, masterAddr, initSystem, o)
 		if err != nil {
 			return nil, err
 		}

@@ -309,8 +309,8 @@ func TestHostFilesRefuses(t *testing.T) {
 		}, `test.yaml:12: redis.config.bind: managed by redisctl (it binds the host's address and loopback)`},
 		{"directive undoing a guarantee", func(inv *inventory.Inventory, _, _ *string) {
 			inv.Redis.Config = []inventory.Directive{{Name: "user", Value: "default on nopass ~* +@all", Line: 7}}
-		}, `test.yaml:7: redis.config.user: not allowed: an ACL user can let clients in without the password ` +
-			`(user default nopass) or shut Sentinel and redisctl out; redis.password protects the cluster`},
+		}, `test.yaml:7: redis.config.user: not allowed: set redis.users (and redis.default_user) instead: ` +
+			`redisctl writes the ACL file with the users Sentinel, replicas and redisctl need`},
 		{"directive name", func(inv *inventory.Inventory, _, _ *string) {
 			inv.Redis.Config = []inventory.Directive{{Name: "9lives", Value: "yes", Line: 4}}
 		}, `test.yaml:4: redis.config.9lives: "9lives" is not a redis.conf directive name (want lower-case letters, digits and '-', starting with a letter)`},

@@ -32,8 +32,15 @@ type RedisConf struct {
 	Dir     string // working directory: RDB and AOF files
 
 	// Password is both requirepass and masterauth: every node and sentinel
-	// of the cluster shares it.
+	// of the cluster shares it. Unused with ACLFile.
 	Password string
+
+	// ACLFile, when set, holds the users instead of requirepass (an ACL
+	// cluster): replicas then log in to their master as MasterUser with
+	// MasterAuth.
+	ACLFile    string
+	MasterUser string
+	MasterAuth string
 
 	ReplPingReplicaPeriod int // seconds
 	ReplTimeout           int // seconds
@@ -76,9 +83,14 @@ type SentinelConf struct {
 	LogFile    string
 	Dir        string
 
-	// Password is the Sentinel's own requirepass, the sentinel-pass it uses
-	// with the other Sentinels, and the auth-pass it uses with the data nodes.
+	// Password is the Sentinel's own requirepass and the sentinel-pass it
+	// uses with the other Sentinels.
 	Password string
+	// AuthUser and AuthPass are how it logs in to the data nodes: the
+	// cluster password as the default user ("" AuthUser), or the sentinel
+	// user of an ACL cluster.
+	AuthUser string
+	AuthPass string
 
 	MasterName string // letters, digits, '.', '-', '_'
 	Master     Addr   // the master to monitor

@@ -1,0 +1,143 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisctl/redisctl/provision/acl"
+)
+
+// compareACL tells how the ACL file on n (old) differs from the one
+// redisctl renders (want), user by user. ACL SAVE rewords category rules
+// into its own expansion, so a difference in commands that may be only
+// that is settled by asking n's running server how it words the wanted
+// rules (probeRules); a server that is not running gets its file
+// rewritten, which is harmless.
+func (c *Cluster) compareACL(ctx context.Context, n *Node, old, want []byte) ([]acl.Difference, error) {
+	wanted, err := acl.Parse(want)
+	if err != nil {
+		return nil, fmt.Errorf("rendered ACL file: %w", err)
+	}
+	found, err := acl.Parse(old)
+	if err != nil {
+		if n.Facts.RedisPid > 0 {
+			return nil, fmt.Errorf("%s: the ACL file cannot be read (%v); the running server loaded it, so redisctl will not rewrite it under it: look at it", c.Layout.RedisConf, err)
+		}
+		return []acl.Difference{{User: "*", Fields: []string{"the file cannot be read: " + err.Error()}}}, nil
+	}
+	diffs := acl.Compare(found, wanted)
+	if n.Facts.RedisPid == 0 {
+		return diffs, nil
+	}
+	byName := func(us []acl.User, name string) acl.User {
+		for _, u := range us {
+			if u.Name == name {
+				return u
+			}
+		}
+		return acl.User{}
+	}
+	out := diffs[:0]
+	for _, d := range diffs {
+		if d.MaybeReworded {
+			same, err := c.sameCommands(ctx, n, byName(found, d.User), byName(wanted, d.User))
+			if err != nil {
+				return nil, err
+			}
+			if same {
+				d.Fields = slices.DeleteFunc(d.Fields, func(f string) bool { return f == "commands" })
+				d.MaybeReworded = false
+			}
+		}
+		if len(d.Fields) > 0 || d.Missing || d.Unwanted {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// probeUser is the name of the user sameCommands makes for an instant,
+// inside a transaction: no client ever sees it.
+const probeUser = "redisctl-probe"
+
+// sameCommands asks n's server whether the command rules of found (as ACL
+// SAVE wrote them) are those of wanted (as the inventory wrote them): it
+// makes a user with wanted's rules, lists it and deletes it, all in one
+// MULTI/EXEC, so nothing is left and no other client sees the user.
+func (c *Cluster) sameCommands(ctx context.Context, n *Node, found, wanted acl.User) (bool, error) {
+	probe := acl.User{Name: probeUser, Rules: acl.Rules{Commands: wanted.Commands}}
+	args := append([]any{"ACL", "SETUSER", probeUser}, probe.SetUserArgs(false)...)
+	var list *redis.StringSliceCmd
+	_, err := c.Data(n).TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Do(ctx, args...)
+		list = p.ACLList(ctx)
+		p.Do(ctx, "ACL", "DELUSER", probeUser)
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("compare the rules of user %s with the server's wording: %w", wanted.Name, err)
+	}
+	for _, line := range list.Val() {
+		us, err := acl.Parse([]byte(line))
+		if err != nil || len(us) != 1 || us[0].Name != probeUser {
+			continue
+		}
+		a, b := found, found
+		b.Commands = us[0].Commands
+		return len(acl.Compare([]acl.User{a}, []acl.User{b})) == 0, nil
+	}
+	return false, fmt.Errorf("compare the rules of user %s with the server's wording: the server did not list the probe", wanted.Name)
+}
+
+// aclLiveOps turns the users that differ on a running data node into ACL
+// SETUSER and ACL DELUSER commands, then ACL SAVE. Passwords are left to
+// the rotation (see rotate.go): a user whose only difference is its
+// passwords gets nothing here. Connections of the users changed stay open
+// (ACL SETUSER never closes them; ACL LOAD would).
+func (c *Cluster) aclLiveOps(ch fileChange) ([]liveOp, error) {
+	wanted, err := acl.Parse(ch.File.Data)
+	if err != nil {
+		return nil, err
+	}
+	var ops []liveOp
+	for _, d := range ch.ACL {
+		var u acl.User
+		for _, w := range wanted {
+			if w.Name == d.User {
+				u = w
+			}
+		}
+		switch {
+		case d.Unwanted:
+			ops = append(ops, liveOp{"ACL DELUSER " + d.User, command("ACL", "DELUSER", d.User)})
+		case d.Missing:
+			args := append([]any{"ACL", "SETUSER", d.User}, u.SetUserArgs(false)...)
+			ops = append(ops, liveOp{"ACL SETUSER " + d.User + " (new user; rules and password hashes hidden)", hideAll(command(args...))})
+		default:
+			rights := slices.DeleteFunc(slices.Clone(d.Fields), func(f string) bool { return f == "passwords" })
+			if len(rights) == 0 {
+				continue
+			}
+			args := append([]any{"ACL", "SETUSER", d.User}, u.SetUserArgs(true)...)
+			ops = append(ops, liveOp{fmt.Sprintf("ACL SETUSER %s (its %v as the inventory says)", d.User, rights), command(args...)})
+		}
+	}
+	if len(ops) > 0 {
+		ops = append(ops, liveOp{"ACL SAVE", command("ACL", "SAVE")})
+	}
+	return ops, nil
+}
+
+// hideAll runs a command whose arguments hold secrets: its error, if any,
+// says only that it failed and Redis's first words.
+func hideAll(do func(context.Context, *redis.Client) error) func(context.Context, *redis.Client) error {
+	return func(ctx context.Context, cl *redis.Client) error {
+		if err := do(ctx, cl); err != nil {
+			return fmt.Errorf("%s", MaskText(err.Error()))
+		}
+		return nil
+	}
+}
