@@ -125,6 +125,7 @@ func newRootCmd(in io.Reader, out, errOut io.Writer) *cobra.Command {
 		newConnectInfoCmd(g),
 		newBackupCmd(g),
 		newRestoreCmd(g),
+		newRotatePasswordCmd(g),
 	)
 	return root
 }

@@ -103,6 +103,7 @@ func (c *Cluster) aclLiveOps(ch fileChange) ([]liveOp, error) {
 		return nil, err
 	}
 	var ops []liveOp
+	save := false
 	for _, d := range ch.ACL {
 		var u acl.User
 		for _, w := range wanted {
@@ -119,13 +120,16 @@ func (c *Cluster) aclLiveOps(ch fileChange) ([]liveOp, error) {
 		default:
 			rights := slices.DeleteFunc(slices.Clone(d.Fields), func(f string) bool { return f == "passwords" })
 			if len(rights) == 0 {
+				// The rotation before configure made the server's
+				// passwords right; a file it left unsaved is saved.
+				save = true
 				continue
 			}
 			args := append([]any{"ACL", "SETUSER", d.User}, u.SetUserArgs(true)...)
 			ops = append(ops, liveOp{fmt.Sprintf("ACL SETUSER %s (its %v as the inventory says)", d.User, rights), command(args...)})
 		}
 	}
-	if len(ops) > 0 {
+	if len(ops) > 0 || save {
 		ops = append(ops, liveOp{"ACL SAVE", command("ACL", "SAVE")})
 	}
 	return ops, nil

@@ -63,8 +63,9 @@ type Cluster struct {
 	// Creds are the users' passwords of an ACL cluster, nil without
 	// users: redisctl then logs in to the data nodes as its admin user,
 	// and still with Password to the sentinels.
-	Creds *render.Credentials
-	P     *Progress
+	Creds  *render.Credentials
+	stored storedSecrets
+	P      *Progress
 
 	// clients holds one client per server for the run (see Data and
 	// Sentinel); Close closes them.
@@ -337,7 +338,7 @@ func (c *Cluster) client(n *Node, sentinel bool) *redis.Client {
 // password.
 func (c *Cluster) dataLogin() (user, password string) {
 	if c.Creds != nil {
-		return acl.Admin, c.Creds.Admin
+		return acl.Admin, c.adminLogin()
 	}
 	return "", c.Password
 }

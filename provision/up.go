@@ -145,6 +145,7 @@ func Up(ctx context.Context, inv *inventory.Inventory, opts UpOptions) (*Summary
 		{"prepare hosts", r.prepare},
 		{"find the live master", r.findMaster},
 		{"wait for the install", r.waitInstall},
+		{"rotate passwords", r.rotatePasswords},
 		{"configure", r.configure},
 		{"start the master", r.startMaster},
 		{"start the replicas", r.startReplicas},

@@ -8,8 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/redisctl/redisctl/provision/acl"
 	"github.com/redisctl/redisctl/provision/inventory"
+	"github.com/redisctl/redisctl/provision/redisx"
 	"github.com/redisctl/redisctl/provision/render"
 )
 
@@ -32,11 +35,12 @@ func UserPasswordFile(inv *inventory.Inventory, name string) string {
 // create is true. standIn, for a plan, makes up the ones not stored yet
 // instead of failing, and says what up would generate. Passwords are never
 // printed; notes say which files were made.
-func loadCredentials(inv *inventory.Inventory, create, standIn bool) (cr *render.Credentials, notes []string, err error) {
+func loadCredentials(inv *inventory.Inventory, create, standIn bool) (cr *render.Credentials, st storedSecrets, notes []string, err error) {
 	if !inv.Redis.ACL() {
-		return nil, nil, nil
+		return nil, st, nil, nil
 	}
 	cr = &render.Credentials{Users: map[string]string{}}
+	st.pending = map[string]string{}
 	get := func(name string) (string, error) {
 		file := UserPasswordFile(inv, name)
 		if file == "" {
@@ -44,6 +48,19 @@ func loadCredentials(inv *inventory.Inventory, create, standIn bool) (cr *render
 		}
 		pw, err := readPasswordFile(file)
 		if err == nil {
+			if name == acl.Admin {
+				st.adminLogin = pw
+			}
+			// A rotation rotate-password began: the new password is
+			// the one wanted; the file keeps the old one until it ends.
+			next, nerr := readPasswordFile(file + ".new")
+			switch {
+			case nerr == nil:
+				st.pending[name] = file
+				return next, nil
+			case !errors.Is(nerr, fs.ErrNotExist):
+				return "", nerr
+			}
 			return pw, nil
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -63,6 +80,9 @@ func loadCredentials(inv *inventory.Inventory, create, standIn bool) (cr *render
 				return "", fmt.Errorf("store generated password of user %s: %w", name, err)
 			}
 			notes = append(notes, fmt.Sprintf("generated a password for user %s and stored it in %s (mode 0600); keep that file", name, file))
+			if name == acl.Admin {
+				st.adminLogin = pw
+			}
 			return pw, nil
 		case standIn:
 			notes = append(notes, fmt.Sprintf("generate a password for user %s and store it in %s", name, file))
@@ -75,29 +95,140 @@ func loadCredentials(inv *inventory.Inventory, create, standIn bool) (cr *render
 		dst  *string
 	}{{acl.Admin, &cr.Admin}, {acl.Replication, &cr.Replication}, {acl.Sentinel, &cr.Sentinel}} {
 		if *b.dst, err = get(b.name); err != nil {
-			return nil, notes, err
+			return nil, st, notes, err
 		}
 	}
 	for _, u := range inv.Redis.Users {
 		pw := u.Password
 		if pw == "" {
 			if pw, err = get(u.Name); err != nil {
-				return nil, notes, err
+				return nil, st, notes, err
 			}
 		}
 		cr.Users[u.Name] = pw
 	}
-	return cr, notes, nil
+	return cr, st, notes, nil
+}
+
+// storedSecrets is what loadCredentials found of rotations under way.
+type storedSecrets struct {
+	// adminLogin is the admin password the servers surely accept: the
+	// stored one, which a rotation replaces only once every server
+	// accepts the new one too.
+	adminLogin string
+	// pending maps users with a new password waiting (<file>.new) to the
+	// file it replaces when the rotation ends.
+	pending map[string]string
 }
 
 // useSecrets sets the cluster password and, for an ACL cluster, loads the
 // users' passwords (see loadCredentials) for clients and rendering.
 func (c *Cluster) useSecrets(pw string, create, standIn bool) ([]string, error) {
 	c.SetPassword(pw)
-	cr, notes, err := loadCredentials(c.Inv, create, standIn)
+	cr, st, notes, err := loadCredentials(c.Inv, create, standIn)
 	if err != nil {
 		return notes, err
 	}
-	c.Creds = cr
+	c.Creds, c.stored = cr, st
 	return notes, nil
+}
+
+// adminLogin is the admin password redisctl logs in with.
+func (c *Cluster) adminLogin() string {
+	if c.stored.adminLogin != "" {
+		return c.stored.adminLogin
+	}
+	return c.Creds.Admin
+}
+
+// switchStoredAdmin makes the new admin password redisctl's own: the
+// rotation's SwitchStored step, once every server accepts it.
+func (c *Cluster) switchStoredAdmin() error {
+	if err := c.finishPending(acl.Admin); err != nil {
+		return err
+	}
+	c.stored.adminLogin = c.Creds.Admin
+	c.forgetDataClients()
+	return nil
+}
+
+// finishPending replaces user's stored password by the new one waiting
+// beside it (rename, so the file is never missing nor half written); a
+// user with none waiting is left alone.
+func (c *Cluster) finishPending(user string) error {
+	file, ok := c.stored.pending[user]
+	if !ok {
+		return nil
+	}
+	if err := os.Rename(file+".new", file); err != nil {
+		return fmt.Errorf("store the new password of user %s: %w", user, err)
+	}
+	delete(c.stored.pending, user)
+	return nil
+}
+
+// forgetDataClients closes every data node client: the next calls log in
+// again (with a new admin password).
+func (c *Cluster) forgetDataClients() {
+	for _, n := range c.Nodes {
+		c.forgetClient(n, false)
+	}
+}
+
+// userClient opens a client of its own to n's data node, logged in as
+// user with pw; the caller closes it.
+func (c *Cluster) userClient(n *Node, user, pw string) *redis.Client {
+	return redisx.Data(n.Host, c.DataAddr(n), user, pw)
+}
+
+// BeginRotation makes a new password for user and stores it beside the
+// current one (<file>.new, mode 0600), for the next up to rotate to: the
+// servers take it beside the old one, everything that logs in with it
+// switches, and the old one goes (see rotatePasswords); up then makes the
+// new file the stored one. A new password already waiting (a rotation
+// that was cut short) is kept, so the rotation resumes. Only passwords
+// redisctl stores can be rotated so: one given in the inventory is changed
+// there.
+func BeginRotation(inv *inventory.Inventory, user string) (file string, resumed bool, err error) {
+	if !inv.Redis.ACL() {
+		return "", false, fmt.Errorf("%s: the cluster has no ACL users (redis.users, redis.default_user); its one password is the cluster password, which cannot be rotated yet", inv.File)
+	}
+	switch user {
+	case acl.Admin, acl.Replication, acl.Sentinel:
+	case acl.Default, "":
+		return "", false, fmt.Errorf("the default user's password is the cluster password, which cannot be rotated yet; name one of admin, replication, sentinel or an application user")
+	default:
+		found := false
+		for _, u := range inv.Redis.Users {
+			if u.Name == user {
+				found = true
+				if u.Password != "" {
+					return "", false, fmt.Errorf("%s:%d: user %s: its password comes from the %s; change it there and run redisctl up", inv.File, u.Line, user, u.PasswordSource)
+				}
+			}
+		}
+		if !found {
+			return "", false, fmt.Errorf("%s: no user %s (redisctl's are admin, replication and sentinel; the inventory's are under redis.users)", inv.File, user)
+		}
+	}
+	file = UserPasswordFile(inv, user)
+	if file == "" {
+		return "", false, fmt.Errorf("cluster name %q cannot name a password file", inv.Name)
+	}
+	if _, err := readPasswordFile(file); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", false, fmt.Errorf("no password stored for user %s in %s: run redisctl up first", user, file)
+		}
+		return "", false, err
+	}
+	pw, err := generatePassword(40)
+	if err != nil {
+		return "", false, err
+	}
+	err = writeNewPasswordFile(file+".new", pw)
+	if errors.Is(err, fs.ErrExist) {
+		_, err = readPasswordFile(file + ".new")
+		return file + ".new", true, err
+	}
+	return file + ".new", false, err
 }

@@ -75,3 +75,17 @@ func ACLUsers(inv *inventory.Inventory, cr *Credentials) ([]acl.User, error) {
 	}
 	return users, nil
 }
+
+// Password is the password of user name: one of redisctl's users or an
+// application user; "" for any other name.
+func (cr *Credentials) Password(name string) string {
+	switch name {
+	case acl.Admin:
+		return cr.Admin
+	case acl.Replication:
+		return cr.Replication
+	case acl.Sentinel:
+		return cr.Sentinel
+	}
+	return cr.Users[name]
+}

@@ -1,0 +1,299 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/redisctl/redisctl/provision/acl"
+	"github.com/redisctl/redisctl/provision/render"
+)
+
+// rotatePasswords replaces, without a restart, the password of every ACL
+// user whose running servers do not accept exactly the password redisctl
+// wants (a new one in the inventory, or one rotate-password generated):
+// the new password beside the old one everywhere, every user of it
+// switched, the links verified, the old one removed (see acl.NextSteps,
+// which decides from what it observes, so an interrupted rotation resumes
+// here). Servers that are not running get their files in configure, as
+// usual. A cluster without users has nothing to rotate.
+func (r *upRun) rotatePasswords(ctx context.Context) error {
+	c := r.c
+	if c.Creds == nil {
+		return nil
+	}
+	var running []*Node
+	for _, n := range c.Nodes {
+		if n.Facts.RedisPid > 0 {
+			running = append(running, n)
+		}
+	}
+	if len(running) == 0 {
+		return nil
+	}
+	wanted, err := render.ACLUsers(c.Inv, c.Creds)
+	if err != nil {
+		return err
+	}
+	live, err := c.liveUsers(ctx, running)
+	if err != nil {
+		return err
+	}
+	for _, u := range wanted {
+		if u.Name == acl.Default || len(u.Passwords) != 1 {
+			// The default user's password is the cluster password,
+			// which is also the sentinels': not rotated yet.
+			continue
+		}
+		want := u.Passwords[0]
+		stale := false
+		for _, n := range running {
+			lu, ok := live[n][u.Name]
+			stale = stale || ok && !slices.Equal(lu.Passwords, []string{want})
+		}
+		if stale {
+			if err := r.rotate(ctx, running, live, u.Name, want); err != nil {
+				return fmt.Errorf("rotate the password of user %s: %w", u.Name, err)
+			}
+		}
+		if _, ok := c.stored.pending[u.Name]; ok {
+			err := r.change(nil, "", func() error { return c.finishPending(u.Name) }, "redisctl: keep the new password of user %s", u.Name)
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// liveUsers lists the users of each running data node (ACL LIST).
+func (c *Cluster) liveUsers(ctx context.Context, nodes []*Node) (map[*Node]map[string]acl.User, error) {
+	var mu sync.Mutex
+	out := map[*Node]map[string]acl.User{}
+	err := eachHost(ctx, nodes, nodeName, "list ACL users", func(ctx context.Context, n *Node) error {
+		lines, err := c.Data(n).ACLList(ctx).Result()
+		if err != nil {
+			return fmt.Errorf("ACL LIST: %w", err)
+		}
+		us, err := acl.Parse([]byte(strings.Join(lines, "\n")))
+		if err != nil {
+			return fmt.Errorf("ACL LIST: %w", err)
+		}
+		m := map[string]acl.User{}
+		for _, u := range us {
+			m[u.Name] = u
+		}
+		mu.Lock()
+		out[n] = m
+		mu.Unlock()
+		return nil
+	})
+	return out, err
+}
+
+// rotate observes everything the rotation of user touches and runs the
+// steps acl.NextSteps gives.
+func (r *upRun) rotate(ctx context.Context, running []*Node, live map[*Node]map[string]acl.User, user, want string) error {
+	c := r.c
+	newPW := c.Creds.Password(user)
+	st := acl.RotationState{User: user, New: want}
+	olds := map[string]bool{}
+	for _, n := range running {
+		for _, h := range live[n][user].Passwords {
+			if h != want {
+				olds[h] = true
+			}
+		}
+	}
+	switch len(olds) {
+	case 1:
+		for h := range olds {
+			st.Old = h
+		}
+	case 0:
+		// The servers accept the new password only; what is left is
+		// saving it where a server has not yet (configure does that).
+		return nil
+	default:
+		return fmt.Errorf("the data nodes accept %d passwords other than the new one; redisctl rotates from one: remove the others (ACL SETUSER %s !<hash>) or run up again once one is left", len(olds), user)
+	}
+	byServer := map[string]func(context.Context, acl.Step) error{}
+	for _, n := range running {
+		files, err := n.Host.ReadFiles(ctx, []string{render.ACLFile(c.Inv), c.Layout.RedisConf})
+		if err != nil {
+			return err
+		}
+		saved, err := acl.Parse(files[render.ACLFile(c.Inv)])
+		if err != nil {
+			return fmt.Errorf("%s: %s: %w", n.Spec.Name, render.ACLFile(c.Inv), err)
+		}
+		var savedPW []string
+		for _, u := range saved {
+			if u.Name == user {
+				savedPW = u.Passwords
+			}
+		}
+		s := acl.ServerState{Name: n.Spec.Name, Kind: acl.DataNode,
+			User: &acl.Passwords{Live: live[n][user].Passwords, Saved: savedPW}}
+		if user == acl.Replication {
+			liveAuth, err := c.Data(n).ConfigGet(ctx, "masterauth").Result()
+			if err != nil {
+				return fmt.Errorf("%s: CONFIG GET masterauth: %w", n.Spec.Name, err)
+			}
+			args, _ := configValue(files[c.Layout.RedisConf], "masterauth")
+			s.MasterAuth = &acl.Secret{Live: hashOf(liveAuth["masterauth"]), Saved: hashOf(lastArg(args))}
+		}
+		st.Servers = append(st.Servers, s)
+		byServer[s.Name] = func(ctx context.Context, step acl.Step) error { return c.runDataStep(ctx, n, step, newPW) }
+	}
+	if user == acl.Sentinel {
+		for _, n := range c.Sentinels() {
+			if n.Facts.SentinelPid == 0 {
+				continue
+			}
+			data, err := n.Host.ReadFile(ctx, c.Layout.SentinelConf)
+			if err != nil {
+				return err
+			}
+			// Sentinel saves its config on every SENTINEL SET, so its
+			// file says what it runs with.
+			args, _ := configValue(data, "sentinel auth-pass")
+			h := hashOf(lastArg(args))
+			name := n.Spec.Name + " sentinel"
+			st.Servers = append(st.Servers, acl.ServerState{Name: name, Kind: acl.SentinelNode, AuthPass: &acl.Secret{Live: h, Saved: h}})
+			byServer[name] = func(ctx context.Context, step acl.Step) error { return c.runSentinelStep(ctx, n, step, newPW) }
+		}
+	}
+	if user == acl.Admin {
+		h := hashOf(c.adminLogin())
+		st.Stored = &h
+	}
+	steps, err := acl.NextSteps(st)
+	if err != nil {
+		return err
+	}
+	for _, step := range steps {
+		var do func() error
+		switch s := step.(type) {
+		case acl.VerifyLinks:
+			do = func() error { return r.verifyRotation(ctx, running, user, newPW) }
+		case acl.SwitchStored:
+			do = func() error { return c.switchStoredAdmin() }
+		default:
+			run := byServer[serverOf(step)]
+			if run == nil {
+				return fmt.Errorf("step %q: no such server", s.Describe())
+			}
+			do = func() error { return run(ctx, step) }
+		}
+		if err := r.change(nil, "", do, "%s", step.Describe()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// serverOf is the server a step acts on.
+func serverOf(step acl.Step) string {
+	switch s := step.(type) {
+	case acl.AddPassword:
+		return s.Server
+	case acl.RemovePassword:
+		return s.Server
+	case acl.Persist:
+		return s.Server
+	case acl.SwitchMasterAuth:
+		return s.Node
+	case acl.SwitchSentinelAuth:
+		return s.Sentinel
+	case acl.SwitchSentinelPass:
+		return s.Sentinel
+	}
+	return ""
+}
+
+// runDataStep runs one rotation step on data node n.
+func (c *Cluster) runDataStep(ctx context.Context, n *Node, step acl.Step, newPW string) error {
+	cl := c.Data(n)
+	var err error
+	switch s := step.(type) {
+	case acl.AddPassword:
+		err = cl.Do(ctx, "ACL", "SETUSER", s.User, "#"+s.Hash).Err()
+	case acl.RemovePassword:
+		err = cl.Do(ctx, "ACL", "SETUSER", s.User, "!"+s.Hash).Err()
+	case acl.SwitchMasterAuth:
+		err = cl.ConfigSet(ctx, "masterauth", newPW).Err()
+	case acl.Persist:
+		if err = cl.Do(ctx, "ACL", "SAVE").Err(); err == nil {
+			err = cl.ConfigRewrite(ctx).Err()
+		}
+	default:
+		return fmt.Errorf("%s: step %q does not apply to a data node", n.Spec.Name, step.Describe())
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %s", n.Spec.Name, hideSecret(err.Error(), newPW))
+	}
+	return nil
+}
+
+// runSentinelStep runs one rotation step on n's sentinel.
+func (c *Cluster) runSentinelStep(ctx context.Context, n *Node, step acl.Step, newPW string) error {
+	cl := c.Sentinel(n)
+	var err error
+	switch step.(type) {
+	case acl.SwitchSentinelAuth:
+		err = cl.Do(ctx, "SENTINEL", "SET", c.Inv.Name, "auth-pass", newPW).Err()
+	case acl.Persist:
+		err = cl.Do(ctx, "SENTINEL", "FLUSHCONFIG").Err()
+	default:
+		return fmt.Errorf("%s sentinel: step %q does not apply to a sentinel", n.Spec.Name, step.Describe())
+	}
+	if err != nil {
+		return fmt.Errorf("%s sentinel: %s", n.Spec.Name, hideSecret(err.Error(), newPW))
+	}
+	return nil
+}
+
+// verifyRotation checks that user logs in with the new password on every
+// running data node, and that replication and every sentinel are healthy.
+func (r *upRun) verifyRotation(ctx context.Context, running []*Node, user, newPW string) error {
+	c := r.c
+	err := eachHost(ctx, running, nodeName, "log in with the new password", func(ctx context.Context, n *Node) error {
+		cl := c.userClient(n, user, newPW)
+		defer cl.Close()
+		// AUTH is all a user may lack the rights to follow with; the
+		// hello of go-redis is off, so a login error is the answer.
+		if err := cl.Do(ctx, "ACL", "WHOAMI").Err(); err != nil && !strings.Contains(err.Error(), "NOPERM") {
+			return fmt.Errorf("user %s with the new password: %s", user, hideSecret(err.Error(), newPW))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.Verify(ctx, r.master, r.opts.SyncTimeout)
+}
+
+// hideSecret removes a secret from a message.
+func hideSecret(msg, secret string) string {
+	if secret == "" {
+		return msg
+	}
+	return strings.ReplaceAll(msg, secret, hidden)
+}
+
+func hashOf(pw string) string {
+	if pw == "" {
+		return ""
+	}
+	return acl.HashPassword(pw)
+}
+
+func lastArg(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[len(args)-1]
+}
