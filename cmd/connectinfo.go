@@ -13,6 +13,7 @@ import (
 type connectInfoOptions struct {
 	output      string
 	showSecrets bool
+	user        string
 }
 
 func newConnectInfoCmd(g *globals) *cobra.Command {
@@ -34,7 +35,7 @@ func newConnectInfoCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ci, err := provision.ConnectInfoFor(inv, o.showSecrets)
+			ci, err := provision.ConnectInfoForUser(inv, o.user, o.showSecrets)
 			if err != nil {
 				return err
 			}
@@ -46,5 +47,6 @@ func newConnectInfoCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().StringVarP(&o.output, "output", "o", "table", "output format: "+strings.Join(provision.ConnectFormats, ", "))
 	c.Flags().BoolVar(&o.showSecrets, "show-secrets", false, "include the password (to stdout only)")
+	c.Flags().StringVar(&o.user, "user", "", "on a cluster with ACL users, the application user to connect as (default: the first of redis.users)")
 	return c
 }

@@ -142,3 +142,37 @@ func TestCheckAndConnectInfoBadOutput(t *testing.T) {
 		}
 	}
 }
+
+func TestConnectInfoACLUsers(t *testing.T) {
+	inv, pwFile := connectInventory(t)
+	data, _ := os.ReadFile(inv)
+	yaml := strings.Replace(string(data), "sentinel:\n", "  users:\n    - {name: app, rules: \"~app:* +@read\"}\n    - {name: other, rules: \"~o:* +get\"}\nsentinel:\n", 1)
+	if err := os.WriteFile(inv, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	appFile := filepath.Join(filepath.Dir(pwFile), "cluster.app.password")
+	const appPW = "App0Stored0Pw"
+	if err := os.WriteFile(appFile, []byte(appPW+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := execute(t, nil, "connect-info", "-i", inv, "-o", "go")
+	if code != 0 || !strings.Contains(out, `Username:         "app"`) || !strings.Contains(out, `Password:         os.Getenv("REDIS_PASSWORD")`) ||
+		!strings.Contains(out, `SentinelPassword: os.Getenv("REDIS_SENTINEL_PASSWORD"), // the sentinels' own password`) {
+		t.Fatalf("-o go: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, _ = execute(t, nil, "connect-info", "-i", inv, "-o", "env", "--show-secrets")
+	if code != 0 || !strings.Contains(out, "REDIS_USERNAME=app\n") || !strings.Contains(out, "REDIS_PASSWORD="+appPW+"\n") ||
+		!strings.Contains(out, "REDIS_SENTINEL_PASSWORD="+storedPassword+"\n") {
+		t.Fatalf("-o env --show-secrets: exit %d\n%s", code, out)
+	}
+	code, out, _ = execute(t, nil, "connect-info", "-i", inv, "-o", "table")
+	if code != 0 || !strings.Contains(out, "password           hidden (stored in "+appFile) || strings.Contains(out, appPW) {
+		t.Fatalf("-o table: exit %d\n%s", code, out)
+	}
+	if code, _, stderr := execute(t, nil, "connect-info", "-i", inv, "--user", "nobody"); code == 0 || !strings.Contains(stderr, "no application user nobody") {
+		t.Fatalf("--user nobody: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := execute(t, nil, "connect-info", "-i", inv, "--user", "default"); code == 0 || !strings.Contains(stderr, "the default user is off") {
+		t.Fatalf("--user default: exit %d: %s", code, stderr)
+	}
+}

@@ -25,14 +25,36 @@ type ConnectInfo struct {
 	PasswordFile string `json:"password_file,omitempty"`
 	// Password is set only when asked for (--show-secrets).
 	Password string `json:"password,omitempty"`
+	// SentinelPasswordFile and SentinelPassword are the sentinels'
+	// password (the cluster password) when it is not the user's: on a
+	// cluster with ACL users. SentinelPassword only with --show-secrets.
+	SentinelPasswordFile string `json:"sentinel_password_file,omitempty"`
+	SentinelPassword     string `json:"sentinel_password,omitempty"`
+	// SeparateSentinelPassword: the sentinels take another password than
+	// the data nodes (a cluster with ACL users).
+	SeparateSentinelPassword bool `json:"separate_sentinel_password,omitempty"`
 }
 
 // ConnectInfoFor builds the connection details of inv; with showSecret the
 // stored (or inventory) password is included, else it never is.
 func ConnectInfoFor(inv *inventory.Inventory, showSecret bool) (*ConnectInfo, error) {
+	return ConnectInfoForUser(inv, "", showSecret)
+}
+
+// ConnectInfoForUser is ConnectInfoFor for one user of a cluster with ACL
+// users: an application user of the inventory, or default when the
+// inventory keeps it; "" means the first application user. Without ACL
+// users the only user is default.
+func ConnectInfoForUser(inv *inventory.Inventory, user string, showSecret bool) (*ConnectInfo, error) {
 	ci := &ConnectInfo{MasterName: inv.Name, User: "default"}
 	for _, h := range inv.SentinelHosts() {
 		ci.Sentinels = append(ci.Sentinels, net.JoinHostPort(h.Address, strconv.Itoa(inv.Sentinel.Port)))
+	}
+	if inv.Redis.ACL() {
+		return ci.forACLUser(inv, user, showSecret)
+	}
+	if user != "" && user != "default" {
+		return nil, fmt.Errorf("%s: the cluster has no ACL users (redis.users): its only user is default", inv.File)
 	}
 	if inv.Redis.Password == "" {
 		ci.PasswordFile = PasswordFile(inv)
@@ -49,6 +71,56 @@ func ConnectInfoFor(inv *inventory.Inventory, showSecret bool) (*ConnectInfo, er
 	}
 	return ci, nil
 }
+
+// forACLUser fills ci for an application user of an ACL cluster.
+func (ci *ConnectInfo) forACLUser(inv *inventory.Inventory, user string, showSecret bool) (*ConnectInfo, error) {
+	ci.SeparateSentinelPassword = true
+	if inv.Redis.Password == "" {
+		ci.SentinelPasswordFile = PasswordFile(inv)
+	}
+	if showSecret {
+		sp, err := LoadPassword(inv, false)
+		if err != nil {
+			return nil, err
+		}
+		ci.SentinelPassword = sp.Password
+	}
+	if user == "" && len(inv.Redis.Users) > 0 {
+		user = inv.Redis.Users[0].Name
+	}
+	if user == "" || user == "default" {
+		if !inv.Redis.DefaultUser {
+			return nil, fmt.Errorf("%s: the default user is off and there is no application user: add one under redis.users (redisctl's own users are not for applications)", inv.File)
+		}
+		ci.User, ci.PasswordFile, ci.Password = "default", ci.SentinelPasswordFile, ci.SentinelPassword
+		return ci, nil
+	}
+	for _, u := range inv.Redis.Users {
+		if u.Name != user {
+			continue
+		}
+		ci.User = u.Name
+		if u.Password == "" {
+			ci.PasswordFile = UserPasswordFile(inv, u.Name)
+		}
+		if showSecret {
+			ci.Password = u.Password
+			if ci.Password == "" {
+				pw, err := readPasswordFile(ci.PasswordFile)
+				if err != nil {
+					return nil, fmt.Errorf("user %s: %w (run redisctl up first)", u.Name, err)
+				}
+				ci.Password = pw
+			}
+		}
+		return ci, nil
+	}
+	return nil, fmt.Errorf("%s: no application user %s under redis.users", inv.File, user)
+}
+
+// sentinelPasswordEnv names the variable of the sentinels' password when
+// it is not the user's.
+const sentinelPasswordEnv = "REDIS_SENTINEL_PASSWORD"
 
 // ConnectFormats are the forms WriteConnectInfo prints.
 var ConnectFormats = []string{"table", "json", "env", "go", "python"}
@@ -77,11 +149,15 @@ func (ci *ConnectInfo) Write(w io.Writer, format string) error {
 }
 
 func (ci *ConnectInfo) passwordText() string {
+	return secretText(ci.Password, ci.PasswordFile)
+}
+
+func secretText(pw, file string) string {
 	switch {
-	case ci.Password != "":
-		return ci.Password
-	case ci.PasswordFile != "":
-		return "hidden (stored in " + ci.PasswordFile + "; --show-secrets prints it)"
+	case pw != "":
+		return pw
+	case file != "":
+		return "hidden (stored in " + file + "; --show-secrets prints it)"
 	}
 	return "hidden (from the inventory; --show-secrets prints it)"
 }
@@ -98,6 +174,9 @@ func (ci *ConnectInfo) writeTable(w io.Writer) {
 	fmt.Fprintf(tw, "ca file\t%s\n", ca)
 	fmt.Fprintf(tw, "user\t%s\n", ci.User)
 	fmt.Fprintf(tw, "password\t%s\n", ci.passwordText())
+	if ci.SeparateSentinelPassword {
+		fmt.Fprintf(tw, "sentinel password\t%s\n", secretText(ci.SentinelPassword, ci.SentinelPasswordFile))
+	}
 	tw.Flush()
 }
 
@@ -110,6 +189,21 @@ func (ci *ConnectInfo) writeEnv(w io.Writer) {
 	if ci.Password != "" {
 		fmt.Fprintf(w, "%s=%s\n", passwordEnv, remote.Quote(ci.Password))
 	}
+	if ci.SentinelPassword != "" {
+		fmt.Fprintf(w, "%s=%s\n", sentinelPasswordEnv, remote.Quote(ci.SentinelPassword))
+	}
+}
+
+// sentinelPW is the sentinels' password as a snippet writes it: the
+// user's (same), or its own value or variable; and the comment beside it.
+func (ci *ConnectInfo) sentinelPW(userPW string, literal func(string) string, env func(string) string) (string, string) {
+	if !ci.SeparateSentinelPassword {
+		return userPW, "the sentinels require the same password"
+	}
+	if ci.SentinelPassword != "" {
+		return literal(ci.SentinelPassword), "the sentinels' own password (the cluster password)"
+	}
+	return env(sentinelPasswordEnv), "the sentinels' own password (the cluster password)"
 }
 
 func (ci *ConnectInfo) writeGo(w io.Writer) {
@@ -121,6 +215,7 @@ func (ci *ConnectInfo) writeGo(w io.Writer) {
 	for _, s := range ci.Sentinels {
 		addrs = append(addrs, strconv.Quote(s))
 	}
+	spw, why := ci.sentinelPW(pw, strconv.Quote, func(v string) string { return "os.Getenv(" + strconv.Quote(v) + ")" })
 	fmt.Fprintf(w, `// go-redis (github.com/redis/go-redis/v9): the client asks the sentinels
 // for the current master and follows it through failovers.
 rdb := redis.NewFailoverClient(&redis.FailoverOptions{
@@ -128,9 +223,9 @@ rdb := redis.NewFailoverClient(&redis.FailoverOptions{
 	SentinelAddrs:    []string{%s},
 	Username:         %s,
 	Password:         %s,
-	SentinelPassword: %s, // the sentinels require the same password
+	SentinelPassword: %s, // %s
 })
-`, strconv.Quote(ci.MasterName), strings.Join(addrs, ", "), strconv.Quote(ci.User), pw, pw)
+`, strconv.Quote(ci.MasterName), strings.Join(addrs, ", "), strconv.Quote(ci.User), pw, spw, why)
 }
 
 func (ci *ConnectInfo) writePython(w io.Writer) {
@@ -138,6 +233,7 @@ func (ci *ConnectInfo) writePython(w io.Writer) {
 	if ci.Password != "" {
 		pw = pyQuote(ci.Password)
 	}
+	spw, why := ci.sentinelPW("password", pyQuote, func(v string) string { return "os.environ[" + pyQuote(v) + "]" })
 	var addrs []string
 	for _, s := range ci.Sentinels {
 		host, port, _ := net.SplitHostPort(s)
@@ -151,11 +247,11 @@ from redis.sentinel import Sentinel
 password = %s
 sentinel = Sentinel(
     [%s],
-    sentinel_kwargs={"password": password},  # the sentinels require the same password
+    sentinel_kwargs={"password": %s},  # %s
     socket_timeout=0.5,
 )
 master = sentinel.master_for(%s, username=%s, password=password)
-`, pw, strings.Join(addrs, ", "), pyQuote(ci.MasterName), pyQuote(ci.User))
+`, pw, strings.Join(addrs, ", "), spw, why, pyQuote(ci.MasterName), pyQuote(ci.User))
 }
 
 // pyQuote writes s as a Python string literal.
