@@ -2,11 +2,17 @@ package e2e
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // TestACLUsers sets a cluster up with ACL users (issue 14) and checks
@@ -120,10 +126,10 @@ func TestACLUsers(t *testing.T) {
 		})
 	}
 
+	inv2 := usersInventory(t, base, dir, "~app:* ~cache:* &app:* +@read +@write -@dangerous")
 	t.Run("a change of an application user's rules is applied live", func(t *testing.T) {
 		waitHealthy(t, inv)
 		before := pids(t)
-		inv2 := usersInventory(t, base, dir, "~app:* ~cache:* &app:* +@read +@write -@dangerous")
 		plan := mustRun(t, inv2, "plan")
 		if !strings.Contains(plan.stdout, "ACL SETUSER app") {
 			t.Fatalf("plan does not show the live ACL change:\n%s", plan.stdout)
@@ -149,6 +155,212 @@ func TestACLUsers(t *testing.T) {
 		// still finds nothing to change.
 		testNoChangeUp(t, inv2)
 	})
+
+	t.Run("a new app password in the inventory is rotated under a writer, with no error and no restart", func(t *testing.T) {
+		waitHealthy(t, inv2)
+		before := pids(t)
+		w := startAppWriter(t, clusterPW, appPW)
+		time.Sleep(time.Second)
+		const newPW = "app-Secret-2"
+		os.Setenv("E2E_APP_PASSWORD", newPW) // for the rest of the test (its t.Setenv restores it)
+		r := mustRun(t, inv2, "up")
+		t.Logf("MEASURE up rotating the app password: %s", r.took.Round(100*time.Millisecond))
+		for _, want := range []string{"add the new password of user app", "remove the old password of user app", "verify every replica and sentinel link"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("up did not %q:\n%s", want, r.stdout)
+			}
+		}
+		if strings.Contains(r.stdout+r.stderr, newPW) || strings.Contains(r.stdout+r.stderr, appPW) {
+			t.Fatal("a password appeared in redisctl's output")
+		}
+		acked, errs := w.stop()
+		t.Logf("MEASURE app writer through the rotation: %d writes acknowledged, %d errors", acked, len(errs))
+		if len(errs) > 0 {
+			t.Errorf("the writer holding the old password saw %d errors, e.g. %v", len(errs), errs[0])
+		}
+		if acked < 50 {
+			t.Fatalf("only %d writes acknowledged: the writer did not run", acked)
+		}
+		if after := pids(t); !mapsEqual(before, after) {
+			t.Fatalf("the rotation restarted processes: before %v, after %v", before, after)
+		}
+		if miss := w.missing(t, addr(currentMaster(t), redisPort)); miss != 0 {
+			t.Errorf("%d acknowledged writes are missing", miss)
+		}
+		checkLogins(t, "app", appPW, newPW)
+		testNoChangeUp(t, inv2)
+	})
+
+	for _, user := range []string{"replication", "sentinel", "admin"} {
+		t.Run("rotate-password --user "+user+" with no restart; the servers restart with the new one", func(t *testing.T) {
+			waitHealthy(t, inv2)
+			old := readPW("redis." + user + ".password")
+			before := pids(t)
+			r := mustRun(t, inv2, "rotate-password", "--user", user)
+			t.Logf("MEASURE rotate-password --user %s: %s", user, r.took.Round(100*time.Millisecond))
+			newPW := readPW("redis." + user + ".password")
+			if newPW == old {
+				t.Fatal("the stored password did not change")
+			}
+			if user == "admin" {
+				os.Setenv("E2E_USER_PASSWORD", newPW) // for the rest of the test
+			}
+			if after := pids(t); !mapsEqual(before, after) {
+				t.Fatalf("the rotation restarted processes: before %v, after %v", before, after)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "redis."+user+".password.new")); err == nil {
+				t.Error("the new password is still waiting beside the stored one")
+			}
+			if strings.Contains(r.stdout+r.stderr, newPW) || strings.Contains(r.stdout+r.stderr, old) {
+				t.Fatal("a password appeared in redisctl's output")
+			}
+			checkLogins(t, user, old, newPW)
+			// What the servers saved holds the new secret: a replica and
+			// a sentinel restarted now come back healthy.
+			m := currentMaster(t)
+			for _, h := range labHosts() {
+				if h.Name == m.Name {
+					continue
+				}
+				for _, svc := range []string{"redis_7000", "sentinel_8000"} {
+					if _, err := hostExec(t, h.Name, service(svc, "restart")...); err != nil {
+						t.Fatal(err)
+					}
+				}
+				break
+			}
+			waitHealthy(t, inv2)
+			testNoChangeUp(t, inv2)
+		})
+	}
+
+	t.Run("a rotation cut short resumes on the next up", func(t *testing.T) {
+		waitHealthy(t, inv2)
+		before := pids(t)
+		old := readPW("redis.replication.password")
+		const next = "Resumed0Replication0Pw"
+		// What a rotate-password cut off midway leaves: the new password
+		// stored beside the old, taken by one data node, and one replica
+		// already replicating with it.
+		if err := os.WriteFile(filepath.Join(dir, "redis.replication.password.new"), []byte(next+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := ctx5()
+		defer cancel()
+		sum := sha256.Sum256([]byte(next))
+		m := currentMaster(t)
+		var replica labHost
+		for _, h := range labHosts() {
+			if h.Name != m.Name {
+				replica = h
+			}
+		}
+		for _, cmd := range []struct {
+			h    labHost
+			args []any
+		}{{m, []any{"ACL", "SETUSER", "replication", "#" + hex.EncodeToString(sum[:])}}, {replica, []any{"CONFIG", "SET", "masterauth", next}}} {
+			c := client(t, addr(cmd.h, redisPort))
+			if err := c.Do(ctx, cmd.args...).Err(); err != nil {
+				t.Fatalf("%s: %v", cmd.h.Name, err)
+			}
+			c.Close()
+		}
+		r := mustRun(t, inv2, "up")
+		if !strings.Contains(r.stdout, "remove the old password of user replication") || strings.Count(r.stdout, "add the new password of user replication") != 2 {
+			t.Errorf("up did not resume the rotation where it stopped:\n%s", r.stdout)
+		}
+		if got := readPW("redis.replication.password"); got != next {
+			t.Fatal("the new password is not the stored one after the resumed rotation")
+		}
+		checkLogins(t, "replication", old, next)
+		if after := pids(t); !mapsEqual(before, after) {
+			t.Fatalf("the rotation restarted processes: before %v, after %v", before, after)
+		}
+		testNoChangeUp(t, inv2)
+	})
+}
+
+// checkLogins checks on every data node that user logs in with newPW and
+// no longer with oldPW.
+func checkLogins(t *testing.T, user, oldPW, newPW string) {
+	t.Helper()
+	ctx, cancel := ctx5()
+	defer cancel()
+	for _, h := range labHosts() {
+		for _, c := range []struct {
+			pw   string
+			want bool
+		}{{newPW, true}, {oldPW, false}} {
+			cl := userClient(addr(h, redisPort), user, c.pw)
+			err := cl.Do(ctx, "ACL", "WHOAMI").Err()
+			cl.Close()
+			loggedIn := err == nil || strings.Contains(err.Error(), "NOPERM")
+			if loggedIn != c.want {
+				t.Errorf("%s: user %s with the %s password: logged in %v (%v), want %v", h.Name, user,
+					map[bool]string{true: "new", false: "old"}[c.want], loggedIn, err, c.want)
+			}
+		}
+	}
+}
+
+// appWriter writes app:w:<i> as the app user through the sentinels, with
+// one connection opened with the password it was given.
+type appWriter struct {
+	mu     sync.Mutex
+	okKeys []int
+	errs   []error
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startAppWriter(t *testing.T, sentinelPW, pw string) *appWriter {
+	var sentinels []string
+	for _, h := range labHosts() {
+		sentinels = append(sentinels, addr(h, sentinelPort))
+	}
+	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: masterName, SentinelAddrs: sentinels,
+		Username: "app", Password: pw, SentinelPassword: sentinelPW, PoolSize: 1, DialTimeout: time.Second,
+		ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: -1, DisableIdentity: true, Protocol: 2})
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &appWriter{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		defer c.Close()
+		for i := 0; ctx.Err() == nil; i++ {
+			err := c.Set(ctx, "app:w:"+strconv.Itoa(i), i, time.Hour).Err()
+			w.mu.Lock()
+			if err == nil {
+				w.okKeys = append(w.okKeys, i)
+			} else if ctx.Err() == nil {
+				w.errs = append(w.errs, err)
+			}
+			w.mu.Unlock()
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	return w
+}
+
+func (w *appWriter) stop() (acked int, errs []error) {
+	time.Sleep(time.Second)
+	w.cancel()
+	<-w.done
+	return len(w.okKeys), w.errs
+}
+
+func (w *appWriter) missing(t *testing.T, address string) int {
+	c := client(t, address)
+	defer c.Close()
+	n := 0
+	for _, i := range w.okKeys {
+		ctx, cancel := ctx5()
+		v, err := c.Get(ctx, "app:w:"+strconv.Itoa(i)).Result()
+		cancel()
+		if err != nil || v != strconv.Itoa(i) {
+			n++
+		}
+	}
+	return n
 }
 
 // usersInventory is the lab inventory with its password files in dir, an
