@@ -65,7 +65,10 @@ type Cluster struct {
 	// and still with Password to the sentinels.
 	Creds  *render.Credentials
 	stored storedSecrets
-	P      *Progress
+	// loginPW, when set, is the cluster password the running servers
+	// still use while up rotates them to Password (see clusterpw.go).
+	loginPW string
+	P       *Progress
 
 	// clients holds one client per server for the run (see Data and
 	// Sentinel); Close closes them.
@@ -304,7 +307,7 @@ func (c *Cluster) Sentinel(n *Node) *redis.Client {
 // sentinelClient returns a new SentinelClient for n's sentinel, for the
 // SENTINEL calls go-redis types (FAILOVER, SET ...); the caller closes it.
 func (c *Cluster) sentinelClient(n *Node) *redis.SentinelClient {
-	sc := redisx.Sentinel(n.Host, c.SentinelAddr(n), c.Password)
+	sc := redisx.Sentinel(n.Host, c.SentinelAddr(n), c.clusterLogin())
 	sc.AddHook(c.P.redisHook(n.Spec.Name + " sentinel"))
 	return sc
 }
@@ -319,7 +322,7 @@ func (c *Cluster) client(n *Node, sentinel bool) *redis.Client {
 	}
 	var cl *redis.Client
 	if sentinel {
-		cl = redisx.Raw(n.Host.Dial, c.SentinelAddr(n), c.Password)
+		cl = redisx.Raw(n.Host.Dial, c.SentinelAddr(n), c.clusterLogin())
 		cl.AddHook(c.P.redisHook(n.Spec.Name + " sentinel"))
 	} else {
 		user, pw := c.dataLogin()
@@ -340,7 +343,7 @@ func (c *Cluster) dataLogin() (user, password string) {
 	if c.Creds != nil {
 		return acl.Admin, c.adminLogin()
 	}
-	return "", c.Password
+	return "", c.clusterLogin()
 }
 
 // forgetClient closes the cached client of one server whose process was

@@ -197,7 +197,11 @@ func (c *Cluster) planFiles(ctx context.Context, n *Node, masterAddr string) ([]
 					return nil, err
 				}
 			}
-			ch.New, ch.Keys, err = mergeConfig(old, ch.File.Data, "sentinel auth-user")
+			desired := ch.File.Data
+			if old != nil && staleRequirepass(old, c.Password) {
+				desired = withLineOf(desired, old, "requirepass")
+			}
+			ch.New, ch.Keys, err = mergeConfig(old, desired, "sentinel auth-user")
 		case render.ACLFile(c.Inv):
 			ch.Live = n.Facts.RedisPid > 0
 			if old != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/redisctl/redisctl/provision/acl"
 	"io"
 	"net"
 	"strconv"
@@ -52,6 +53,8 @@ func newFakeRedis(t testing.TB, name, password string) *fakeRedis {
 		t.Fatal(err)
 	}
 	s := &fakeRedis{name: name, password: password, ln: ln, replies: map[string]any{}, conns: map[net.Conn]bool{}}
+	// The default user, as a server started with requirepass lists it.
+	s.replies["ACL LIST"] = []string{"user default on #" + acl.HashPassword(password) + " ~* &* +@all"}
 	s.wg.Add(1)
 	go s.serve()
 	t.Cleanup(s.close)

@@ -21,6 +21,9 @@ import (
 // usual. A cluster without users has nothing to rotate.
 func (r *upRun) rotatePasswords(ctx context.Context) error {
 	c := r.c
+	if err := r.rotateClusterPassword(ctx); err != nil {
+		return err
+	}
 	if c.Creds == nil {
 		return nil
 	}
@@ -41,6 +44,7 @@ func (r *upRun) rotatePasswords(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	running = slices.DeleteFunc(running, func(n *Node) bool { return live[n] == nil })
 	for _, u := range wanted {
 		if u.Name == acl.Default || len(u.Passwords) != 1 {
 			// The default user's password is the cluster password,
@@ -74,6 +78,9 @@ func (c *Cluster) liveUsers(ctx context.Context, nodes []*Node) (map[*Node]map[s
 	out := map[*Node]map[string]acl.User{}
 	err := eachHost(ctx, nodes, nodeName, "list ACL users", func(ctx context.Context, n *Node) error {
 		lines, err := c.Data(n).ACLList(ctx).Result()
+		if isDialError(err) {
+			return nil // not running after all: started later, with its files
+		}
 		if err != nil {
 			return fmt.Errorf("ACL LIST: %w", err)
 		}
@@ -226,7 +233,10 @@ func (c *Cluster) runDataStep(ctx context.Context, n *Node, step acl.Step, newPW
 	case acl.SwitchMasterAuth:
 		err = cl.ConfigSet(ctx, "masterauth", newPW).Err()
 	case acl.Persist:
-		if err = cl.Do(ctx, "ACL", "SAVE").Err(); err == nil {
+		if c.Creds != nil {
+			err = cl.Do(ctx, "ACL", "SAVE").Err()
+		}
+		if err == nil {
 			err = cl.ConfigRewrite(ctx).Err()
 		}
 	default:
@@ -242,7 +252,13 @@ func (c *Cluster) runDataStep(ctx context.Context, n *Node, step acl.Step, newPW
 func (c *Cluster) runSentinelStep(ctx context.Context, n *Node, step acl.Step, newPW string) error {
 	cl := c.Sentinel(n)
 	var err error
-	switch step.(type) {
+	switch s := step.(type) {
+	case acl.AddPassword:
+		err = cl.Do(ctx, "ACL", "SETUSER", s.User, "#"+s.Hash).Err()
+	case acl.RemovePassword:
+		err = cl.Do(ctx, "ACL", "SETUSER", s.User, "!"+s.Hash).Err()
+	case acl.SwitchSentinelPass:
+		err = cl.Do(ctx, "SENTINEL", "CONFIG", "SET", "sentinel-pass", newPW).Err()
 	case acl.SwitchSentinelAuth:
 		err = cl.Do(ctx, "SENTINEL", "SET", c.Inv.Name, "auth-pass", newPW).Err()
 	case acl.Persist:

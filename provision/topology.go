@@ -133,15 +133,16 @@ func (c *Cluster) departedHosts(ctx context.Context, s *Snapshot) []departedAddr
 }
 
 // checkPasswordAccepted stops up when a running server refuses the
-// inventory's password: the password of a live cluster cannot be changed
-// by redisctl yet, and going on would lock the sentinels out.
+// password redisctl logs in with (the cluster password, or the one the
+// servers still run with during its rotation, see findLoginPassword):
+// going on would lock the sentinels out.
 func (c *Cluster) checkPasswordAccepted(s *Snapshot) error {
 	for _, n := range c.Nodes {
 		if n.Facts == nil || n.Facts.RedisPid == 0 {
 			continue
 		}
 		if e := s.Node(n.Spec.Name).Redis.Error; strings.Contains(e, "WRONGPASS") || strings.Contains(e, "NOAUTH") {
-			return fmt.Errorf("%s: the running Redis refuses the password (%s): changing the password of a live cluster is not supported yet; use the password it runs with (requirepass in %s)", n.Spec.Name, e, c.Layout.RedisConf)
+			return fmt.Errorf("%s: the running Redis refuses the password (%s), though the others take it: look at %s (requirepass, and a user default line after it)", n.Spec.Name, e, c.Layout.RedisConf)
 		}
 	}
 	return nil

@@ -348,7 +348,7 @@ func (r *upRun) password(ctx context.Context) error {
 		if pw, err = generatePassword(40); err != nil {
 			return err
 		}
-		return errors.Join(r.change(nil, "", nil, "generate a password and store it in %s", file), r.setPassword(pw))
+		return errors.Join(r.change(nil, "", nil, "generate a password and store it in %s", file), r.setPassword(ctx, pw))
 	}
 	if err != nil {
 		return err
@@ -360,10 +360,10 @@ func (r *upRun) password(ctx context.Context) error {
 	} else {
 		r.opts.Progress.Printf("", "using the password from the %s", r.c.Inv.Redis.PasswordSource)
 	}
-	return r.setPassword(pw)
+	return r.setPassword(ctx, pw)
 }
 
-func (r *upRun) setPassword(pw string) error {
+func (r *upRun) setPassword(ctx context.Context, pw string) error {
 	if err := checkSentinelPassword(pw, r.c.Inv.Redis.Version, len(r.c.Sentinels()) > 0); err != nil {
 		return err
 	}
@@ -375,7 +375,10 @@ func (r *upRun) setPassword(pw string) error {
 			r.opts.Progress.Printf("", "%s", note)
 		}
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return r.findLoginPassword(ctx)
 }
 
 func (r *upRun) install(ctx context.Context) error {

@@ -117,8 +117,11 @@ type storedSecrets struct {
 	// accepts the new one too.
 	adminLogin string
 	// pending maps users with a new password waiting (<file>.new) to the
-	// file it replaces when the rotation ends.
+	// file it replaces when the rotation ends; "default" is the cluster
+	// password.
 	pending map[string]string
+	// clusterLogin is the stored cluster password while a new one waits.
+	clusterLogin string
 }
 
 // useSecrets sets the cluster password and, for an ACL cluster, loads the
@@ -130,7 +133,36 @@ func (c *Cluster) useSecrets(pw string, create, standIn bool) ([]string, error) 
 		return notes, err
 	}
 	c.Creds, c.stored = cr, st
+	if create || standIn {
+		// up: a new cluster password rotate-password stored is the one
+		// wanted (other commands keep logging in with the stored one).
+		if err := c.pendingClusterPassword(); err != nil {
+			return notes, err
+		}
+	}
 	return notes, nil
+}
+
+// pendingClusterPassword makes a new generated cluster password waiting
+// beside the stored one (<file>.new) the cluster's password.
+func (c *Cluster) pendingClusterPassword() error {
+	file := PasswordFile(c.Inv)
+	if c.Inv.Redis.PasswordSource != "" || file == "" {
+		return nil // given in the inventory (SetPassword fills in a generated one)
+	}
+	next, err := readPasswordFile(file + ".new")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if c.stored.pending == nil {
+		c.stored.pending = map[string]string{}
+	}
+	c.stored.pending[acl.Default] = file
+	c.stored.clusterLogin = c.Password
+	c.SetPassword(next)
+	return nil
 }
 
 // adminLogin is the admin password redisctl logs in with.
@@ -190,13 +222,18 @@ func (c *Cluster) userClient(n *Node, user, pw string) *redis.Client {
 // redisctl stores can be rotated so: one given in the inventory is changed
 // there.
 func BeginRotation(inv *inventory.Inventory, user string) (file string, resumed bool, err error) {
-	if !inv.Redis.ACL() {
-		return "", false, fmt.Errorf("%s: the cluster has no ACL users (redis.users, redis.default_user); its one password is the cluster password, which cannot be rotated yet", inv.File)
-	}
 	switch user {
+	case acl.Default:
+		if inv.Redis.Password != "" {
+			return "", false, fmt.Errorf("%s: the cluster password comes from the %s; change it there and run redisctl up", inv.File, inv.Redis.PasswordSource)
+		}
+		file = PasswordFile(inv)
 	case acl.Admin, acl.Replication, acl.Sentinel:
-	case acl.Default, "":
-		return "", false, fmt.Errorf("the default user's password is the cluster password, which cannot be rotated yet; name one of admin, replication, sentinel or an application user")
+		if !inv.Redis.ACL() {
+			return "", false, fmt.Errorf("%s: the cluster has no ACL users (redis.users, redis.default_user): its one password is the cluster password (--user default)", inv.File)
+		}
+	case "":
+		return "", false, fmt.Errorf("name the user: default (the cluster password), admin, replication, sentinel or an application user")
 	default:
 		found := false
 		for _, u := range inv.Redis.Users {
@@ -211,7 +248,9 @@ func BeginRotation(inv *inventory.Inventory, user string) (file string, resumed 
 			return "", false, fmt.Errorf("%s: no user %s (redisctl's are admin, replication and sentinel; the inventory's are under redis.users)", inv.File, user)
 		}
 	}
-	file = UserPasswordFile(inv, user)
+	if file == "" {
+		file = UserPasswordFile(inv, user)
+	}
 	if file == "" {
 		return "", false, fmt.Errorf("cluster name %q cannot name a password file", inv.Name)
 	}

@@ -92,7 +92,7 @@ func TestBeginRotationRefuses(t *testing.T) {
 		t.Errorf("nothing stored: %v", err)
 	}
 	for user, want := range map[string]string{
-		"default": "cluster password",
+		"default": "no password stored for user default",
 		"given":   "environment variable X; change it there",
 		"nobody":  "no user nobody",
 	} {
@@ -103,5 +103,35 @@ func TestBeginRotationRefuses(t *testing.T) {
 	inv.Redis.UsersSet = false
 	if _, _, err := BeginRotation(inv, "admin"); err == nil || !strings.Contains(err.Error(), "no ACL users") {
 		t.Errorf("no ACL: %v", err)
+	}
+}
+
+func TestPendingClusterPassword(t *testing.T) {
+	inv := testInventory(t)
+	sp, err := LoadPassword(inv, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, _, err := BeginRotation(inv, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, _ := readPasswordFile(file)
+	for _, create := range []bool{false, true} {
+		c := &Cluster{Inv: inv}
+		if _, err := c.useSecrets(sp.Password, create, false); err != nil {
+			t.Fatal(err)
+		}
+		want := sp.Password // read-only commands log in with the stored one
+		if create {
+			want = next
+		}
+		if c.Password != want {
+			t.Errorf("create %v: the cluster password is not the one wanted", create)
+		}
+	}
+	inv.Redis.Password, inv.Redis.PasswordSource = "given", "inventory"
+	if _, _, err := BeginRotation(inv, "default"); err == nil || !strings.Contains(err.Error(), "change it there") {
+		t.Errorf("a password from the inventory: %v", err)
 	}
 }

@@ -39,6 +39,9 @@ func TestCluster(t *testing.T) {
 		{"up after a failover keeps the live master and sentinel state", func(t *testing.T) { testUpAfterFailover(t, inv) }},
 		{"changed settings are applied live", func(t *testing.T) { testLiveSettings(t, inv) }},
 		{"a setting that needs a restart gets a rolling restart with one failover", func(t *testing.T) { testRollingRestart(t, inv) }},
+		{"rotate-password --user default under a writer, with no restart", func(t *testing.T) {
+			testRotateClusterPassword(t, inv, filepath.Join(labState(), "redis.password"), true)
+		}},
 		{"uninstall refuses without a terminal or --yes", func(t *testing.T) { testUninstallRefuses(t, inv) }},
 		{"uninstall --backup removes everything up created", func(t *testing.T) { testUninstall(t, inv, before) }},
 		{"up after uninstall; uninstall keeps what was not ours", func(t *testing.T) { testUninstallKeeps(t, inv) }},
@@ -729,14 +732,33 @@ func testTrickyPassword(t *testing.T, inv string) {
 	if r := mustRun(t, edited, "up"); !strings.Contains(r.stdout, "up: 0 changed") {
 		t.Fatalf("up after the failover should change nothing:\n%s", r.stdout)
 	}
-	// Another password in the inventory is refused, and changes nothing.
+	// Another password in the inventory (the stored one again) is
+	// rotated to live: the old one is read from the hosts.
 	before := pids(t)
-	r = run(t, inv, "up")
-	if r.code == 0 || !strings.Contains(r.stderr, "changing the password of a live cluster is not supported yet") {
-		t.Fatalf("up with another password should refuse: exit %d", r.code)
+	r = mustRun(t, inv, "up")
+	if !strings.Contains(r.stderr, "still use the previous cluster password") ||
+		!strings.Contains(r.stdout, "remove the old password of the cluster password") {
+		t.Fatalf("up with another password should rotate to it:\n%s\n%s", r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stdout+r.stderr, pw) {
+		t.Fatal("the old password appeared in redisctl's output")
 	}
 	if after := pids(t); !mapsEqual(before, after) {
-		t.Fatal("a refused up changed processes")
+		t.Fatal("the rotation restarted processes")
+	}
+	t.Setenv("E2E_PASSWORD", "") // password(t) reads the stored one again
+	waitHealthy(t, inv)
+	ctx, cancel := ctx5()
+	defer cancel()
+	for _, port := range []int{redisPort, sentinelPort} {
+		cl := userClient(addr(hostByName(t, "node2"), port), "", pw)
+		if err := cl.Ping(ctx).Err(); err == nil {
+			t.Errorf("node2:%d still takes the old password", port)
+		}
+		cl.Close()
+	}
+	if r := mustRun(t, inv, "up"); !strings.Contains(r.stdout, "up: 0 changed") {
+		t.Fatalf("up after the rotation should change nothing:\n%s", r.stdout)
 	}
 }
 

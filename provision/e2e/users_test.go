@@ -234,6 +234,10 @@ func TestACLUsers(t *testing.T) {
 		})
 	}
 
+	t.Run("rotate-password --user default: the sentinels' password, with no restart", func(t *testing.T) {
+		testRotateClusterPassword(t, inv2, filepath.Join(dir, "redis.password"), false)
+	})
+
 	t.Run("a rotation cut short resumes on the next up", func(t *testing.T) {
 		waitHealthy(t, inv2)
 		before := pids(t)
@@ -393,4 +397,88 @@ func usersInventory(t *testing.T, base, dir, rules string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// testRotateClusterPassword rotates the generated cluster password under a
+// writer that logged in with the old one: no restart, the old password
+// refused afterwards by every server that used it, and a replica and a
+// sentinel restarted afterwards come back healthy. pwFile is where the
+// cluster password is stored; data tells whether the data nodes take it
+// (a cluster without ACL users) or only the sentinels do.
+func testRotateClusterPassword(t *testing.T, inv, pwFile string, data bool) {
+	waitHealthy(t, inv)
+	read := func() string {
+		b, err := os.ReadFile(pwFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	old := read()
+	before := pids(t)
+	var w *testWriter
+	if data {
+		w = startWriter(t)
+		time.Sleep(time.Second)
+	}
+	r := mustRun(t, inv, "rotate-password", "--user", "default")
+	t.Logf("MEASURE rotate-password --user default: %s", r.took.Round(100*time.Millisecond))
+	newPW := read()
+	if newPW == old {
+		t.Fatal("the stored cluster password did not change")
+	}
+	if os.Getenv("E2E_PASSWORD") == old {
+		os.Setenv("E2E_PASSWORD", newPW) // for the rest of the test
+	}
+	if _, err := os.Stat(pwFile + ".new"); err == nil {
+		t.Error("the new cluster password is still waiting beside the stored one")
+	}
+	if strings.Contains(r.stdout+r.stderr, newPW) || strings.Contains(r.stdout+r.stderr, old) {
+		t.Fatal("a password appeared in redisctl's output")
+	}
+	if w != nil {
+		acked, gap, _ := w.stop()
+		t.Logf("MEASURE writer through the cluster password rotation: %d writes acknowledged, longest gap %s", acked, gap.Round(10*time.Millisecond))
+		if miss := w.missing(t, addr(currentMaster(t), redisPort)); miss != 0 || acked < 50 {
+			t.Errorf("%d acknowledged writes, %d missing", acked, miss)
+		}
+	}
+	if after := pids(t); !mapsEqual(before, after) {
+		t.Fatalf("the rotation restarted processes: before %v, after %v", before, after)
+	}
+	ctx, cancel := ctx5()
+	defer cancel()
+	for _, h := range labHosts() {
+		ports := []int{sentinelPort}
+		if data {
+			ports = append(ports, redisPort)
+		}
+		for _, port := range ports {
+			for _, c := range []struct {
+				pw   string
+				want bool
+			}{{newPW, true}, {old, false}} {
+				cl := userClient(addr(h, port), "", c.pw)
+				err := cl.Ping(ctx).Err()
+				cl.Close()
+				if (err == nil) != c.want {
+					t.Errorf("%s:%d with the %s cluster password: %v", h.Name, port, map[bool]string{true: "new", false: "old"}[c.want], err)
+				}
+			}
+		}
+	}
+	m := currentMaster(t)
+	for _, h := range labHosts() {
+		if h.Name == m.Name {
+			continue
+		}
+		for _, svc := range []string{"redis_7000", "sentinel_8000"} {
+			if _, err := hostExec(t, h.Name, service(svc, "restart")...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		break
+	}
+	waitHealthy(t, inv)
+	testNoChangeUp(t, inv)
 }
