@@ -194,7 +194,10 @@ d=%[8]s; while [ ! -d "$d" ]; do d=${d%%/*}; [ -n "$d" ] || d=/; done
 echo "disk_path=$d"; echo "disk_free_kb=$(df -Pk -- "$d" 2>/dev/null | awk 'NR==2 {print $4}')"
 if [ -f %[9]s ]; then echo "rdb_bytes=$(stat -c %%s -- %[9]s)"; fi
 if [ -d /run/systemd/system ] && command -v timedatectl >/dev/null 2>&1; then
-  timedatectl show -p Timezone -p NTP -p NTPSynchronized 2>/dev/null | sed 's/^/td_/'
+  # timedatectl waits up to 25 s for a systemd-timedated that hangs: the
+  # NTP state is then unknown, not worth the wait.
+  t=; command -v timeout >/dev/null 2>&1 && t="timeout 2"
+  $t timedatectl show -p Timezone -p NTP -p NTPSynchronized 2>/dev/null | sed 's/^/td_/'
 fi
 tz=$(readlink /etc/localtime 2>/dev/null) && tz=${tz##*/zoneinfo/}; [ -n "$tz" ] || { [ -r /etc/timezone ] && read -r tz 2>/dev/null </etc/timezone; }
 echo "tz=$tz"

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/redisctl/redisctl/provision/acl"
 	"github.com/redisctl/redisctl/provision/render"
 )
@@ -225,11 +227,9 @@ func serverOf(step acl.Step) string {
 func (c *Cluster) runDataStep(ctx context.Context, n *Node, step acl.Step, newPW string) error {
 	cl := c.Data(n)
 	var err error
-	switch s := step.(type) {
-	case acl.AddPassword:
-		err = cl.Do(ctx, "ACL", "SETUSER", s.User, "#"+s.Hash).Err()
-	case acl.RemovePassword:
-		err = cl.Do(ctx, "ACL", "SETUSER", s.User, "!"+s.Hash).Err()
+	switch step.(type) {
+	case acl.AddPassword, acl.RemovePassword:
+		err = setUserPassword(ctx, cl, step)
 	case acl.SwitchMasterAuth:
 		err = cl.ConfigSet(ctx, "masterauth", newPW).Err()
 	case acl.Persist:
@@ -252,11 +252,9 @@ func (c *Cluster) runDataStep(ctx context.Context, n *Node, step acl.Step, newPW
 func (c *Cluster) runSentinelStep(ctx context.Context, n *Node, step acl.Step, newPW string) error {
 	cl := c.Sentinel(n)
 	var err error
-	switch s := step.(type) {
-	case acl.AddPassword:
-		err = cl.Do(ctx, "ACL", "SETUSER", s.User, "#"+s.Hash).Err()
-	case acl.RemovePassword:
-		err = cl.Do(ctx, "ACL", "SETUSER", s.User, "!"+s.Hash).Err()
+	switch step.(type) {
+	case acl.AddPassword, acl.RemovePassword:
+		err = setUserPassword(ctx, cl, step)
 	case acl.SwitchSentinelPass:
 		err = cl.Do(ctx, "SENTINEL", "CONFIG", "SET", "sentinel-pass", newPW).Err()
 	case acl.SwitchSentinelAuth:
@@ -270,6 +268,18 @@ func (c *Cluster) runSentinelStep(ctx context.Context, n *Node, step acl.Step, n
 		return fmt.Errorf("%s sentinel: %s", n.Spec.Name, hideSecret(err.Error(), newPW))
 	}
 	return nil
+}
+
+// setUserPassword adds (#hash) or removes (!hash) one password of a user,
+// on a data node or a sentinel alike.
+func setUserPassword(ctx context.Context, cl *redis.Client, step acl.Step) error {
+	switch s := step.(type) {
+	case acl.AddPassword:
+		return cl.Do(ctx, "ACL", "SETUSER", s.User, "#"+s.Hash).Err()
+	case acl.RemovePassword:
+		return cl.Do(ctx, "ACL", "SETUSER", s.User, "!"+s.Hash).Err()
+	}
+	return fmt.Errorf("step %q changes no password", step.Describe())
 }
 
 // verifyRotation checks that user logs in with the new password on every

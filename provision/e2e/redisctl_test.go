@@ -743,10 +743,10 @@ func testTrickyPassword(t *testing.T, inv string) {
 	if strings.Contains(r.stdout+r.stderr, pw) {
 		t.Fatal("the old password appeared in redisctl's output")
 	}
+	t.Setenv("E2E_PASSWORD", "") // password(t) reads the stored one again
 	if after := pids(t); !mapsEqual(before, after) {
 		t.Fatal("the rotation restarted processes")
 	}
-	t.Setenv("E2E_PASSWORD", "") // password(t) reads the stored one again
 	waitHealthy(t, inv)
 	ctx, cancel := ctx5()
 	defer cancel()

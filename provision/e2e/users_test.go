@@ -215,22 +215,7 @@ func TestACLUsers(t *testing.T) {
 				t.Fatal("a password appeared in redisctl's output")
 			}
 			checkLogins(t, user, old, newPW)
-			// What the servers saved holds the new secret: a replica and
-			// a sentinel restarted now come back healthy.
-			m := currentMaster(t)
-			for _, h := range labHosts() {
-				if h.Name == m.Name {
-					continue
-				}
-				for _, svc := range []string{"redis_7000", "sentinel_8000"} {
-					if _, err := hostExec(t, h.Name, service(svc, "restart")...); err != nil {
-						t.Fatal(err)
-					}
-				}
-				break
-			}
-			waitHealthy(t, inv2)
-			testNoChangeUp(t, inv2)
+			restartedComeBack(t, inv2)
 		})
 	}
 
@@ -467,6 +452,14 @@ func testRotateClusterPassword(t *testing.T, inv, pwFile string, data bool) {
 			}
 		}
 	}
+	restartedComeBack(t, inv)
+}
+
+// restartedComeBack restarts the Redis and the sentinel of one replica's
+// host: what the servers saved must hold the secrets they run with, so
+// they come back healthy; a no-change up follows.
+func restartedComeBack(t *testing.T, inv string) {
+	t.Helper()
 	m := currentMaster(t)
 	for _, h := range labHosts() {
 		if h.Name == m.Name {
