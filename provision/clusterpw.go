@@ -148,12 +148,19 @@ func (r *upRun) rotateClusterPassword(ctx context.Context) error {
 		}
 	}
 	live := map[string][]string{} // server name -> the default user's hashes
+	var noACL []string            // servers without ACL commands (before Redis 6.2)
 	var mu sync.Mutex
 	ask := func(nodes []*Node, sentinel bool) error {
 		return eachHost(ctx, nodes, nodeName, "list the default user", func(ctx context.Context, n *Node) error {
 			lines, err := c.client(n, sentinel).ACLList(ctx).Result()
 			if isDialError(err) {
 				return nil // not running after all: started later, with its files
+			}
+			if err != nil && strings.Contains(err.Error(), "unknown command") {
+				mu.Lock()
+				noACL = append(noACL, serverName(n, sentinel))
+				mu.Unlock()
+				return nil
 			}
 			if err != nil {
 				return fmt.Errorf("ACL LIST: %w", err)
@@ -177,6 +184,12 @@ func (r *upRun) rotateClusterPassword(ctx context.Context) error {
 	}
 	if err := ask(sentinels, true); err != nil {
 		return err
+	}
+	if len(noACL) > 0 {
+		if c.loginPW != "" || c.stored.pending[acl.Default] != "" {
+			return fmt.Errorf("rotate the cluster password: %s know no ACL commands (Redis before 6.2), which a rotation without downtime needs", strings.Join(noACL, ", "))
+		}
+		return nil // nothing to rotate, and nothing to rotate with
 	}
 	stale := false
 	olds := map[string]bool{}

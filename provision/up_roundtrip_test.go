@@ -177,3 +177,21 @@ func upChangesOnly(t *testing.T, fc *fakeCluster, want string) {
 		t.Fatalf("changes %v, want %s", sum.Changes, want)
 	}
 }
+
+// Sentinels before Redis 6.2 know no ACL commands: a no-change up, which
+// asks them for their default user's passwords, still changes nothing.
+func TestUpNoChangeWithoutACLCommands(t *testing.T) {
+	fc := healthyUpCluster(t)
+	for _, s := range fc.sentinel {
+		s.mu.Lock()
+		delete(s.replies, "ACL LIST")
+		s.mu.Unlock()
+	}
+	sum, err := runUp(t, fc.Inv, &testConnector{hosts: fc.hosts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Changes) != 0 {
+		t.Fatalf("a no-change up changed %v", sum.Changes)
+	}
+}
