@@ -162,7 +162,8 @@ func (c *Cluster) backupNode(ctx context.Context, n *Node, role, dir string) (*B
 		return nil, err
 	}
 	c.P.Printf(n.Spec.Name, "BGSAVE (%s)", role)
-	if meta.Keys, meta.Expires, err = bgsave(ctx, cl); err != nil {
+	var savesBefore string
+	if meta.Keys, meta.Expires, savesBefore, err = bgsave(ctx, cl); err != nil {
 		return nil, err
 	}
 	meta.Time = time.Now().UTC().Truncate(time.Second)
@@ -172,8 +173,18 @@ func (c *Cluster) backupNode(ctx context.Context, n *Node, role, dir string) (*B
 			return false, err.Error()
 		}
 		i := redisx.ParseInfo(s)
-		last, _ := cl.LastSave(ctx).Result()
-		done := i["rdb_bgsave_in_progress"] == "0" && last > before
+		// A BGSAVE in a transaction is only scheduled: it forks at the
+		// next cron tick, so "not in progress" may come before it. The
+		// count of saves (rdb_saves, Redis 7.0 and Valkey) tells; LASTSAVE
+		// counts seconds, and a save that ends in the second of the one
+		// before (a FLUSHALL's, say) would leave it unchanged for ever.
+		var done bool
+		if saves, ok := i["rdb_saves"]; ok && savesBefore != "" {
+			done = i["rdb_bgsave_in_progress"] == "0" && saves != savesBefore
+		} else {
+			last, _ := cl.LastSave(ctx).Result()
+			done = i["rdb_bgsave_in_progress"] == "0" && last > before
+		}
 		if done && i["rdb_last_bgsave_status"] != "ok" {
 			return false, "rdb_last_bgsave_status:" + i["rdb_last_bgsave_status"]
 		}
@@ -219,21 +230,22 @@ func backupName(cluster string, t time.Time) string {
 // bgsave counts the keys and starts a BGSAVE in one MULTI, so the count is
 // that of the forked dataset even while writes (or the replication stream)
 // go on. A save already running (a full sync to a replica, say) is waited
-// for and the BGSAVE tried again.
-func bgsave(ctx context.Context, cl *redis.Client) (keys, expires int64, err error) {
+// for and the BGSAVE tried again. saves is rdb_saves as the transaction
+// saw it ("" before Redis 7.0): the save is done when it has grown.
+func bgsave(ctx context.Context, cl *redis.Client) (keys, expires int64, saves string, err error) {
 	for attempt := 0; ; attempt++ {
 		var info *redis.StringCmd
 		_, err = cl.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			info = p.Info(ctx, "keyspace")
+			info = p.Info(ctx) // the default sections: keyspace and persistence among them, in every version
 			p.BgSave(ctx)
 			return nil
 		})
 		if err == nil {
 			keys, expires = keyspaceCounts(info.Val())
-			return keys, expires, nil
+			return keys, expires, redisx.ParseInfo(info.Val())["rdb_saves"], nil
 		}
 		if !strings.Contains(err.Error(), "already in progress") || attempt >= 3 {
-			return 0, 0, fmt.Errorf("BGSAVE: %w", err)
+			return 0, 0, "", fmt.Errorf("BGSAVE: %w", err)
 		}
 		err = waitFor(ctx, "the save in progress to finish", 30*time.Minute, 500*time.Millisecond, func(ctx context.Context) (bool, string) {
 			s, err := cl.Info(ctx, "persistence").Result()
@@ -244,7 +256,7 @@ func bgsave(ctx context.Context, cl *redis.Client) (keys, expires int64, err err
 			return v == "0", "rdb_bgsave_in_progress:" + v
 		})
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, "", err
 		}
 	}
 }

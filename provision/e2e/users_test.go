@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -221,6 +222,25 @@ func TestACLUsers(t *testing.T) {
 
 	t.Run("rotate-password --user default: the sentinels' password, with no restart", func(t *testing.T) {
 		testRotateClusterPassword(t, inv2, filepath.Join(dir, "redis.password"), false)
+	})
+
+	t.Run("backup and restore with the default user off", func(t *testing.T) {
+		waitHealthy(t, inv2)
+		m := currentMaster(t)
+		flushAll(t, m, len(labHosts())-1) // checkKeys counts every key
+		writeKeys(t, m, len(labHosts())-1)
+		bdir := t.TempDir()
+		r := mustRun(t, inv2, "backup", "--to", bdir, "-o", "json")
+		var b backupDoc
+		if err := json.Unmarshal([]byte(r.stdout), &b); err != nil || b.Keys < restoreKeys {
+			t.Fatalf("backup: %v %+v", err, b)
+		}
+		flushAll(t, m, len(labHosts())-1)
+		mustRun(t, inv2, "restore", "--from", b.File, "--yes")
+		for _, h := range labHosts() {
+			checkKeys(t, h)
+		}
+		waitHealthy(t, inv2)
 	})
 
 	t.Run("a rotation cut short resumes on the next up", func(t *testing.T) {
