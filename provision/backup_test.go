@@ -214,3 +214,36 @@ func assertFiles(t *testing.T, dir string, names ...string) {
 		t.Errorf("%s holds %q, want %q", dir, got, names)
 	}
 }
+
+// A save that ends in the same second as the one before leaves LASTSAVE
+// as it was: backup waits for its own save by the count of saves, which
+// the transaction read, and only for that (a BGSAVE in MULTI is scheduled,
+// not forked, so "no save in progress" alone does not mean it is done).
+func TestBackupWaitsForItsOwnSaveByCount(t *testing.T) {
+	rdb := []byte("REDIS0010 a small dataset")
+	fc, _ := backupCluster(t, rdb)
+	var polls atomic.Int32
+	keyspace := "# Persistence\r\nrdb_saves:5\r\n# Keyspace\r\ndb0:keys=500,expires=0,avg_ttl=0\r\n"
+	fc.data["node1"].
+		reply("LASTSAVE", 1700000000). // never moves
+		reply("EXEC", func([]string) any { return []any{keyspace, status("Background saving scheduled")} }).
+		reply("INFO", func([]string) any {
+			saves := "5" // the scheduled save has not run yet
+			if polls.Add(1) > 2 {
+				saves = "6"
+			}
+			return masterInfo("10.0.0.2 online", "10.0.0.3 online") + "\r\n# Persistence\r\nrdb_bgsave_in_progress:0\r\nrdb_last_bgsave_status:ok\r\nrdb_saves:" + saves + "\r\n"
+		})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := fc.backupNode(ctx, fc.Node("node1"), "master", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := polls.Load(); n < 3 {
+		t.Errorf("done after %d looks at INFO, before the save count moved", n)
+	}
+	if res.Keys != 500 {
+		t.Errorf("keys %d, want 500", res.Keys)
+	}
+}
