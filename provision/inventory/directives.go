@@ -38,6 +38,14 @@ var managed = map[string]string{
 	"supervised":               "it follows how redisctl runs the service",
 	"include":                  "every setting must be in the one file Sentinel rewrites",
 	"sentinel":                 "set the sentinel section instead; redis-server refuses sentinel lines",
+	"tls-port":                 "set tls.enabled instead: the TLS port is redis.port",
+	"tls-cert-file":            "set tls.cert_file instead, or leave it out to have redisctl make the certificates",
+	"tls-key-file":             "set tls.key_file instead, or leave it out to have redisctl make the certificates",
+	"tls-ca-cert-file":         "set tls.ca_file instead, or leave it out to have redisctl make the CA",
+	"tls-auth-clients":         "set tls.client_auth instead",
+	"tls-replication":          "set tls.enabled instead: replication uses TLS on a TLS cluster",
+	"tls-client-cert-file":     "the host's certificate (tls.cert_file) serves both ends of a link",
+	"tls-client-key-file":      "the host's key (tls.key_file) serves both ends of a link",
 }
 
 // refused lists directives that would undo what redisctl guarantees: that

@@ -159,7 +159,7 @@ func (d *decoder) syntaxError(err error) {
 
 // The keys each mapping of the inventory may hold.
 var (
-	topKeys   = keySet{names: []string{"name", "redis", "sentinel", "ssh", "hosts"}}
+	topKeys   = keySet{names: []string{"name", "redis", "sentinel", "ssh", "tls", "hosts"}}
 	redisKeys = keySet{
 		names: []string{"engine", "version", "source", "sha256", "port", "password", "password_file", "config", "users", "default_user"},
 		hints: map[string]string{"requirepass": `did you mean "password"?`},
@@ -186,7 +186,7 @@ func (d *decoder) inventory(root *yaml.Node, inv *Inventory) {
 		FailoverTimeoutMS: DefaultFailoverTimeoutMS,
 	}
 	d.seen[""] = posOf(root)
-	m := d.mapping(root, "", topKeys, "a mapping with name, redis, sentinel, ssh and hosts")
+	m := d.mapping(root, "", topKeys, "a mapping with name, redis, sentinel, ssh, tls and hosts")
 	if m == nil {
 		return
 	}
@@ -196,6 +196,7 @@ func (d *decoder) inventory(root *yaml.Node, inv *Inventory) {
 	d.redis(m["redis"], "redis", &inv.Redis)
 	d.sentinel(m["sentinel"], "sentinel", &inv.Sentinel)
 	d.ssh(m["ssh"], "ssh", &inv.SSH)
+	d.tls(m["tls"], "tls", &inv.TLS)
 	d.hosts(m["hosts"], "hosts", inv)
 }
 

@@ -72,14 +72,14 @@ var badCases = []struct {
 	want []string
 }{
 	{name: "unknown-key", want: []string{`6:3: redis: unknown key "prot" (did you mean "port"?)`}},
-	{name: "unknown-key-list", want: []string{`2:1: unknown key "flavour" (want one of name, redis, sentinel, ssh, hosts)`}},
+	{name: "unknown-key-list", want: []string{`2:1: unknown key "flavour" (want one of name, redis, sentinel, ssh, tls, hosts)`}},
 	{name: "unknown-host-ssh-key", want: []string{`8:61: hosts[1].ssh: unknown key "jump" (a host can only override user, port and identity_file; set jump under the top-level ssh)`}},
 	{name: "repeated-key", want: []string{`7:3: redis.port: repeated key (first set on line 6)`}},
 	{name: "port-not-number", want: []string{`6:9: redis.port: "seven" is not a whole number (want a port, 1 to 65535)`}},
 	{name: "port-quoted", want: []string{`3:9: sentinel.port: "8000" is a string, not a number (remove the quotes)`}},
 	{name: "hosts-not-list", want: []string{`6:8: hosts: want a list of hosts, not a string`}},
 	{name: "redis-not-mapping", want: []string{`2:8: redis: want a mapping with engine, version, source, sha256, port, password, password_file, config, users and default_user, not a string`}},
-	{name: "not-mapping", want: []string{`2:1: want a mapping with name, redis, sentinel, ssh and hosts, not a list`}},
+	{name: "not-mapping", want: []string{`2:1: want a mapping with name, redis, sentinel, ssh, tls and hosts, not a list`}},
 	{name: "sentinel-not-bool", want: []string{`8:65: hosts[1].sentinel: "maybe" is not true or false`}},
 	{name: "version-number", want: []string{`3:12: redis.version: 7.0 is a number to YAML (quote it: version: "7.0")`}},
 	{name: "version-missing", want: []string{`2:1: redis.version: missing (want the Redis version, quoted, e.g. version: "7.0.15")`}},
@@ -345,6 +345,7 @@ func TestExampleInventory(t *testing.T) {
 		},
 		Sentinel: Sentinel{Port: 8000, Quorum: 2, DownAfterMS: 30000, ParallelSyncs: 1, FailoverTimeoutMS: 180000},
 		SSH:      global,
+		TLS:      TLS{ClientAuth: DefaultClientAuth},
 		Hosts: []Host{
 			{Name: "redis-1", Address: "10.160.0.6", Role: RoleMaster, Sentinel: true, SSH: global, Line: lineOf(t, file, "name: redis-1")},
 			{Name: "redis-2", Address: "10.160.0.7", Role: RoleReplica, Sentinel: true, SSH: global, Line: lineOf(t, file, "name: redis-2")},

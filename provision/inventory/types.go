@@ -27,6 +27,7 @@ type Inventory struct {
 	Redis    Redis
 	Sentinel Sentinel
 	SSH      SSH
+	TLS      TLS
 	Hosts    []Host
 }
 
@@ -185,7 +186,17 @@ type Layout struct {
 	SentinelInitScript string // /etc/init.d/sentinel_8000
 	RedisUnit          string // /etc/systemd/system/redis_7000.service
 	SentinelUnit       string // /etc/systemd/system/sentinel_8000.service
+	// TLSDir holds the TLS files of the data node and the sentinel of a TLS
+	// cluster: ca.crt, redis.crt and redis.key (see TLSFiles).
+	TLSDir string // /etc/redis/tls_7000
 }
+
+// TLS file names in Layout.TLSDir.
+const (
+	TLSCAFile   = "ca.crt"
+	TLSCertFile = "redis.crt"
+	TLSKeyFile  = "redis.key"
+)
 
 // Layout returns the file layout for this inventory's ports.
 func (inv *Inventory) Layout() Layout {
@@ -214,6 +225,7 @@ func (inv *Inventory) Layout() Layout {
 	l.SentinelInitScript = path.Join(l.InitDir, l.SentinelService)
 	l.RedisUnit = path.Join(l.SystemdDir, l.RedisService+".service")
 	l.SentinelUnit = path.Join(l.SystemdDir, l.SentinelService+".service")
+	l.TLSDir = path.Join(l.ConfDir, "tls_"+rp)
 	return l
 }
 

@@ -95,6 +95,7 @@ func NewRedisConfWith(inv *inventory.Inventory, h *inventory.Host, masterAddr, i
 		c.Extra = append(c.Extra, Directive{Name: d.Name, Args: args})
 	}
 	c.DisklessSyncMaxReplicas = disklessSyncMaxReplicas(inv, inv.Redis.Version)
+	c.TLS = NewTLSConf(inv)
 	return c, nil
 }
 
@@ -175,6 +176,7 @@ func NewSentinelConfWith(inv *inventory.Inventory, h *inventory.Host, masterAddr
 	if inv.Redis.ACL() {
 		c.AuthUser, c.AuthPass = acl.Sentinel, o.Credentials.Sentinel
 	}
+	c.TLS = NewTLSConf(inv)
 	setDaemon(initSystem, &c.Daemonize, &c.Supervised)
 	return c, nil
 }
@@ -243,6 +245,8 @@ type HostOptions struct {
 	// Credentials are the users' passwords of an ACL cluster; nil for a
 	// cluster without users.
 	Credentials *Credentials
+	// TLS are the host's TLS files on a TLS cluster; nil writes none.
+	TLS *TLSFiles
 }
 
 // HostFiles returns every file redisctl writes to host h: its redis.conf,
@@ -299,6 +303,7 @@ func HostFilesWith(inv *inventory.Inventory, h *inventory.Host, masterAddr, init
 			return nil, err
 		}
 	}
+	files = append(files, tlsFiles(inv, o.TLS)...)
 	l := inv.Layout()
 	redis, sentinel := NewServices(inv)
 	type svc struct {

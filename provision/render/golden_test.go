@@ -32,6 +32,7 @@ type goldenSet struct {
 	inv        *inventory.Inventory
 	masterAddr string // "" for the inventory's master
 	init       string
+	opts       HostOptions
 }
 
 // exampleInventory is inventory.example.yaml from the repository root, with
@@ -104,7 +105,17 @@ func goldenSets(t *testing.T) []goldenSet {
 		{Name: "min-replicas-max-lag", Value: "10"},
 	}
 
+	// TLS on every link, clients asked for a certificate.
+	tlsInv := testInventory("s3cret-Pa55", "10.231.0.11", "10.231.0.12", "10.231.0.13")
+	tlsInv.TLS = inventory.TLS{Enabled: true, ClientAuth: "yes"}
+	tlsOpts := HostOptions{TLS: &TLSFiles{
+		CA:   []byte("-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n"),
+		Cert: []byte("-----BEGIN CERTIFICATE-----\nhost\n-----END CERTIFICATE-----\n"),
+		Key:  []byte("-----BEGIN EC PRIVATE KEY-----\nkey\n-----END EC PRIVATE KEY-----\n"),
+	}}
+
 	return []goldenSet{
+		{name: "tls", inv: tlsInv, init: InitSystemd, opts: tlsOpts},
 		{name: "example-sysv", inv: example, init: InitSysV},
 		{name: "example-systemd", inv: example, init: InitSystemd},
 		{name: "tricky-password", inv: trickyInv, init: InitSysV},
@@ -130,7 +141,7 @@ func TestGolden(t *testing.T) {
 			}
 			for i := range set.inv.Hosts {
 				h := &set.inv.Hosts[i]
-				files, err := HostFiles(set.inv, h, masterAddr, set.init)
+				files, err := HostFilesWith(set.inv, h, masterAddr, set.init, set.opts)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -54,6 +54,9 @@ type RedisConf struct {
 	// ReplicaOf is the master this node follows; nil on the master.
 	ReplicaOf *Addr
 
+	// TLS, when set, makes Port the TLS port and closes the plaintext one.
+	TLS *TLSConf
+
 	// Extra holds the inventory's own directives, in the order written.
 	Extra []Directive
 }
@@ -74,8 +77,11 @@ type Directive struct {
 // SentinelConf is what sentinel.conf.tmpl renders: the config of one
 // Sentinel monitoring one master.
 type SentinelConf struct {
-	Path       string
-	Port       int
+	Path string
+	Port int
+	// TLS, when set, makes Port the TLS port: clients, the other
+	// sentinels and the data nodes are then reached over TLS.
+	TLS        *TLSConf
 	Bind       []string
 	Daemonize  bool
 	Supervised string
@@ -220,7 +226,7 @@ func checkService(s Service) error {
 
 // sharedTemplates are parsed along with every template so it can use their
 // {{define}}s.
-var sharedTemplates = []string{"sysv-init.tmpl"}
+var sharedTemplates = []string{"sysv-init.tmpl", "tls.tmpl"}
 
 var funcs = template.FuncMap{
 	// quote: one argument of a Redis config line.

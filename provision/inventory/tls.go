@@ -1,0 +1,111 @@
+package inventory
+
+import (
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// TLS is the inventory's tls section: whether every link of the cluster
+// (clients, replication, sentinels) speaks TLS, and with which files.
+type TLS struct {
+	Enabled bool
+	// CAFile, CertFile and KeyFile are the files the operator brings, all
+	// three or none; none means redisctl makes a CA and one certificate per
+	// host itself (see Generated). CertFile and KeyFile may hold "{host}",
+	// replaced by each host's name.
+	CAFile, CertFile, KeyFile string
+	// ClientAuth is tls-auth-clients: "yes", "optional" (the default) or
+	// "no".
+	ClientAuth string
+	Line       int // line of the tls key, for messages
+}
+
+// Generated reports whether redisctl makes the cluster's CA and host
+// certificates (no ca_file, cert_file and key_file in the inventory).
+func (t TLS) Generated() bool { return t.CAFile == "" }
+
+// DefaultClientAuth is tls-auth-clients when the inventory does not say:
+// clients may connect without a certificate (they still verify the
+// server's, and still log in with a password), while replicas and
+// sentinels present theirs.
+const DefaultClientAuth = "optional"
+
+var tlsKeys = keySet{
+	names: []string{"enabled", "ca_file", "cert_file", "key_file", "plaintext", "client_auth"},
+	hints: map[string]string{
+		"port":     "the TLS port is redis.port (and sentinel.port for sentinels)",
+		"tls_port": "the TLS port is redis.port (and sentinel.port for sentinels)",
+		"cert":     `did you mean "cert_file"?`,
+		"key":      `did you mean "key_file"?`,
+		"ca":       `did you mean "ca_file"?`,
+	},
+}
+
+func (d *decoder) tls(n *yaml.Node, f fieldPath, t *TLS) {
+	t.ClientAuth = DefaultClientAuth
+	if absent(n) {
+		return
+	}
+	t.Line = n.Line
+	m := d.mapping(n, f, tlsKeys, "a mapping with enabled, ca_file, cert_file, key_file, plaintext and client_auth")
+	if m == nil {
+		return
+	}
+	if b, ok := d.boolean(m["enabled"], f.key("enabled")); ok {
+		t.Enabled = b
+	}
+	if b, ok := d.boolean(m["plaintext"], f.key("plaintext")); ok && b {
+		d.errorf(m["plaintext"], f.key("plaintext"), "true is not supported yet: redisctl serves either TLS or plaintext on redis.port "+
+			"and sentinel.port, not both (leave plaintext out, or false)")
+	}
+	d.clientAuth(m["client_auth"], f.key("client_auth"), t)
+	files := []struct {
+		key string
+		dst *string
+	}{{"ca_file", &t.CAFile}, {"cert_file", &t.CertFile}, {"key_file", &t.KeyFile}}
+	var given, missing []string
+	for _, x := range files {
+		if absent(m[x.key]) {
+			missing = append(missing, x.key)
+			continue
+		}
+		given = append(given, x.key)
+		if p, ok := d.localPath(m[x.key], f.key(x.key)); ok {
+			*x.dst = p
+		}
+	}
+	if len(given) > 0 && len(missing) > 0 {
+		d.errorf(m[given[0]], f, "%s given without %s: give all three files, or none to have redisctl make a CA and the certificates",
+			strings.Join(given, " and "), strings.Join(missing, " and "))
+	}
+	if strings.Contains(t.CAFile, "{host}") {
+		d.errorf(m["ca_file"], f.key("ca_file"), "the CA is one for the whole cluster: {host} belongs in cert_file and key_file only")
+	}
+}
+
+// clientAuth reads tls-auth-clients: yes, optional or no. YAML reads an
+// unquoted yes or no as text in YAML 1.2 but true and false as booleans;
+// those are taken as yes and no.
+func (d *decoder) clientAuth(n *yaml.Node, f fieldPath, t *TLS) {
+	if absent(n) {
+		return
+	}
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" {
+		var b bool
+		if n.Decode(&b) == nil {
+			t.ClientAuth = map[bool]string{true: "yes", false: "no"}[b]
+			return
+		}
+	}
+	v, ok := d.str(n, f)
+	if !ok {
+		return
+	}
+	switch strings.ToLower(v) {
+	case "yes", "optional", "no":
+		t.ClientAuth = strings.ToLower(v)
+	default:
+		d.errorf(n, f, "%s is not yes, optional or no", shown(n))
+	}
+}
