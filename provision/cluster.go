@@ -84,6 +84,10 @@ type Cluster struct {
 	sentinelIDsOnce sync.Once
 	sentinelIDsRun  *sentinelIDs
 
+	// tls is what a TLS cluster's run knows of its certificates (see
+	// tls.go); nil without TLS.
+	tls *clusterTLS
+
 	// factsOut is each host's facts script output read with its lock
 	// (LockAndGatherFacts), for GatherFacts.
 	factsMu  sync.Mutex
@@ -307,7 +311,7 @@ func (c *Cluster) Sentinel(n *Node) *redis.Client {
 // sentinelClient returns a new SentinelClient for n's sentinel, for the
 // SENTINEL calls go-redis types (FAILOVER, SET ...); the caller closes it.
 func (c *Cluster) sentinelClient(n *Node) *redis.SentinelClient {
-	sc := redisx.Sentinel(n.Host, c.SentinelAddr(n), c.clusterLogin())
+	sc := redisx.Sentinel(c.dial(n), c.SentinelAddr(n), c.clusterLogin())
 	sc.AddHook(c.P.redisHook(n.Spec.Name + " sentinel"))
 	return sc
 }
@@ -322,11 +326,11 @@ func (c *Cluster) client(n *Node, sentinel bool) *redis.Client {
 	}
 	var cl *redis.Client
 	if sentinel {
-		cl = redisx.Raw(n.Host.Dial, c.SentinelAddr(n), c.clusterLogin())
+		cl = redisx.Raw(c.dial(n), c.SentinelAddr(n), c.clusterLogin())
 		cl.AddHook(c.P.redisHook(n.Spec.Name + " sentinel"))
 	} else {
 		user, pw := c.dataLogin()
-		cl = redisx.Data(n.Host, c.DataAddr(n), user, pw)
+		cl = redisx.Data(c.dial(n), c.DataAddr(n), user, pw)
 		cl.AddHook(c.P.redisHook(n.Spec.Name + " redis"))
 	}
 	if c.clients == nil {

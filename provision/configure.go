@@ -57,6 +57,11 @@ func (c *Cluster) hostDirs(n *Node) []dirSpec {
 	if n.Spec.Sentinel {
 		dirs = append(dirs, dirSpec{Path: l.SentinelDir, Owner: "redis:redis", Mode: 0o750})
 	}
+	if c.Inv.TLS.Enabled {
+		// In the config directory, which is redis's: a root-owned one
+		// there could be swapped by redis (see ensureDirsScript).
+		dirs = append(dirs, dirSpec{Path: l.TLSDir, Owner: "redis:redis", Mode: 0o750})
+	}
 	return dirs
 }
 
@@ -162,19 +167,29 @@ type fileChange struct {
 // host. Config files are merged (see mergeConfig) so that state Redis and
 // Sentinel wrote into them survives.
 func (c *Cluster) planFiles(ctx context.Context, n *Node, masterAddr string) ([]fileChange, error) {
-	files, err := render.HostFilesWith(c.Inv, n.Spec, masterAddr, n.Facts.Init, render.HostOptions{RedisVersion: runningVersion(n), Credentials: c.Creds})
+	opts := render.HostOptions{RedisVersion: runningVersion(n), Credentials: c.Creds}
+	files, err := render.HostFilesWith(c.Inv, n.Spec, masterAddr, n.Facts.Init, opts)
 	if err != nil {
 		return nil, err
 	}
 	// One round trip for all of them: a no-change run reads and writes
-	// nothing else here.
+	// nothing else here. A TLS cluster's certificate and key are read
+	// with the rest, to keep them while they are good.
 	paths := make([]string, len(files))
 	for i, f := range files {
 		paths[i] = f.Path
 	}
-	onHost, err := n.Host.ReadFiles(ctx, paths)
+	onHost, err := n.Host.ReadFiles(ctx, append(paths, c.tlsPaths()...))
 	if err != nil {
 		return nil, err
+	}
+	if opts.TLS, err = c.hostTLSFiles(n, onHost); err != nil {
+		return nil, err
+	}
+	if opts.TLS != nil {
+		if files, err = render.HostFilesWith(c.Inv, n.Spec, masterAddr, n.Facts.Init, opts); err != nil {
+			return nil, err
+		}
 	}
 	var changes []fileChange
 	for _, f := range files {

@@ -26,7 +26,16 @@ type Facts struct {
 	RDBFormat int
 	// RedisSystemd: that redis-server links libsystemd, i.e. was built with
 	// USE_SYSTEMD=yes and can tell systemd it is ready (Type=notify).
-	RedisSystemd      bool
+	RedisSystemd bool
+	// RedisTLS: that redis-server links libssl, i.e. was built with
+	// BUILD_TLS=yes and can serve TLS.
+	RedisTLS bool
+	// SSLHeaders: OpenSSL's headers are there (pkg-config openssl), which
+	// a build with BUILD_TLS=yes needs; LibSSL: the OpenSSL library is, which
+	// such a build needs to run.
+	SSLHeaders, LibSSL bool
+	// RedisConfTLS: the data node's redis.conf has a tls-port line.
+	RedisConfTLS      bool
 	RedisUser         bool   // a "redis" user exists
 	RedisPid          int    // live pid from the redis pid file, 0 if not running
 	SentinelPid       int    // live pid from the sentinel pid file, 0 if not running
@@ -99,7 +108,11 @@ for p in apt-get dnf yum; do if command -v $p >/dev/null 2>&1; then echo "pkg=${
 for t in gcc make tar pkg-config; do command -v $t >/dev/null 2>&1 || echo "missing_tool=$t"; done
 if [ -n "$_sd" ] && ! pkg-config --exists libsystemd 2>/dev/null; then echo "missing_tool=libsystemd headers"; fi
 if [ -x %[1]s/redis-server ]; then printf 'redis_version_line='; %[1]s/redis-server --version 2>/dev/null; echo
-  if [ -n "$_sd" ] && grep -q libsystemd %[1]s/redis-server 2>/dev/null; then echo redis_systemd=yes; fi; fi
+  if [ -n "$_sd" ] && grep -q libsystemd %[1]s/redis-server 2>/dev/null; then echo redis_systemd=yes; fi
+  if grep -q 'libssl\.so' %[1]s/redis-server 2>/dev/null; then echo redis_tls=yes; fi; fi
+if pkg-config --exists openssl 2>/dev/null; then echo ssl_headers=yes; fi
+if grep -qs '^tls-port' %[11]s; then echo redis_conf_tls=yes; fi
+for f in /lib/*/libssl.so.* /usr/lib/*/libssl.so.* /lib64/libssl.so.* /usr/lib64/libssl.so.* /usr/lib/libssl.so.*; do if [ -e "$f" ]; then echo libssl=yes; break; fi; done
 if id -u redis >/dev/null 2>&1; then echo redis_user=yes; fi
 %[7]s
 printf 'redis_pid='; live_pid %[2]s %[1]s/redis-server; echo
@@ -114,7 +127,7 @@ for d in %[9]s; do [ -d "$d" ] && [ ! -L "$d" ] || echo "missing=$d"; done
 for f in %[10]s; do [ -e "$f" ] && [ ! -L "$f" ] || echo "missing=$f"; done
 echo missing_checked=yes
 `, l.BinDir, l.RedisPid, l.SentinelPid, redisPort, sentinelPort, l.StateDir, livePidFunc, remote.Quote(path.Join(l.DataDir, rdb)),
-		quoteAll(l.ConfDir, path.Dir(l.DataDir), l.DataDir, l.SentinelDir), quoteAll(l.RedisLog, l.SentinelLog))
+		quoteAll(l.ConfDir, path.Dir(l.DataDir), l.DataDir, l.SentinelDir, l.TLSDir), quoteAll(l.RedisLog, l.SentinelLog), remote.Quote(l.RedisConf))
 }
 
 func quoteAll(words ...string) string {
@@ -172,6 +185,14 @@ func parseFacts(out string, redisPort, sentinelPort int) *Facts {
 			f.MissingTools = append(f.MissingTools, v)
 		case "redis_systemd":
 			f.RedisSystemd = true
+		case "redis_tls":
+			f.RedisTLS = true
+		case "redis_conf_tls":
+			f.RedisConfTLS = true
+		case "ssl_headers":
+			f.SSLHeaders = true
+		case "libssl":
+			f.LibSSL = true
 		case "redis_version_line":
 			f.RedisVersion, f.RedisEngine = parseServerVersion(v)
 		case "rdb_b64":

@@ -43,6 +43,8 @@ type PackageManager interface {
 	BuildPackages() []string
 	// SystemdHeaders is the package with libsystemd's headers.
 	SystemdHeaders() string
+	// SSLHeaders is the package with OpenSSL's headers (BUILD_TLS=yes).
+	SSLHeaders() string
 }
 
 type sysvInit struct{ initDir string }
@@ -101,6 +103,7 @@ func (aptManager) BuildPackages() []string {
 	return []string{"gcc", "make", "libc6-dev", "tar", "pkg-config"}
 }
 func (aptManager) SystemdHeaders() string { return "libsystemd-dev" }
+func (aptManager) SSLHeaders() string     { return "libssl-dev" }
 
 // rpmManager is dnf or yum.
 type rpmManager struct{ name string }
@@ -113,6 +116,7 @@ func (rpmManager) BuildPackages() []string {
 	return []string{"gcc", "make", "tar", "pkgconf-pkg-config"}
 }
 func (rpmManager) SystemdHeaders() string { return "systemd-devel" }
+func (rpmManager) SSLHeaders() string     { return "openssl-devel" }
 
 // initSystem is the init system the facts found.
 func initSystem(f *Facts, initDir string) (InitSystem, error) {

@@ -51,7 +51,7 @@ func TestEnsureBuildToolsWithoutMirror(t *testing.T) {
 	h.Answer(`apt-get install`, fakehost.Result{Status: 100, Stderr: "E: Unable to locate package gcc"})
 	n := &Node{Spec: &inventory.Host{Name: "node1"}, Host: h}
 	n.setFacts(&Facts{Init: "systemd", PkgManager: "apt", MissingTools: []string{"gcc", "make"}}, &Manifest{}, inventory.Layout{})
-	c := &Cluster{P: testProgress(t)}
+	c := &Cluster{Inv: &inventory.Inventory{}, P: testProgress(t)}
 	err := c.ensureBuildTools(context.Background(), n)
 	if err == nil {
 		t.Fatal("no error")
@@ -64,6 +64,23 @@ func TestEnsureBuildToolsWithoutMirror(t *testing.T) {
 	n.setFacts(&Facts{Init: "sysv", MissingTools: []string{"make"}}, &Manifest{}, inventory.Layout{})
 	if err := c.ensureBuildTools(context.Background(), n); err == nil || !strings.Contains(err.Error(), "no apt-get, dnf or yum") {
 		t.Errorf("without a package manager: %v", err)
+	}
+
+	// A TLS build needs OpenSSL's headers too, even with every tool there.
+	c.Inv.TLS.Enabled = true
+	n.setFacts(&Facts{Init: "sysv", PkgManager: "apt"}, &Manifest{}, inventory.Layout{})
+	err = c.ensureBuildTools(context.Background(), n)
+	for _, want := range []string{"build tools missing (OpenSSL headers)", "apt-get could not install gcc make libc6-dev tar pkg-config libssl-dev"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("TLS build without headers: error %v does not say %q", err, want)
+		}
+	}
+	n.setFacts(&Facts{Init: "sysv", PkgManager: "apt", SSLHeaders: true}, &Manifest{}, inventory.Layout{})
+	if err := c.ensureBuildTools(context.Background(), n); err != nil {
+		t.Errorf("TLS build with headers: %v", err)
+	}
+	if got := c.makeFlags(n); got != "BUILD_TLS=yes" {
+		t.Errorf("TLS build on SysV: make flags %q", got)
 	}
 }
 

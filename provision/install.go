@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,9 +23,29 @@ import (
 var binaries = []string{"redis-server", "redis-cli"}
 
 // needsInstall reports whether a node lacks the inventory's engine and
-// version.
+// version, or a build with TLS on a TLS cluster.
 func (c *Cluster) needsInstall(n *Node) bool {
-	return installedBuild(n.Facts) != c.target()
+	return installedBuild(n.Facts) != c.target() || c.Inv.TLS.Enabled && !n.Facts.RedisTLS
+}
+
+// makeFlags are the flags Redis is built with on n: its init system's,
+// and BUILD_TLS=yes on a TLS cluster.
+func (c *Cluster) makeFlags(n *Node) string {
+	flags := n.Init.MakeFlags()
+	if c.Inv.TLS.Enabled {
+		flags = strings.TrimSpace(flags + " BUILD_TLS=yes")
+	}
+	return flags
+}
+
+// buildDir is where the control machine keeps the build of src for one
+// platform: a TLS build apart from one without.
+func (c *Cluster) buildDir(cacheDir string, src *Source, platform string) string {
+	name := src.SHA256[:12] + "-" + platform
+	if c.Inv.TLS.Enabled {
+		name += "-tls"
+	}
+	return filepath.Join(cacheDir, "builds", name)
 }
 
 // stages reports whether Install puts the new build beside the installed
@@ -70,7 +91,7 @@ func (c *Cluster) Install(ctx context.Context, src *Source, cacheDir string) (in
 	var mu sync.Mutex
 	err = eachHost(ctx, order, func(k string) string { return groups[k][0].Spec.Name }, "install redis", func(ctx context.Context, platform string) error {
 		nodes := groups[platform]
-		dir := filepath.Join(cacheDir, "builds", src.SHA256[:12]+"-"+platform)
+		dir := c.buildDir(cacheDir, src, platform)
 		sums, err := cachedBuild(dir)
 		if err != nil {
 			return err
@@ -196,7 +217,7 @@ tar -xf %[2]s -C %[1]s --strip-components=1
 cd %[1]s
 if ! make -j"$(nproc)" %[3]s >build.log 2>&1; then echo "make failed; last lines of %[1]s/build.log:" >&2; tail -n 25 build.log >&2; exit 1; fi
 ./src/%[4]s --version
-cd src && sha256sum %[4]s %[5]s`, remote.Quote(work), remote.Quote(tarball), n.Init.MakeFlags(), server, cli)
+cd src && sha256sum %[4]s %[5]s`, remote.Quote(work), remote.Quote(tarball), c.makeFlags(n), server, cli)
 	out, err := remote.Output(ctx, n.Host, script)
 	if err != nil {
 		return nil, fmt.Errorf("build redis: %w", err)
@@ -264,7 +285,11 @@ func parseSums(out string) map[string]string {
 // package manager; without one, or when it cannot (no mirror), it stops
 // naming the host's missing tools and the packages to install by hand.
 func (c *Cluster) ensureBuildTools(ctx context.Context, n *Node) error {
-	missing := n.Facts.MissingTools
+	missing := slices.Clone(n.Facts.MissingTools)
+	tlsBuild := c.Inv.TLS.Enabled && !n.Facts.SSLHeaders
+	if tlsBuild {
+		missing = append(missing, "OpenSSL headers")
+	}
 	if len(missing) == 0 {
 		return nil
 	}
@@ -273,6 +298,9 @@ func (c *Cluster) ensureBuildTools(ctx context.Context, n *Node) error {
 		return buildToolsError(missing, missing, "", nil)
 	}
 	pkgs := append(pm.BuildPackages(), n.Init.BuildPackages(pm)...)
+	if tlsBuild {
+		pkgs = append(pkgs, pm.SSLHeaders())
+	}
 	c.P.Printf(n.Spec.Name, "installing build tools (%s missing): %s %s", strings.Join(missing, ", "), pm.Name(), strings.Join(pkgs, " "))
 	if err := n.Host.Run(ctx, pm.InstallCmd(pkgs), nil, nil, nil); err != nil {
 		return buildToolsError(missing, pkgs, pm.Name(), err)

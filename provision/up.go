@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/redisctl/redisctl/provision/inventory"
 	"github.com/redisctl/redisctl/provision/remote"
+	"github.com/redisctl/redisctl/provision/render"
 )
 
 // UpOptions configure Up.
@@ -299,6 +301,17 @@ func (r *upRun) checkHosts(ctx context.Context) error {
 		if n.Init == nil {
 			fail("unknown init system %q (redisctl knows SysV init and systemd)", f.Init)
 		}
+		if c.Inv.TLS.Enabled && !f.LibSSL {
+			fail("no OpenSSL library (libssl.so) found, which Redis built with TLS needs to run; install libssl3 (Debian, Ubuntu) or openssl-libs (RHEL, Fedora)")
+		}
+		if f.RedisPid > 0 && f.RedisConfTLS != c.Inv.TLS.Enabled {
+			now, want := "without TLS", "with TLS"
+			if f.RedisConfTLS {
+				now, want = "with TLS", "without it"
+			}
+			fail("%s runs %s, and the inventory wants it %s (tls.enabled): switching a running cluster is not supported yet; "+
+				"set tls.enabled back, or uninstall (uninstall --backup keeps the data) and set the cluster up again", c.Layout.RedisService, now, want)
+		}
 		r.opts.Progress.Printf(n.Spec.Name, "%s %s %s, %s, %s%s", f.OSID, f.OSVersion, f.Arch, f.Init, have, running(f))
 	}
 	return errors.Join(errs...)
@@ -510,7 +523,11 @@ func (r *upRun) configure(ctx context.Context) error {
 				return err
 			}
 		}
+		tlsChanged := false
 		for _, ch := range changes {
+			if path.Dir(ch.File.Path) == c.Layout.TLSDir {
+				tlsChanged = true
+			}
 			if ch.Live && ch.ACL != nil {
 				err = r.applyACLLive(ctx, n, ch)
 			} else if ch.Live {
@@ -523,6 +540,11 @@ func (r *upRun) configure(ctx context.Context) error {
 				err = r.change(n, fileDiff(ch), func() error { return c.writeFiles(ctx, n, []fileChange{ch}) }, "%s", what)
 			}
 			if err != nil {
+				return err
+			}
+		}
+		if tlsChanged {
+			if err := r.reloadTLS(ctx, n); err != nil {
 				return err
 			}
 		}
@@ -545,6 +567,28 @@ func (r *upRun) configure(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// reloadTLS makes n's running servers take the TLS files just written (a
+// renewed certificate): the data node at once, as CONFIG SET of a
+// certificate file reloads it even when its path is unchanged; the
+// sentinel, which accepts no CONFIG SET of them, at its turn in the
+// rolling restart.
+func (r *upRun) reloadTLS(ctx context.Context, n *Node) error {
+	c := r.c
+	if n.Facts.RedisPid > 0 {
+		t := render.NewTLSConf(c.Inv)
+		do := command("CONFIG", "SET", "tls-cert-file", t.CertFile, "tls-key-file", t.KeyFile, "tls-ca-cert-file", t.CAFile)
+		if err := r.change(n, "", func() error { return do(ctx, c.Data(n)) }, "live: reload the TLS certificate of %s (CONFIG SET tls-cert-file)", c.Layout.RedisService); err != nil {
+			return err
+		}
+	}
+	if n.Spec.Sentinel && n.Facts.SentinelPid > 0 {
+		r.mu.Lock()
+		r.sentinelRestarts[n] = append(r.sentinelRestarts[n], "the TLS certificate")
+		r.mu.Unlock()
+	}
+	return nil
 }
 
 // applyLive changes the settings of a running server without restarting it.

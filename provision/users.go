@@ -133,6 +133,9 @@ func (c *Cluster) useSecrets(pw string, create, standIn bool) ([]string, error) 
 		return notes, err
 	}
 	c.Creds, c.stored = cr, st
+	if err := c.loadTLS(create, standIn); err != nil {
+		return notes, err
+	}
 	if create || standIn {
 		// up: a new cluster password rotate-password stored is the one
 		// wanted (other commands keep logging in with the stored one).
@@ -210,7 +213,7 @@ func (c *Cluster) forgetDataClients() {
 // userClient opens a client of its own to n's data node, logged in as
 // user with pw; the caller closes it.
 func (c *Cluster) userClient(n *Node, user, pw string) *redis.Client {
-	return redisx.Data(n.Host, c.DataAddr(n), user, pw)
+	return redisx.Data(c.dial(n), c.DataAddr(n), user, pw)
 }
 
 // BeginRotation makes a new password for user and stores it beside the

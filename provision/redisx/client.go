@@ -5,12 +5,12 @@ package redisx
 
 import (
 	"context"
+	"crypto/tls"
+	"fmt"
 	"net"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/redisctl/redisctl/provision/remote"
 )
 
 // Dialer opens a TCP connection to addr; remote.Host.Dial is one.
@@ -45,15 +45,46 @@ func options(addr, user, password string, dial Dialer) *redis.Options {
 	}
 }
 
-// Data returns a client for the data node at addr, reached from host h,
+// Data returns a client for the data node at addr, reached with dial,
 // logged in as user ("" for the default user) with password.
-func Data(h remote.Host, addr, user, password string) *redis.Client {
-	return redis.NewClient(options(addr, user, password, h.Dial))
+func Data(dial Dialer, addr, user, password string) *redis.Client {
+	return redis.NewClient(options(addr, user, password, dial))
 }
 
-// Sentinel returns a client for the sentinel at addr, reached from host h.
-func Sentinel(h remote.Host, addr, password string) *redis.SentinelClient {
-	return redis.NewSentinelClient(options(addr, "", password, h.Dial))
+// Sentinel returns a client for the sentinel at addr, reached with dial.
+func Sentinel(dial Dialer, addr, password string) *redis.SentinelClient {
+	return redis.NewSentinelClient(options(addr, "", password, dial))
+}
+
+// TLS wraps dial so that every connection speaks TLS with cfg, verifying
+// the server's certificate for the host part of the address dialled (an
+// IP address is checked against the certificate's IP SANs). go-redis
+// applies its own TLSConfig only with its own dialer, so redisctl's
+// connections through SSH do the handshake here. seen, when not nil, is
+// told the state of every handshake (status reads the certificate's end
+// from it).
+func TLS(dial Dialer, cfg *tls.Config, seen func(addr string, st tls.ConnectionState)) Dialer {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		raw, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		conf := cfg.Clone()
+		conf.ServerName = host
+		c := tls.Client(raw, conf)
+		if err := c.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
+		}
+		if seen != nil {
+			seen(addr, c.ConnectionState())
+		}
+		return c, nil
+	}
 }
 
 // Raw returns a plain client for the sentinel at addr, for what the

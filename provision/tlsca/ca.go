@@ -398,3 +398,42 @@ func parseCerts(data []byte) ([]*x509.Certificate, error) {
 	}
 	return certs, nil
 }
+
+// StandInCA makes a CA that is not saved anywhere, for plan on a cluster
+// whose CA does not exist yet: plan shows the certificates up would issue
+// without leaving a CA behind. Nothing it signs is ever uploaded.
+func StandInCA(clusterName string) (*CA, error) {
+	if err := checkClusterName(clusterName); err != nil {
+		return nil, err
+	}
+	ca, _, err := newCA(clusterName, time.Now())
+	return ca, err
+}
+
+// LoadCA returns the CA of cluster clusterName kept in dir, without making
+// one; ok is false when neither of its files exists.
+func LoadCA(dir, clusterName string) (ca *CA, ok bool, err error) {
+	if err := checkClusterName(clusterName); err != nil {
+		return nil, false, err
+	}
+	certFile := filepath.Join(dir, clusterName+".ca.crt")
+	keyFile := filepath.Join(dir, clusterName+".ca.key")
+	certThere, err := present(certFile)
+	if err != nil {
+		return nil, false, err
+	}
+	keyThere, err := present(keyFile)
+	if err != nil {
+		return nil, false, err
+	}
+	if !certThere && !keyThere {
+		return nil, false, nil
+	}
+	if !certThere || !keyThere {
+		// LoadOrCreateCA's messages say which is missing and what to do.
+		ca, _, err := LoadOrCreateCA(dir, clusterName)
+		return ca, err == nil, err
+	}
+	ca, err = loadCA(certFile, keyFile)
+	return ca, err == nil, err
+}
