@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -46,7 +47,17 @@ func ConnectInfoFor(inv *inventory.Inventory, showSecret bool) (*ConnectInfo, er
 // inventory keeps it; "" means the first application user. Without ACL
 // users the only user is default.
 func ConnectInfoForUser(inv *inventory.Inventory, user string, showSecret bool) (*ConnectInfo, error) {
-	ci := &ConnectInfo{MasterName: inv.Name, User: "default"}
+	ci := &ConnectInfo{MasterName: inv.Name, User: "default", TLS: inv.TLS.Enabled}
+	if ci.TLS {
+		ci.CAFile = inv.TLS.CAFile
+		if inv.TLS.Generated() {
+			dir, err := caDir(inv)
+			if err != nil {
+				return nil, err
+			}
+			ci.CAFile = filepath.Join(dir, inv.Name+".ca.crt")
+		}
+	}
 	for _, h := range inv.SentinelHosts() {
 		ci.Sentinels = append(ci.Sentinels, net.JoinHostPort(h.Address, strconv.Itoa(inv.Sentinel.Port)))
 	}
@@ -216,16 +227,29 @@ func (ci *ConnectInfo) writeGo(w io.Writer) {
 		addrs = append(addrs, strconv.Quote(s))
 	}
 	spw, why := ci.sentinelPW(pw, strconv.Quote, func(v string) string { return "os.Getenv(" + strconv.Quote(v) + ")" })
+	tlsPre, tlsOpt := "", ""
+	if ci.TLS {
+		tlsPre = fmt.Sprintf(`// TLS: trust the cluster's CA only; each server's certificate names its
+// address, which the client checks (sentinels and the master alike).
+caPEM, err := os.ReadFile(%s)
+if err != nil {
+	return err
+}
+roots := x509.NewCertPool()
+roots.AppendCertsFromPEM(caPEM)
+`, strconv.Quote(ci.CAFile))
+		tlsOpt = "\tTLSConfig:        &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},\n"
+	}
 	fmt.Fprintf(w, `// go-redis (github.com/redis/go-redis/v9): the client asks the sentinels
 // for the current master and follows it through failovers.
-rdb := redis.NewFailoverClient(&redis.FailoverOptions{
+%srdb := redis.NewFailoverClient(&redis.FailoverOptions{
 	MasterName:       %s,
 	SentinelAddrs:    []string{%s},
 	Username:         %s,
 	Password:         %s,
 	SentinelPassword: %s, // %s
-})
-`, strconv.Quote(ci.MasterName), strings.Join(addrs, ", "), strconv.Quote(ci.User), pw, spw, why)
+%s})
+`, tlsPre, strconv.Quote(ci.MasterName), strings.Join(addrs, ", "), strconv.Quote(ci.User), pw, spw, why, tlsOpt)
 }
 
 func (ci *ConnectInfo) writePython(w io.Writer) {
@@ -239,6 +263,12 @@ func (ci *ConnectInfo) writePython(w io.Writer) {
 		host, port, _ := net.SplitHostPort(s)
 		addrs = append(addrs, fmt.Sprintf("(%s, %s)", pyQuote(host), port))
 	}
+	tlsKw, tlsArgs := "", ""
+	if ci.TLS {
+		// The sentinels and the master both speak TLS with the cluster CA.
+		tlsKw = fmt.Sprintf(`, "ssl": True, "ssl_ca_certs": %s`, pyQuote(ci.CAFile))
+		tlsArgs = fmt.Sprintf("    ssl=True,\n    ssl_ca_certs=%s,\n", pyQuote(ci.CAFile))
+	}
 	fmt.Fprintf(w, `# redis-py: the Sentinel object asks the sentinels for the current
 # master and follows it through failovers.
 import os
@@ -247,11 +277,11 @@ from redis.sentinel import Sentinel
 password = %s
 sentinel = Sentinel(
     [%s],
-    sentinel_kwargs={"password": %s},  # %s
+    sentinel_kwargs={"password": %s%s},  # %s
     socket_timeout=0.5,
-)
+%s)
 master = sentinel.master_for(%s, username=%s, password=password)
-`, pw, strings.Join(addrs, ", "), spw, why, pyQuote(ci.MasterName), pyQuote(ci.User))
+`, pw, strings.Join(addrs, ", "), spw, tlsKw, why, tlsArgs, pyQuote(ci.MasterName), pyQuote(ci.User))
 }
 
 // pyQuote writes s as a Python string literal.

@@ -2,10 +2,12 @@ package provision
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/redisctl/redisctl/provision/inventory"
+	"github.com/redisctl/redisctl/provision/tlsca"
 )
 
 // Health is a snapshot with its analysis, as status shows it: the JSON
@@ -15,8 +17,11 @@ type Health struct {
 	Master   string        `json:"master"` // the analysis's Named: who the sentinels (or, without them, the data nodes) name
 	Nodes    []*NodeHealth `json:"nodes"`
 	Problems []Problem     `json:"problems"`
-	Verdict  Verdict       `json:"verdict"`
-	Taken    time.Time     `json:"taken"`
+	// Warnings need attention but do not make the cluster less healthy:
+	// a TLS certificate that ends within 30 days (up renews it).
+	Warnings []Problem `json:"warnings,omitempty"`
+	Verdict  Verdict   `json:"verdict"`
+	Taken    time.Time `json:"taken"`
 	// Analysis is the whole analysis: the master now, or why there is none.
 	Analysis Analysis `json:"-"`
 }
@@ -27,7 +32,16 @@ func NewHealth(s *Snapshot, a Analysis) *Health {
 	for _, nh := range s.Nodes {
 		nh.Redis.LagBytes = a.Lag[nh.Name]
 	}
-	return &Health{Cluster: s.Cluster, Master: a.Named, Nodes: s.Nodes, Problems: a.Problems, Verdict: a.Verdict, Taken: s.Taken, Analysis: a}
+	h := &Health{Cluster: s.Cluster, Master: a.Named, Nodes: s.Nodes, Problems: a.Problems, Verdict: a.Verdict, Taken: s.Taken, Analysis: a}
+	for _, nh := range s.Nodes {
+		if t := nh.TLS; t != nil && !t.CertExpires.IsZero() {
+			if left := t.CertExpires.Sub(s.Taken); left < tlsca.RenewBefore {
+				h.Warnings = append(h.Warnings, Problem{Host: nh.Name, Severity: SeverityDegraded,
+					Message: fmt.Sprintf("its TLS certificate ends on %s, in %d days; redisctl up renews it", t.CertExpires.UTC().Format(time.DateOnly), int(left.Hours()/24))})
+			}
+		}
+	}
+	return h
 }
 
 // CheckHealth observes the cluster and analyses what it saw. Nodes whose

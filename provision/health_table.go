@@ -71,6 +71,14 @@ func (h *Health) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, "  replicas:  %s\n", strings.Join(reps, ", "))
 		fmt.Fprintf(w, "  sentinels: %s\n", strings.Join(peers, ", "))
 	}
+	for _, n := range h.Nodes {
+		if n.TLS != nil {
+			fmt.Fprintf(w, "tls %s: %s\n", n.Name, n.TLS.text(h.Taken))
+		}
+	}
+	for _, p := range h.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", p)
+	}
 	if len(h.Problems) == 0 {
 		fmt.Fprintln(w, "\nno problems found")
 		return
@@ -165,4 +173,20 @@ func (n *NodeHealth) sentinelText() string {
 		return fmt.Sprintf("%d lost", bad)
 	}
 	return "ok"
+}
+
+// text is one host's TLS line: which links speak TLS, and the
+// certificate's end.
+func (t *TLSHealth) text(now time.Time) string {
+	yes := func(b bool) string {
+		if b {
+			return "TLS"
+		}
+		return "not seen"
+	}
+	s := fmt.Sprintf("client %s, replication %s, sentinel %s", yes(t.Client), yes(t.Replication), yes(t.Sentinel))
+	if !t.CertExpires.IsZero() {
+		s += fmt.Sprintf("; certificate valid until %s (%d days)", t.CertExpires.UTC().Format(time.DateOnly), int(t.CertExpires.Sub(now).Hours()/24))
+	}
+	return s
 }

@@ -33,6 +33,22 @@ type NodeHealth struct {
 	Error         string          `json:"error,omitempty"`
 	Redis         *RedisHealth    `json:"redis"`
 	Sentinel      *SentinelHealth `json:"sentinel,omitempty"` // nil: the host runs none, or cannot be reached
+	// TLS is what a TLS cluster's links on this host are; nil without TLS.
+	TLS *TLSHealth `json:"tls,omitempty"`
+}
+
+// TLSHealth says which of a host's links speak TLS, as redisctl found
+// them, and when the certificate its data node presented ends.
+type TLSHealth struct {
+	// Client: redisctl reached the data node over TLS and verified its
+	// certificate against the cluster CA and the host's address.
+	Client bool `json:"client"`
+	// Replication: the data node has tls-replication yes, so it reaches its
+	// master (and sentinels reach it) over TLS.
+	Replication bool `json:"replication"`
+	// Sentinel: redisctl reached the sentinel over TLS, verified.
+	Sentinel    bool      `json:"sentinel"`
+	CertExpires time.Time `json:"cert_expires,omitzero"`
 }
 
 // RedisHealth is a data node's INFO server and replication, reduced to
@@ -55,6 +71,9 @@ type RedisHealth struct {
 	// far this node's dataset goes in the replication stream.
 	ReplID     string `json:"-"`
 	ReplOffset int64  `json:"-"`
+	// tlsReplication: CONFIG GET tls-replication said yes (asked on a TLS
+	// cluster only).
+	tlsReplication bool
 }
 
 // SentinelHealth is one sentinel's view of the monitored master.
@@ -129,6 +148,14 @@ func (c *Cluster) observe(ctx context.Context, timeout time.Duration, skip *Node
 		}
 	}
 	wg.Wait()
+	if c.tls != nil {
+		for i, n := range c.Nodes {
+			nh := s.Nodes[i]
+			t := &TLSHealth{Client: nh.Redis.Running, Replication: nh.Redis.tlsReplication, Sentinel: nh.Sentinel != nil && nh.Sentinel.Running}
+			t.CertExpires, _ = c.certExpiry(c.DataAddr(n))
+			nh.TLS = t
+		}
+	}
 	return s
 }
 
@@ -174,7 +201,24 @@ func (s *Snapshot) Node(name string) *NodeHealth {
 
 func (c *Cluster) observeData(ctx context.Context, n *Node) *RedisHealth {
 	r := &RedisHealth{}
-	s, err := c.Data(n).Info(ctx, "server", "replication").Result()
+	var s string
+	var err error
+	if c.tls == nil {
+		s, err = c.Data(n).Info(ctx, "server", "replication").Result()
+	} else {
+		// One round trip for both.
+		var info *redis.StringCmd
+		var tlsRepl *redis.MapStringStringCmd
+		_, err = c.Data(n).Pipelined(ctx, func(p redis.Pipeliner) error {
+			info = p.Info(ctx, "server", "replication")
+			tlsRepl = p.ConfigGet(ctx, "tls-replication")
+			return nil
+		})
+		if err == nil {
+			s = info.Val()
+			r.tlsReplication = tlsRepl.Val()["tls-replication"] == "yes"
+		}
+	}
 	if err != nil {
 		r.Error = err.Error()
 		return r

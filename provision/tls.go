@@ -162,13 +162,14 @@ func loadHostFiles(inv *inventory.Inventory, h *inventory.Host) (*tlsca.Files, e
 	return f, nil
 }
 
-// tlsPaths are the files of a host's TLS directory that planFiles reads
-// along with the rest, to keep a generated certificate that is still good.
+// tlsPaths are the files of a host's TLS directory, which planFiles reads
+// along with the rest: to compare them, and to keep a generated
+// certificate that is still good.
 func (c *Cluster) tlsPaths() []string {
-	if c.tls == nil || c.tls.ca == nil {
+	if c.tls == nil {
 		return nil
 	}
-	return []string{path.Join(c.Layout.TLSDir, inventory.TLSCertFile), path.Join(c.Layout.TLSDir, inventory.TLSKeyFile)}
+	return []string{path.Join(c.Layout.TLSDir, inventory.TLSCAFile), path.Join(c.Layout.TLSDir, inventory.TLSCertFile), path.Join(c.Layout.TLSDir, inventory.TLSKeyFile)}
 }
 
 // hostTLSFiles decides the TLS files of n: the operator's, or the

@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -129,7 +131,28 @@ func client(t testing.TB, address string) *redis.Client {
 
 func userClient(address, user, pw string) *redis.Client {
 	return redis.NewClient(&redis.Options{Addr: address, Username: user, Password: pw, MaxRetries: -1,
-		DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, DisableIdentity: true, Protocol: 2})
+		DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, DisableIdentity: true, Protocol: 2,
+		TLSConfig: testTLS()})
+}
+
+// testTLS is the TLS setting of the tests' own clients: on a TLS cluster
+// (the test sets E2E_TLS_CA to the cluster CA's file) they trust that CA
+// only, and verify each server's certificate for the address dialled, as
+// an application would; nil otherwise.
+func testTLS() *tls.Config {
+	file := os.Getenv("E2E_TLS_CA")
+	if file == "" {
+		return nil
+	}
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		panic(fmt.Sprintf("E2E_TLS_CA: %v", err))
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		panic("E2E_TLS_CA holds no certificate")
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 }
 
 func ctx5() (context.Context, context.CancelFunc) {
@@ -409,7 +432,8 @@ func startWriter(t testing.TB) *testWriter {
 	}
 	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: masterName, SentinelAddrs: sentinels,
 		Password: password(t), SentinelPassword: password(t), DialTimeout: time.Second,
-		ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: -1, DisableIdentity: true, Protocol: 2})
+		ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: -1, DisableIdentity: true, Protocol: 2,
+		TLSConfig: testTLS()})
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &testWriter{cancel: cancel, done: make(chan struct{})}
 	go func() {

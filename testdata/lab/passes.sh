@@ -21,7 +21,7 @@ rc=0
 for p in "${passes[@]}"; do
 	case $p in
 	sysv) env=(REDISCTL_LAB_KIND=sysv) run='TestLab|TestCluster|TestSafety|TestCheck|TestRemoveHost|TestBackupRestore|TestUpgrade' ;;
-	systemd) env=(REDISCTL_LAB_KIND=systemd REDISCTL_LAB_RELEASES=trixie) run='TestLab|TestCluster|TestSystemdHosts|TestCheck|TestACLUsers' ;;
+	systemd) env=(REDISCTL_LAB_KIND=systemd REDISCTL_LAB_RELEASES=trixie) run='TestLab|TestCluster|TestSystemdHosts|TestCheck|TestACLUsers|TestTLS' ;;
 	mixed) env=(REDISCTL_LAB_KIND=systemd "REDISCTL_LAB_RELEASES=bookworm trixie") run='TestLab$|TestMixedReleases' ;;
 	*) echo "passes.sh: unknown pass $p (sysv, systemd, mixed)" >&2; exit 2 ;;
 	esac
