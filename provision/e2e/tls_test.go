@@ -403,4 +403,3 @@ func servedCertLeft(t *testing.T, h labHost) time.Duration {
 	}
 	return time.Until(certs[0].NotAfter)
 }
-
