@@ -176,3 +176,37 @@ func TestConnectInfoACLUsers(t *testing.T) {
 		t.Fatalf("--user default: exit %d: %s", code, stderr)
 	}
 }
+
+// On a TLS cluster every format says so and names the CA redisctl keeps
+// beside the password file; the snippets trust it.
+func TestConnectInfoTLS(t *testing.T) {
+	inv, pwFile := connectInventory(t)
+	data, err := os.ReadFile(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = []byte(strings.Replace(string(data), "hosts:", "tls:\n  enabled: true\nhosts:", 1))
+	if err := os.WriteFile(inv, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ca := filepath.Join(filepath.Dir(pwFile), "cache-eu.ca.crt")
+	want := map[string][]string{
+		"table":  {"tls          true\n", "ca file      " + ca + "\n"},
+		"env":    {"REDIS_TLS=true\n", "REDIS_CA_FILE=" + ca + "\n"},
+		"go":     {`caPEM, err := os.ReadFile("` + ca + `")`, "TLSConfig:        &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},\n})"},
+		"python": {`sentinel_kwargs={"password": password, "ssl": True, "ssl_ca_certs": "` + ca + `"}`, "    ssl=True,\n    ssl_ca_certs=\"" + ca + "\",\n)"},
+		"json":   {`"tls": true`, `"ca_file": "` + ca + `"`},
+	}
+	for format, parts := range want {
+		code, out, stderr := execute(t, nil, "connect-info", "-i", inv, "-o", format)
+		if code != 0 {
+			t.Errorf("-o %s: exit %d (%s)", format, code, stderr)
+			continue
+		}
+		for _, p := range parts {
+			if !strings.Contains(out, p) {
+				t.Errorf("-o %s does not hold %q:\n%s", format, p, out)
+			}
+		}
+	}
+}

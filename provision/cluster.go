@@ -311,7 +311,7 @@ func (c *Cluster) Sentinel(n *Node) *redis.Client {
 // sentinelClient returns a new SentinelClient for n's sentinel, for the
 // SENTINEL calls go-redis types (FAILOVER, SET ...); the caller closes it.
 func (c *Cluster) sentinelClient(n *Node) *redis.SentinelClient {
-	sc := redisx.Sentinel(c.dial(n), c.SentinelAddr(n), c.clusterLogin())
+	sc := redisx.Sentinel(c.dialServer(n, true), c.SentinelAddr(n), c.clusterLogin())
 	sc.AddHook(c.P.redisHook(n.Spec.Name + " sentinel"))
 	return sc
 }
@@ -326,11 +326,11 @@ func (c *Cluster) client(n *Node, sentinel bool) *redis.Client {
 	}
 	var cl *redis.Client
 	if sentinel {
-		cl = redisx.Raw(c.dial(n), c.SentinelAddr(n), c.clusterLogin())
+		cl = redisx.Raw(c.dialServer(n, true), c.SentinelAddr(n), c.clusterLogin())
 		cl.AddHook(c.P.redisHook(n.Spec.Name + " sentinel"))
 	} else {
 		user, pw := c.dataLogin()
-		cl = redisx.Data(c.dial(n), c.DataAddr(n), user, pw)
+		cl = redisx.Data(c.dialServer(n, false), c.DataAddr(n), user, pw)
 		cl.AddHook(c.P.redisHook(n.Spec.Name + " redis"))
 	}
 	if c.clients == nil {

@@ -167,7 +167,8 @@ type fileChange struct {
 // host. Config files are merged (see mergeConfig) so that state Redis and
 // Sentinel wrote into them survives.
 func (c *Cluster) planFiles(ctx context.Context, n *Node, masterAddr string) ([]fileChange, error) {
-	opts := render.HostOptions{RedisVersion: runningVersion(n), Credentials: c.Creds}
+	opts := render.HostOptions{RedisVersion: runningVersion(n), Credentials: c.Creds,
+		PlainRedis: c.runsPlain(n, false), PlainSentinel: c.runsPlain(n, true)}
 	files, err := render.HostFilesWith(c.Inv, n.Spec, masterAddr, n.Facts.Init, opts)
 	if err != nil {
 		return nil, err

@@ -34,13 +34,14 @@ type Facts struct {
 	// a build with BUILD_TLS=yes needs; LibSSL: the OpenSSL library is, which
 	// such a build needs to run.
 	SSLHeaders, LibSSL bool
-	// RedisConfTLS: the data node's redis.conf has a tls-port line.
-	RedisConfTLS      bool
-	RedisUser         bool   // a "redis" user exists
-	RedisPid          int    // live pid from the redis pid file, 0 if not running
-	SentinelPid       int    // live pid from the sentinel pid file, 0 if not running
-	RedisPortOwner    string // process listening on the redis port ("" if free)
-	SentinelPortOwner string // process listening on the sentinel port ("" if free)
+	// RedisConfTLS and SentinelConfTLS: the data node's redis.conf, the
+	// sentinel's sentinel.conf, has a tls-port line.
+	RedisConfTLS, SentinelConfTLS bool
+	RedisUser                     bool   // a "redis" user exists
+	RedisPid                      int    // live pid from the redis pid file, 0 if not running
+	SentinelPid                   int    // live pid from the sentinel pid file, 0 if not running
+	RedisPortOwner                string // process listening on the redis port ("" if free)
+	SentinelPortOwner             string // process listening on the sentinel port ("" if free)
 	// Missing are the directories and log files of the layout that are
 	// not there (or are links), as prepareHost would create them; valid
 	// when MissingChecked (facts read by this version of the script).
@@ -112,6 +113,7 @@ if [ -x %[1]s/redis-server ]; then printf 'redis_version_line='; %[1]s/redis-ser
   if grep -q 'libssl\.so' %[1]s/redis-server 2>/dev/null; then echo redis_tls=yes; fi; fi
 if pkg-config --exists openssl 2>/dev/null; then echo ssl_headers=yes; fi
 if grep -qs '^tls-port' %[11]s; then echo redis_conf_tls=yes; fi
+if grep -qs '^tls-port' %[12]s; then echo sentinel_conf_tls=yes; fi
 for f in /lib/*/libssl.so.* /usr/lib/*/libssl.so.* /lib64/libssl.so.* /usr/lib64/libssl.so.* /usr/lib/libssl.so.*; do if [ -e "$f" ]; then echo libssl=yes; break; fi; done
 if id -u redis >/dev/null 2>&1; then echo redis_user=yes; fi
 %[7]s
@@ -127,7 +129,7 @@ for d in %[9]s; do [ -d "$d" ] && [ ! -L "$d" ] || echo "missing=$d"; done
 for f in %[10]s; do [ -e "$f" ] && [ ! -L "$f" ] || echo "missing=$f"; done
 echo missing_checked=yes
 `, l.BinDir, l.RedisPid, l.SentinelPid, redisPort, sentinelPort, l.StateDir, livePidFunc, remote.Quote(path.Join(l.DataDir, rdb)),
-		quoteAll(l.ConfDir, path.Dir(l.DataDir), l.DataDir, l.SentinelDir, l.TLSDir), quoteAll(l.RedisLog, l.SentinelLog), remote.Quote(l.RedisConf))
+		quoteAll(l.ConfDir, path.Dir(l.DataDir), l.DataDir, l.SentinelDir, l.TLSDir), quoteAll(l.RedisLog, l.SentinelLog), remote.Quote(l.RedisConf), remote.Quote(l.SentinelConf))
 }
 
 func quoteAll(words ...string) string {
@@ -189,6 +191,8 @@ func parseFacts(out string, redisPort, sentinelPort int) *Facts {
 			f.RedisTLS = true
 		case "redis_conf_tls":
 			f.RedisConfTLS = true
+		case "sentinel_conf_tls":
+			f.SentinelConfTLS = true
 		case "ssl_headers":
 			f.SSLHeaders = true
 		case "libssl":

@@ -651,7 +651,7 @@ func (c *Cluster) startWriter(ctx context.Context, interval time.Duration) *writ
 		if via == nil {
 			via = c.Nodes[0]
 		}
-		return c.dial(via)(ctx, network, addr)
+		return c.dialServer(via, addr == c.SentinelAddr(via))(ctx, network, addr)
 	}
 	user, pw := c.dataLogin()
 	cl := redis.NewFailoverClient(&redis.FailoverOptions{

@@ -35,6 +35,12 @@ type clusterTLS struct {
 	// no.
 	client *tls.Config
 
+	// plain are the servers that still run without TLS on a cluster up
+	// switches to TLS: redisctl reaches them without it until they switch.
+	// Set once, before any client is opened, from the facts; changed only
+	// by the switch, which closes the server's client as it does.
+	plain map[serverKey]bool
+
 	mu sync.Mutex
 	// expiry is when the certificate each server presented ends, by
 	// address, as seen in this run's handshakes.
@@ -138,6 +144,17 @@ func (c *Cluster) loadTLS(create, standIn bool) error {
 		return errors.New("TLS: the CA certificate holds no certificate")
 	}
 	ct.client = &tls.Config{RootCAs: pool, Certificates: clientCert, MinVersion: tls.VersionTLS12}
+	ct.plain = map[serverKey]bool{}
+	for _, n := range c.Nodes {
+		if f := n.Facts; f != nil {
+			if f.RedisPid > 0 && !f.RedisConfTLS {
+				ct.plain[serverKey{n, false}] = true
+			}
+			if n.Spec.Sentinel && f.SentinelPid > 0 && !f.SentinelConfTLS {
+				ct.plain[serverKey{n, true}] = true
+			}
+		}
+	}
 	c.tls = ct
 	return nil
 }
@@ -208,18 +225,21 @@ func (c *Cluster) hostTLSFiles(n *Node, onHost map[string][]byte) (*render.TLSFi
 	return &render.TLSFiles{CA: ct.caPEM, Cert: certPEM, Key: keyPEM}, nil
 }
 
-// dial is how redisctl reaches n's servers: through n's SSH connection,
-// with TLS on a TLS cluster.
-func (c *Cluster) dial(n *Node) redisx.Dialer {
-	return c.dialVia(n.Host.Dial)
+// dialServer is how redisctl reaches one of n's servers (its sentinel, or
+// its data node): through n's SSH connection, with TLS on a TLS cluster,
+// except for a server up found still running without TLS while it
+// switches the cluster to TLS (see tlsswitch.go).
+func (c *Cluster) dialServer(n *Node, sentinel bool) redisx.Dialer {
+	if c.tls == nil || c.tls.plain[serverKey{n, sentinel}] {
+		return n.Host.Dial
+	}
+	return redisx.TLS(n.Host.Dial, c.tls.client, c.tls.seen)
 }
 
-// dialVia adds TLS to dial on a TLS cluster.
-func (c *Cluster) dialVia(dial redisx.Dialer) redisx.Dialer {
-	if c.tls == nil {
-		return dial
-	}
-	return redisx.TLS(dial, c.tls.client, c.tls.seen)
+// serverKey names one server of a node.
+type serverKey struct {
+	node     *Node
+	sentinel bool
 }
 
 // seen records the end of the certificate a server presented.

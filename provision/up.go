@@ -154,6 +154,7 @@ func Up(ctx context.Context, inv *inventory.Inventory, opts UpOptions) (*Summary
 		{"start the sentinels", r.startSentinels},
 		{"remove hosts", r.removeDeparted},
 		{"rolling restart", r.rollingRestart},
+		{"switch to TLS", r.switchToTLS},
 		{"verify", r.verify},
 	}
 	defer func() {
@@ -304,13 +305,9 @@ func (r *upRun) checkHosts(ctx context.Context) error {
 		if c.Inv.TLS.Enabled && !f.LibSSL {
 			fail("no OpenSSL library (libssl.so) found, which Redis built with TLS needs to run; install libssl3 (Debian, Ubuntu) or openssl-libs (RHEL, Fedora)")
 		}
-		if f.RedisPid > 0 && f.RedisConfTLS != c.Inv.TLS.Enabled {
-			now, want := "without TLS", "with TLS"
-			if f.RedisConfTLS {
-				now, want = "with TLS", "without it"
-			}
-			fail("%s runs %s, and the inventory wants it %s (tls.enabled): switching a running cluster is not supported yet; "+
-				"set tls.enabled back, or uninstall (uninstall --backup keeps the data) and set the cluster up again", c.Layout.RedisService, now, want)
+		if !c.Inv.TLS.Enabled && (f.RedisPid > 0 && f.RedisConfTLS || f.SentinelPid > 0 && f.SentinelConfTLS) {
+			fail("%s runs with TLS, and the inventory wants it without (tls.enabled): switching a running cluster back to plaintext is not supported yet; "+
+				"set tls.enabled back, or uninstall (uninstall --backup keeps the data) and set the cluster up again", c.Layout.RedisService)
 		}
 		r.opts.Progress.Printf(n.Spec.Name, "%s %s %s, %s, %s%s", f.OSID, f.OSVersion, f.Arch, f.Init, have, running(f))
 	}
@@ -576,14 +573,14 @@ func (r *upRun) configure(ctx context.Context) error {
 // rolling restart.
 func (r *upRun) reloadTLS(ctx context.Context, n *Node) error {
 	c := r.c
-	if n.Facts.RedisPid > 0 {
+	if n.Facts.RedisPid > 0 && !c.runsPlain(n, false) {
 		t := render.NewTLSConf(c.Inv)
 		do := command("CONFIG", "SET", "tls-cert-file", t.CertFile, "tls-key-file", t.KeyFile, "tls-ca-cert-file", t.CAFile)
 		if err := r.change(n, "", func() error { return do(ctx, c.Data(n)) }, "live: reload the TLS certificate of %s (CONFIG SET tls-cert-file)", c.Layout.RedisService); err != nil {
 			return err
 		}
 	}
-	if n.Spec.Sentinel && n.Facts.SentinelPid > 0 {
+	if n.Spec.Sentinel && n.Facts.SentinelPid > 0 && !c.runsPlain(n, true) {
 		r.mu.Lock()
 		r.sentinelRestarts[n] = append(r.sentinelRestarts[n], "the TLS certificate")
 		r.mu.Unlock()
@@ -684,6 +681,7 @@ func (r *upRun) applyACLLive(ctx context.Context, n *Node, ch fileChange) error 
 func (r *upRun) rollingRestart(ctx context.Context) error {
 	c := r.c
 	r.planUpgrade()
+	r.tlsBuildRestarts()
 	if len(r.restarts) == 0 && len(r.sentinelRestarts) == 0 {
 		return nil
 	}

@@ -213,7 +213,7 @@ func (c *Cluster) forgetDataClients() {
 // userClient opens a client of its own to n's data node, logged in as
 // user with pw; the caller closes it.
 func (c *Cluster) userClient(n *Node, user, pw string) *redis.Client {
-	return redisx.Data(c.dial(n), c.DataAddr(n), user, pw)
+	return redisx.Data(c.dialServer(n, false), c.DataAddr(n), user, pw)
 }
 
 // BeginRotation makes a new password for user and stores it beside the

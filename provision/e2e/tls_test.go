@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -402,4 +403,159 @@ func servedCertLeft(t *testing.T, h labHost) time.Duration {
 		t.Fatalf("%s: no certificate", h.Name)
 	}
 	return time.Until(certs[0].NotAfter)
+}
+
+// TestTLSSwitch switches a running plaintext cluster to TLS by setting
+// tls.enabled and running up, under a writer that speaks TLS where the
+// server does (as an application being moved would): the build moves to
+// one with TLS by rolling restarts, each data node flips its port to TLS
+// live, the sentinels restart together; no acknowledged write is lost and
+// the writer's longest wait is reported.
+func TestTLSSwitch(t *testing.T) {
+	base := labInventory()
+	_ = run(t, base, "uninstall", "--yes")
+	labUp(t, 3)
+	dir := t.TempDir()
+	plainInv := tlsInventory(t, base, dir)
+	data, err := os.ReadFile(plainInv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(plainInv, bytes.Replace(data, []byte("  enabled: true"), []byte("  enabled: false"), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inv := tlsInventory(t, base, dir)
+	t.Cleanup(func() { run(t, inv, "uninstall", "--yes") })
+	mustRun(t, plainInv, "up")
+	pw, err := os.ReadFile(filepath.Join(dir, "redis.password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("E2E_PASSWORD", strings.TrimSpace(string(pw)))
+	waitHealthy(t, plainInv)
+	caFile := filepath.Join(dir, masterName+".ca.crt")
+
+	p := mustRun(t, inv, "plan")
+	for _, want := range []string{"to apply the TLS build", "switch redis_7000 to TLS live", "restart sentinel_8000 on node1, node2, node3 together, with TLS"} {
+		if !strings.Contains(p.stdout+p.stderr, want) {
+			t.Errorf("plan does not say %q:\n%s", want, p.stdout+p.stderr)
+		}
+	}
+	if _, err := os.Stat(caFile); err == nil {
+		t.Error("plan made the CA")
+	}
+
+	w := startSwitchWriter(t, caFile)
+	r := mustRun(t, inv, "up")
+	t.Logf("MEASURE up switching a running cluster to TLS (TLS build cached or built): %s", r.took.Round(100*time.Millisecond))
+	acked, gap, _ := w.stop()
+	t.Setenv("E2E_TLS_CA", caFile)
+	master := currentMaster(t)
+	missing := w.missing(t, addr(master, redisPort))
+	t.Logf("MEASURE writer during the switch to TLS: %d writes acknowledged, %d missing, longest wait between two %s, %d errors (%s)",
+		acked, missing, gap.Round(10*time.Millisecond), w.errors(), w.firstErrors())
+	if acked < 100 {
+		t.Fatalf("only %d writes acknowledged: the writer did not run", acked)
+	}
+	if missing != 0 {
+		t.Errorf("%d acknowledged writes missing after the switch", missing)
+	}
+	checkSeedState(t, master) // over TLS only: the helpers' clients verify with the CA
+	for _, h := range labHosts() {
+		for _, port := range []int{redisPort, sentinelPort} {
+			plain := redis.NewClient(&redis.Options{Addr: addr(h, port), Password: password(t), MaxRetries: -1,
+				DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, DisableIdentity: true, Protocol: 2})
+			ctx, cancel := ctx5()
+			if plain.Ping(ctx).Err() == nil {
+				t.Errorf("%s: port %d still answers without TLS", h.Name, port)
+			}
+			cancel()
+			plain.Close()
+		}
+	}
+	before := pids(t)
+	r = mustRun(t, inv, "up")
+	if got := applied(r.stdout + r.stderr); len(got) > 0 {
+		t.Errorf("up after the switch changed: %v", got)
+	}
+	if after := pids(t); !mapsEqual(before, after) {
+		t.Errorf("up after the switch restarted: %v -> %v", before, after)
+	}
+	testFailover(t, inv, "manual")
+}
+
+// switchWriter writes through the sentinels like startWriter, with a
+// dialer that speaks TLS to a server that does and plaintext otherwise.
+type switchWriter struct {
+	*testWriter
+	errMu sync.Mutex
+	errs  []string
+	nErr  int
+}
+
+func startSwitchWriter(t *testing.T, caFile string) *switchWriter {
+	var sentinels []string
+	for _, h := range labHosts() {
+		sentinels = append(sentinels, addr(h, sentinelPort))
+	}
+	dial := func(ctx context.Context, network, address string) (net.Conn, error) {
+		d := &net.Dialer{Timeout: time.Second}
+		if pem, err := os.ReadFile(caFile); err == nil {
+			pool := x509.NewCertPool()
+			pool.AppendCertsFromPEM(pem)
+			host, _, _ := net.SplitHostPort(address)
+			raw, err := d.DialContext(ctx, network, address)
+			if err != nil {
+				return nil, err
+			}
+			c := tls.Client(raw, &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12})
+			hctx, cancel := context.WithTimeout(ctx, time.Second)
+			err = c.HandshakeContext(hctx)
+			cancel()
+			if err == nil {
+				return c, nil
+			}
+			raw.Close()
+		}
+		return d.DialContext(ctx, network, address)
+	}
+	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: masterName, SentinelAddrs: sentinels,
+		Password: password(t), SentinelPassword: password(t), Dialer: dial, DialTimeout: time.Second,
+		ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: -1, DisableIdentity: true, Protocol: 2})
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &switchWriter{testWriter: &testWriter{cancel: cancel, done: make(chan struct{})}}
+	go func() {
+		defer close(w.done)
+		defer c.Close()
+		for i := 0; ctx.Err() == nil; i++ {
+			err := c.Set(ctx, "e2e:writer:"+strconv.Itoa(i), i, time.Hour).Err()
+			if err == nil {
+				w.mu.Lock()
+				w.okAt = append(w.okAt, time.Now())
+				w.okKeys = append(w.okKeys, i)
+				w.mu.Unlock()
+			} else if ctx.Err() == nil {
+				w.errMu.Lock()
+				w.nErr++
+				if len(w.errs) < 3 {
+					w.errs = append(w.errs, err.Error())
+				}
+				w.errMu.Unlock()
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	return w
+}
+
+func (w *switchWriter) errors() int {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	return w.nErr
+}
+
+func (w *switchWriter) firstErrors() string {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	return strings.Join(w.errs, "; ")
 }

@@ -95,7 +95,9 @@ func NewRedisConfWith(inv *inventory.Inventory, h *inventory.Host, masterAddr, i
 		c.Extra = append(c.Extra, Directive{Name: d.Name, Args: args})
 	}
 	c.DisklessSyncMaxReplicas = disklessSyncMaxReplicas(inv, inv.Redis.Version)
-	c.TLS = NewTLSConf(inv)
+	if !o.PlainRedis {
+		c.TLS = NewTLSConf(inv)
+	}
 	return c, nil
 }
 
@@ -176,7 +178,9 @@ func NewSentinelConfWith(inv *inventory.Inventory, h *inventory.Host, masterAddr
 	if inv.Redis.ACL() {
 		c.AuthUser, c.AuthPass = acl.Sentinel, o.Credentials.Sentinel
 	}
-	c.TLS = NewTLSConf(inv)
+	if !o.PlainSentinel {
+		c.TLS = NewTLSConf(inv)
+	}
 	setDaemon(initSystem, &c.Daemonize, &c.Supervised)
 	return c, nil
 }
@@ -247,6 +251,10 @@ type HostOptions struct {
 	Credentials *Credentials
 	// TLS are the host's TLS files on a TLS cluster; nil writes none.
 	TLS *TLSFiles
+	// PlainRedis and PlainSentinel render the data node's or the
+	// sentinel's config without TLS on a TLS cluster: for a server that
+	// still runs without it while up switches the cluster to TLS.
+	PlainRedis, PlainSentinel bool
 }
 
 // HostFiles returns every file redisctl writes to host h: its redis.conf,
