@@ -230,7 +230,7 @@ func (c *Cluster) hostTLSFiles(n *Node, onHost map[string][]byte) (*render.TLSFi
 // except for a server up found still running without TLS while it
 // switches the cluster to TLS (see tlsswitch.go).
 func (c *Cluster) dialServer(n *Node, sentinel bool) redisx.Dialer {
-	if c.tls == nil || c.tls.plain[serverKey{n, sentinel}] {
+	if c.tls == nil || c.runsPlain(n, sentinel) {
 		return n.Host.Dial
 	}
 	return redisx.TLS(n.Host.Dial, c.tls.client, c.tls.seen)

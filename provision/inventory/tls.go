@@ -18,7 +18,7 @@ type TLS struct {
 	// ClientAuth is tls-auth-clients: "yes", "optional" (the default) or
 	// "no".
 	ClientAuth string
-	Line       int // line of the tls key, for messages
+	Line       int // line of the tls section's value, for messages
 }
 
 // Generated reports whether redisctl makes the cluster's CA and host
@@ -71,7 +71,15 @@ func (d *decoder) tls(n *yaml.Node, f fieldPath, t *TLS) {
 			continue
 		}
 		given = append(given, x.key)
-		if p, ok := d.localPath(m[x.key], f.key(x.key)); ok {
+		v, ok := d.str(m[x.key], f.key(x.key))
+		if !ok {
+			continue
+		}
+		if v == "" {
+			d.errorf(m[x.key], f.key(x.key), "empty (want a file path, or leave all three files out to have redisctl make them)")
+			continue
+		}
+		if p, ok := d.expandPath(m[x.key], f.key(x.key), v); ok {
 			*x.dst = p
 		}
 	}
