@@ -403,6 +403,9 @@ func (r *upRun) install(ctx context.Context) error {
 		return nil
 	}
 	what := func(n *Node) string {
+		if stages(n) && installedBuild(n.Facts) == r.c.target() {
+			return fmt.Sprintf("put a build of %s with TLS beside the one without in %s (switched to at each restart)", r.c.target(), r.c.Layout.BinDir)
+		}
 		if stages(n) {
 			return fmt.Sprintf("put %s beside %s in %s (switched to at each restart)", r.c.target(), installedBuild(n.Facts), r.c.Layout.BinDir)
 		}

@@ -493,3 +493,37 @@ func (w *testWriter) missingAt(t testing.TB, address string) []time.Time {
 	}
 	return at
 }
+
+// editedInventory writes a copy of the lab inventory base with its
+// password files in dir, redis lines added after password_file, and top
+// (a top-level section) before hosts; it returns the copy's path.
+func editedInventory(t *testing.T, base, dir, redis, top string) string {
+	t.Helper()
+	data, err := os.ReadFile(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	found := false
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "  password_file:") {
+			found = true
+			l = "  password_file: " + filepath.Join(dir, "redis.password")
+			if redis != "" {
+				l += "\n" + redis
+			}
+		}
+		if top != "" && strings.HasPrefix(l, "hosts:") {
+			out = append(out, top)
+		}
+		out = append(out, l)
+	}
+	if !found {
+		t.Fatalf("no password_file line in %s", base)
+	}
+	p := filepath.Join(t.TempDir(), "inventory.yaml")
+	if err := os.WriteFile(p, []byte(strings.Join(out, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -212,31 +212,7 @@ func TestTLS(t *testing.T) {
 // tlsInventory is the lab inventory with TLS on, its password and CA kept
 // in dir.
 func tlsInventory(t *testing.T, base, dir string) string {
-	t.Helper()
-	data, err := os.ReadFile(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	found := false
-	for _, l := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(l, "  password_file:") {
-			found = true
-			l = "  password_file: " + filepath.Join(dir, "redis.password")
-		}
-		if strings.HasPrefix(l, "hosts:") {
-			out = append(out, "tls:", "  enabled: true")
-		}
-		out = append(out, l)
-	}
-	if !found {
-		t.Fatalf("no password_file line in %s", base)
-	}
-	p := filepath.Join(t.TempDir(), "inventory.yaml")
-	if err := os.WriteFile(p, []byte(strings.Join(out, "\n")), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return editedInventory(t, base, dir, "", "tls:\n  enabled: true")
 }
 
 type tlsStatusDoc struct {

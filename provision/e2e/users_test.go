@@ -376,32 +376,10 @@ func (w *appWriter) missing(t *testing.T, address string) int {
 // application user "app" with rules, and its password from
 // $E2E_APP_PASSWORD.
 func usersInventory(t *testing.T, base, dir, rules string) string {
-	t.Helper()
-	data, err := os.ReadFile(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	found := false
-	for _, l := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(l, "  password_file:") {
-			found = true
-			l = "  password_file: " + filepath.Join(dir, "redis.password") + "\n" +
-				"  users:\n" +
-				"    - name: app\n" +
-				"      password: ${E2E_APP_PASSWORD}\n" +
-				"      rules: \"" + rules + "\""
-		}
-		out = append(out, l)
-	}
-	if !found {
-		t.Fatalf("no password_file line in %s", base)
-	}
-	p := filepath.Join(t.TempDir(), "inventory.yaml")
-	if err := os.WriteFile(p, []byte(strings.Join(out, "\n")), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return editedInventory(t, base, dir, "  users:\n"+
+		"    - name: app\n"+
+		"      password: ${E2E_APP_PASSWORD}\n"+
+		"      rules: \""+rules+"\"", "")
 }
 
 // testRotateClusterPassword rotates the generated cluster password under a

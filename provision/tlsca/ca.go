@@ -50,16 +50,7 @@ type CA struct {
 // because a new CA silently distrusts every certificate issued so far. Two
 // runs making the CA at once end with one CA: the later loads the earlier's.
 func LoadOrCreateCA(dir, clusterName string) (ca *CA, created bool, err error) {
-	if err := checkClusterName(clusterName); err != nil {
-		return nil, false, err
-	}
-	certFile := filepath.Join(dir, clusterName+".ca.crt")
-	keyFile := filepath.Join(dir, clusterName+".ca.key")
-	certThere, err := present(certFile)
-	if err != nil {
-		return nil, false, err
-	}
-	keyThere, err := present(keyFile)
+	certFile, keyFile, certThere, keyThere, err := caFiles(dir, clusterName)
 	if err != nil {
 		return nil, false, err
 	}
@@ -413,16 +404,7 @@ func StandInCA(clusterName string) (*CA, error) {
 // LoadCA returns the CA of cluster clusterName kept in dir, without making
 // one; ok is false when neither of its files exists.
 func LoadCA(dir, clusterName string) (ca *CA, ok bool, err error) {
-	if err := checkClusterName(clusterName); err != nil {
-		return nil, false, err
-	}
-	certFile := filepath.Join(dir, clusterName+".ca.crt")
-	keyFile := filepath.Join(dir, clusterName+".ca.key")
-	certThere, err := present(certFile)
-	if err != nil {
-		return nil, false, err
-	}
-	keyThere, err := present(keyFile)
+	certFile, keyFile, certThere, keyThere, err := caFiles(dir, clusterName)
 	if err != nil {
 		return nil, false, err
 	}
@@ -436,4 +418,21 @@ func LoadCA(dir, clusterName string) (ca *CA, ok bool, err error) {
 	}
 	ca, err = loadCA(certFile, keyFile)
 	return ca, err == nil, err
+}
+
+// caFiles names the CA files of cluster clusterName in dir and says which
+// exist.
+func caFiles(dir, clusterName string) (certFile, keyFile string, certThere, keyThere bool, err error) {
+	if err := checkClusterName(clusterName); err != nil {
+		return "", "", false, false, err
+	}
+	certFile = filepath.Join(dir, clusterName+".ca.crt")
+	keyFile = filepath.Join(dir, clusterName+".ca.key")
+	if certThere, err = present(certFile); err != nil {
+		return "", "", false, false, err
+	}
+	if keyThere, err = present(keyFile); err != nil {
+		return "", "", false, false, err
+	}
+	return certFile, keyFile, certThere, keyThere, nil
 }
