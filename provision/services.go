@@ -18,7 +18,24 @@ func (c *Cluster) startService(ctx context.Context, n *Node, svc, pidFile string
 	c.P.Printf(n.Spec.Name, "starting %s", svc)
 	c.forgetClient(n, svc == c.Layout.SentinelService)
 	if err := n.Host.Run(ctx, c.serviceCmd(n, svc, "start"), nil, nil, nil); err != nil {
-		return 0, false, fmt.Errorf("start %s: %w", svc, err)
+		diag := c.startDiagnosis(ctx, n, svc)
+		if !strings.Contains(diag, "Failed to spawn executor") {
+			return 0, false, fmt.Errorf("start %s: %w%s", svc, err, diag)
+		}
+		// systemd could not spawn its executor for the unit, so nothing
+		// of the service ran. Seen in the lab's systemd containers when a
+		// unit is started right after it stopped on several hosts at once
+		// (ENOENT, result 'resources'); a second start succeeds.
+		c.P.Printf(n.Spec.Name, "systemd could not spawn %s (Failed to spawn executor); starting it again", svc)
+		select {
+		case <-ctx.Done():
+			return 0, false, ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+		again := remote.Cmd("systemctl", "reset-failed", svc) + "; " + c.serviceCmd(n, svc, "start")
+		if err := n.Host.Run(ctx, again, nil, nil, nil); err != nil {
+			return 0, false, fmt.Errorf("start %s: %w%s", svc, err, c.startDiagnosis(ctx, n, svc))
+		}
 	}
 	pid, err = c.livePid(ctx, n, pidFile)
 	if err == nil && pid == 0 {
@@ -40,6 +57,22 @@ func (c *Cluster) stopService(ctx context.Context, n *Node, svc, pidFile string)
 		return true, fmt.Errorf("stop %s: %w", svc, err)
 	}
 	return true, nil
+}
+
+// startDiagnosis is what the host says of a service that failed to
+// start: the last lines of its log and, under systemd, of its journal.
+// Redis writes no password to either.
+func (c *Cluster) startDiagnosis(ctx context.Context, n *Node, svc string) string {
+	script := "tail -n 5 " + remote.Quote(c.logFor(svc)) + " 2>/dev/null"
+	if n.Init != nil && n.Init.Notify() {
+		script += "; journalctl -u " + remote.Quote(svc) + " -n 8 --no-pager -o cat 2>/dev/null"
+	}
+	out, err := remote.Output(ctx, n.Host, script+"; true")
+	out = strings.TrimSpace(out)
+	if err != nil || out == "" {
+		return ""
+	}
+	return "; the host says:\n  " + strings.ReplaceAll(out, "\n", "\n  ")
 }
 
 func (c *Cluster) logFor(svc string) string {
