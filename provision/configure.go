@@ -168,7 +168,7 @@ type fileChange struct {
 // Sentinel wrote into them survives.
 func (c *Cluster) planFiles(ctx context.Context, n *Node, masterAddr string) ([]fileChange, error) {
 	opts := render.HostOptions{RedisVersion: runningVersion(n), Credentials: c.Creds,
-		PlainRedis: c.runsPlain(n, false), PlainSentinel: c.runsPlain(n, true)}
+		RedisTLS: c.renderTLS(n, false), SentinelTLS: c.renderTLS(n, true)}
 	files, err := render.HostFilesWith(c.Inv, n.Spec, masterAddr, n.Facts.Init, opts)
 	if err != nil {
 		return nil, err
@@ -202,7 +202,7 @@ func (c *Cluster) planFiles(ctx context.Context, n *Node, masterAddr string) ([]
 		switch f.Path {
 		case c.Layout.RedisConf:
 			ch.IsConfig, ch.Live = true, n.Facts.RedisPid > 0
-			ch.New, ch.Keys, err = mergeConfig(old, f.Data, "replicaof", "requirepass", "aclfile", "masteruser")
+			ch.New, ch.Keys, err = mergeConfig(old, f.Data, append([]string{"replicaof", "requirepass", "aclfile", "masteruser"}, tlsDirectives...)...)
 		case c.Layout.SentinelConf:
 			ch.IsConfig, ch.Live = true, n.Facts.SentinelPid > 0
 			if old == nil && n.Facts.SentinelPid == 0 {
@@ -217,7 +217,7 @@ func (c *Cluster) planFiles(ctx context.Context, n *Node, masterAddr string) ([]
 			if old != nil && staleRequirepass(old, c.Password) {
 				desired = withLineOf(desired, old, "requirepass")
 			}
-			ch.New, ch.Keys, err = mergeConfig(old, desired, "sentinel auth-user")
+			ch.New, ch.Keys, err = mergeConfig(old, desired, append([]string{"sentinel auth-user"}, tlsDirectives...)...)
 		case render.ACLFile(c.Inv):
 			ch.Live = n.Facts.RedisPid > 0
 			if old != nil {
@@ -240,6 +240,11 @@ func (c *Cluster) planFiles(ctx context.Context, n *Node, masterAddr string) ([]
 	}
 	return changes, nil
 }
+
+// tlsDirectives are the TLS lines of a config, gone from it when the
+// cluster goes back to plaintext (Redis keeps writing tls-port 0 and the
+// like once they were set).
+var tlsDirectives = []string{"tls-port", "tls-cert-file", "tls-key-file", "tls-ca-cert-file", "tls-auth-clients", "tls-replication"}
 
 // runningVersion is the version of the Redis that runs on n while its
 // build is not the inventory's (an upgrade moves it at its restart): what

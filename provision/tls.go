@@ -35,11 +35,13 @@ type clusterTLS struct {
 	// no.
 	client *tls.Config
 
-	// plain are the servers that still run without TLS on a cluster up
-	// switches to TLS: redisctl reaches them without it until they switch.
-	// Set once, before any client is opened, from the facts; changed only
-	// by the switch, which closes the server's client as it does.
-	plain map[serverKey]bool
+	// pending are the servers up has yet to switch to what the inventory
+	// says: running without TLS on a TLS cluster, or with TLS on a cluster
+	// going back to plaintext. redisctl reaches them as they run until
+	// they switch. Set once, before any client is opened, from the facts;
+	// changed only by the switch, which closes the server's client as it
+	// does.
+	pending map[serverKey]bool
 
 	mu sync.Mutex
 	// expiry is when the certificate each server presented ends, by
@@ -62,13 +64,21 @@ func caDir(inv *inventory.Inventory) (string, error) {
 // (create) makes the CA on its first run; plan (standIn) shows the
 // certificates up would make with a CA it does not keep; the other
 // commands need the CA up made.
+//
+// Without TLS in the inventory it still loads the CA when the facts show
+// servers that run with TLS: up switches them back, and reaches them over
+// TLS until it has.
 func (c *Cluster) loadTLS(create, standIn bool) error {
 	c.tls = nil
 	t := c.Inv.TLS
-	if !t.Enabled {
+	pending := c.pendingTLSSwitch()
+	if !t.Enabled && len(pending) == 0 {
 		return nil
 	}
-	ct := &clusterTLS{expiry: map[string]time.Time{}}
+	if !t.Enabled {
+		create = false // the CA that signed what runs: found, never made
+	}
+	ct := &clusterTLS{expiry: map[string]time.Time{}, pending: pending}
 	var clientCert []tls.Certificate
 	if t.Generated() {
 		dir, err := caDir(c.Inv)
@@ -92,6 +102,10 @@ func (c *Cluster) loadTLS(create, standIn bool) error {
 			var ok bool
 			if ca, ok, err = tlsca.LoadCA(dir, c.Inv.Name); err != nil {
 				return fmt.Errorf("TLS: %w", err)
+			}
+			if !ok && !t.Enabled {
+				return fmt.Errorf("servers of the cluster run with TLS, and switching them back to plaintext needs the cluster CA %s to reach them, "+
+					"which does not exist on this machine (with your own files, keep them in the tls section, with enabled: false)", filepath.Join(dir, c.Inv.Name+".ca.crt"))
 			}
 			if !ok && !standIn {
 				return fmt.Errorf("TLS is on (tls.enabled), but the cluster CA %s does not exist on this machine: run redisctl up, which makes it, or run where it is",
@@ -144,19 +158,28 @@ func (c *Cluster) loadTLS(create, standIn bool) error {
 		return errors.New("TLS: the CA certificate holds no certificate")
 	}
 	ct.client = &tls.Config{RootCAs: pool, Certificates: clientCert, MinVersion: tls.VersionTLS12}
-	ct.plain = map[serverKey]bool{}
-	for _, n := range c.Nodes {
-		if f := n.Facts; f != nil {
-			if f.RedisPid > 0 && !f.RedisConfTLS {
-				ct.plain[serverKey{n, false}] = true
-			}
-			if n.Spec.Sentinel && f.SentinelPid > 0 && !f.SentinelConfTLS {
-				ct.plain[serverKey{n, true}] = true
-			}
-		}
-	}
 	c.tls = ct
 	return nil
+}
+
+// pendingTLSSwitch are the running servers whose config has TLS when the
+// inventory has not, or the reverse, as the facts show (none without
+// facts: commands other than up take the inventory's word).
+func (c *Cluster) pendingTLSSwitch() map[serverKey]bool {
+	pending := map[serverKey]bool{}
+	for _, n := range c.Nodes {
+		f := n.Facts
+		if f == nil {
+			continue
+		}
+		if f.RedisPid > 0 && f.RedisConfTLS != c.Inv.TLS.Enabled {
+			pending[serverKey{n, false}] = true
+		}
+		if n.Spec.Sentinel && f.SentinelPid > 0 && f.SentinelConfTLS != c.Inv.TLS.Enabled {
+			pending[serverKey{n, true}] = true
+		}
+	}
+	return pending
 }
 
 // loadHostFiles reads and checks the operator's files for host h: the key
@@ -196,7 +219,7 @@ func (c *Cluster) tlsPaths() []string {
 // days left (said in the progress output).
 func (c *Cluster) hostTLSFiles(n *Node, onHost map[string][]byte) (*render.TLSFiles, error) {
 	ct := c.tls
-	if ct == nil {
+	if ct == nil || !c.Inv.TLS.Enabled {
 		return nil, nil
 	}
 	if ct.ca == nil {
@@ -226,11 +249,10 @@ func (c *Cluster) hostTLSFiles(n *Node, onHost map[string][]byte) (*render.TLSFi
 }
 
 // dialServer is how redisctl reaches one of n's servers (its sentinel, or
-// its data node): through n's SSH connection, with TLS on a TLS cluster,
-// except for a server up found still running without TLS while it
-// switches the cluster to TLS (see tlsswitch.go).
+// its data node): through n's SSH connection, with TLS when the server
+// speaks it (see speaksTLS).
 func (c *Cluster) dialServer(n *Node, sentinel bool) redisx.Dialer {
-	if c.tls == nil || c.runsPlain(n, sentinel) {
+	if !c.speaksTLS(n, sentinel) {
 		return n.Host.Dial
 	}
 	return redisx.TLS(n.Host.Dial, c.tls.client, c.tls.seen)

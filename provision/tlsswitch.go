@@ -9,44 +9,67 @@ import (
 )
 
 // Switching a running cluster to TLS (tls.enabled set on a cluster up set
-// up without it). Redis serves TLS on the same port only after the
-// plaintext listener is closed, and a server built without TLS cannot
+// up without it), and back. Redis serves TLS on the same port only after
+// the plaintext listener is closed, and a server built without TLS cannot
 // serve it at all, so up moves in stages, each safe to stop after (the next
 // run reads from the hosts where the cluster is and goes on):
 //
-//  1. The TLS build goes beside the running one, and each server restarts
-//     onto it as in an upgrade (replicas, then the master after a graceful
-//     failover, then the sentinels), its config still without TLS.
-//  2. Each data node, the master first, takes its certificate and then, in
-//     one CONFIG SET, port 0, tls-port and tls-replication yes: the
-//     listener flips to TLS and open connections (replication links,
-//     sentinels, clients) stay; a replica that reconnects uses TLS. CONFIG
-//     REWRITE saves it.
+//  1. To TLS, the TLS build goes beside the running one, and each server
+//     restarts onto it as in an upgrade (replicas, then the master after a
+//     graceful failover, then the sentinels), its config unchanged. (Back
+//     to plaintext, the TLS build stays: it serves plaintext too.)
+//  2. Each data node, the master first, flips its listener in one CONFIG
+//     SET (port 0 tls-port P tls-replication yes, after loading its
+//     certificate; or tls-port 0 port P tls-replication no): open
+//     connections (replication links, sentinels, clients) stay, and a
+//     replica that reconnects does so the new way. CONFIG REWRITE saves it.
 //  3. The sentinels, which take no CONFIG SET of these, restart together
-//     with their TLS config (one by one, a sentinel speaking TLS could not
+//     with their new config (one by one, a sentinel speaking TLS could not
 //     reach the others, and the reverse): no failover can start for the
 //     second or so they are down.
 //
-// Until a server has switched, redisctl reaches it without TLS (see
-// clusterTLS.plain); its configs are rendered without TLS, and its TLS
-// files are written beside them.
+// Until a server has switched, redisctl reaches it as it runs (see
+// clusterTLS.pending), and its configs are rendered as it runs.
 
-// runsPlain reports whether n's data node (or sentinel) still runs without
-// TLS on a TLS cluster that up is switching.
-func (c *Cluster) runsPlain(n *Node, sentinel bool) bool {
+// speaksTLS reports whether n's data node (or sentinel) speaks TLS now:
+// as the inventory says, unless up has yet to switch it.
+func (c *Cluster) speaksTLS(n *Node, sentinel bool) bool {
 	if c.tls == nil {
 		return false
 	}
 	c.tls.mu.Lock()
 	defer c.tls.mu.Unlock()
-	return c.tls.plain[serverKey{n, sentinel}]
+	return c.Inv.TLS.Enabled != c.tls.pending[serverKey{n, sentinel}]
 }
 
-// switchedToTLS records that n's data node (or sentinel) now runs with
-// TLS, and drops its client, which spoke without.
-func (c *Cluster) switchedToTLS(n *Node, sentinel bool) {
+// switchPending reports whether n's data node (or sentinel) still runs
+// the other way than the inventory says (with TLS or without).
+func (c *Cluster) switchPending(n *Node, sentinel bool) bool {
+	if c.tls == nil {
+		return false
+	}
 	c.tls.mu.Lock()
-	delete(c.tls.plain, serverKey{n, sentinel})
+	defer c.tls.mu.Unlock()
+	return c.tls.pending[serverKey{n, sentinel}]
+}
+
+// renderTLS is how n's config of one server is rendered: as it runs while
+// its switch is pending, else as the inventory says.
+func (c *Cluster) renderTLS(n *Node, sentinel bool) render.TLSMode {
+	switch {
+	case !c.switchPending(n, sentinel):
+		return render.TLSAsInventory
+	case c.Inv.TLS.Enabled:
+		return render.TLSOff
+	}
+	return render.TLSOn
+}
+
+// switched records that n's data node (or sentinel) now runs as the
+// inventory says, and drops its client, which spoke the other way.
+func (c *Cluster) switched(n *Node, sentinel bool) {
+	c.tls.mu.Lock()
+	delete(c.tls.pending, serverKey{n, sentinel})
 	c.tls.mu.Unlock()
 	c.forgetClient(n, sentinel)
 }
@@ -71,21 +94,22 @@ func (r *upRun) tlsBuildRestarts() {
 	}
 }
 
-// switchToTLS runs stages 2 and 3 for the servers that still run without
-// TLS, and verifies the cluster over TLS.
-func (r *upRun) switchToTLS(ctx context.Context) error {
+// switchTLS runs stages 2 and 3 for the servers that still run the other
+// way than the inventory says (to TLS, or back to plaintext), and verifies
+// the cluster as it now speaks.
+func (r *upRun) switchTLS(ctx context.Context) error {
 	c := r.c
 	if c.tls == nil {
 		return nil
 	}
 	var data, sentinels []*Node
 	for _, n := range append([]*Node{r.master}, r.replicas()...) {
-		if c.runsPlain(n, false) {
+		if c.switchPending(n, false) {
 			data = append(data, n)
 		}
 	}
 	for _, n := range c.Nodes {
-		if c.runsPlain(n, true) {
+		if c.switchPending(n, true) {
 			sentinels = append(sentinels, n)
 		}
 	}
@@ -94,14 +118,21 @@ func (r *upRun) switchToTLS(ctx context.Context) error {
 	}
 	if !r.opts.DryRun {
 		if h := c.CheckHealth(ctx, nil); h.Verdict != Healthy {
-			return fmt.Errorf("the cluster is to switch to TLS, but it is %s; refusing to switch until it is healthy: %s", h.Verdict, h.ProblemsText())
+			return fmt.Errorf("the cluster is to switch TLS %s, but it is %s; refusing to switch until it is healthy: %s", onOff(c.Inv.TLS.Enabled), h.Verdict, h.ProblemsText())
 		}
 	}
-	t := render.NewTLSConf(c.Inv)
+	port := fmt.Sprint(c.Inv.Redis.Port)
 	for _, n := range data {
-		err := r.change(n, "", func() error { return r.switchDataTLS(ctx, n, t) },
-			"switch %s to TLS live: load its certificate, then CONFIG SET port 0 tls-port %d tls-replication yes (open connections stay)",
-			c.Layout.RedisService, c.Inv.Redis.Port)
+		var err error
+		if c.Inv.TLS.Enabled {
+			err = r.change(n, "", func() error { return r.switchData(ctx, n) },
+				"switch %s to TLS live: load its certificate, then CONFIG SET port 0 tls-port %s tls-replication yes (open connections stay)",
+				c.Layout.RedisService, port)
+		} else {
+			err = r.change(n, "", func() error { return r.switchData(ctx, n) },
+				"switch %s back to plaintext live: CONFIG SET tls-port 0 port %s tls-replication no (open connections stay)",
+				c.Layout.RedisService, port)
+		}
 		if err != nil {
 			return err
 		}
@@ -111,8 +142,12 @@ func (r *upRun) switchToTLS(ctx context.Context) error {
 		for _, n := range sentinels {
 			names = append(names, n.Spec.Name)
 		}
-		err := r.change(nil, "", func() error { return r.switchSentinelsTLS(ctx, sentinels) },
-			"restart %s on %s together, with TLS (no failover can start while they restart)", c.Layout.SentinelService, strings.Join(names, ", "))
+		with := "with TLS"
+		if !c.Inv.TLS.Enabled {
+			with = "without TLS"
+		}
+		err := r.change(nil, "", func() error { return r.switchSentinels(ctx, sentinels) },
+			"restart %s on %s together, %s (no failover can start while they restart)", c.Layout.SentinelService, strings.Join(names, ", "), with)
 		if err != nil {
 			return err
 		}
@@ -123,38 +158,65 @@ func (r *upRun) switchToTLS(ctx context.Context) error {
 	return c.Verify(ctx, r.master, r.opts.SyncTimeout)
 }
 
-// switchDataTLS flips one data node's listener to TLS (stage 2).
-func (r *upRun) switchDataTLS(ctx context.Context, n *Node, t *render.TLSConf) error {
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
+}
+
+// switchData flips one data node's listener (stage 2): to TLS after
+// loading its certificate, or back to plaintext. Redis applies the
+// settings of one CONFIG SET in order, so the listener to close comes
+// first and the port is free for the other.
+func (r *upRun) switchData(ctx context.Context, n *Node) error {
 	c := r.c
 	cl := c.Data(n)
-	load := command("CONFIG", "SET", "tls-cert-file", t.CertFile, "tls-key-file", t.KeyFile, "tls-ca-cert-file", t.CAFile, "tls-auth-clients", t.AuthClients)
-	if err := load(ctx, cl); err != nil {
-		return fmt.Errorf("%s: load the TLS certificate: %w", n.Spec.Name, err)
+	port := fmt.Sprint(c.Inv.Redis.Port)
+	flip := command("CONFIG", "SET", "tls-port", "0", "port", port, "tls-replication", "no")
+	if c.Inv.TLS.Enabled {
+		t := render.NewTLSConf(c.Inv)
+		load := command("CONFIG", "SET", "tls-cert-file", t.CertFile, "tls-key-file", t.KeyFile, "tls-ca-cert-file", t.CAFile, "tls-auth-clients", t.AuthClients)
+		if err := load(ctx, cl); err != nil {
+			return fmt.Errorf("%s: load the TLS certificate: %w", n.Spec.Name, err)
+		}
+		flip = command("CONFIG", "SET", "port", "0", "tls-port", port, "tls-replication", "yes")
 	}
-	flip := command("CONFIG", "SET", "port", "0", "tls-port", fmt.Sprint(c.Inv.Redis.Port), "tls-replication", "yes")
 	if err := flip(ctx, cl); err != nil {
-		return fmt.Errorf("%s: switch to TLS: %w", n.Spec.Name, err)
+		return fmt.Errorf("%s: switch TLS %s: %w", n.Spec.Name, onOff(c.Inv.TLS.Enabled), err)
+	}
+	if !c.Inv.TLS.Enabled {
+		// Back to the defaults, so that no CONFIG REWRITE (Sentinel's
+		// included) writes the TLS files into the config again.
+		reset := command("CONFIG", "SET", "tls-cert-file", "", "tls-key-file", "", "tls-ca-cert-file", "", "tls-auth-clients", "yes")
+		if err := reset(ctx, cl); err != nil {
+			return fmt.Errorf("%s: forget the TLS files: %w", n.Spec.Name, err)
+		}
 	}
 	// The connection that ran CONFIG SET is still open: save through it.
 	if err := command("CONFIG", "REWRITE")(ctx, cl); err != nil {
-		return fmt.Errorf("%s: save the switch to TLS: %w", n.Spec.Name, err)
+		return fmt.Errorf("%s: save the switch: %w", n.Spec.Name, err)
 	}
-	c.switchedToTLS(n, false)
+	c.switched(n, false)
 	if err := c.Data(n).Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("%s: switched to TLS, but it does not answer over TLS: %w", n.Spec.Name, err)
+		return fmt.Errorf("%s: switched TLS %s, but it does not answer so: %w", n.Spec.Name, onOff(c.Inv.TLS.Enabled), err)
 	}
 	// CONFIG REWRITE writes its own way; bring the file in line.
 	if err := r.rewriteIfChanged(ctx, n, c.Layout.RedisConf); err != nil {
 		return err
 	}
-	c.P.Printf(n.Spec.Name, "%s serves TLS on port %d; its plaintext port is closed", c.Layout.RedisService, c.Inv.Redis.Port)
+	if c.Inv.TLS.Enabled {
+		c.P.Printf(n.Spec.Name, "%s serves TLS on port %s; its plaintext port is closed", c.Layout.RedisService, port)
+	} else {
+		c.P.Printf(n.Spec.Name, "%s serves plaintext on port %s; its TLS port is closed", c.Layout.RedisService, port)
+	}
 	return nil
 }
 
-// switchSentinelsTLS restarts the sentinels together with their TLS
-// config (stage 3): each is stopped, its file merged with TLS (its state
-// kept), and started.
-func (r *upRun) switchSentinelsTLS(ctx context.Context, sentinels []*Node) error {
+// switchSentinels restarts the sentinels together with their new config
+// (stage 3): each is stopped, its file merged (its state kept), and
+// started.
+func (r *upRun) switchSentinels(ctx context.Context, sentinels []*Node) error {
 	c := r.c
 	if err := eachHost(ctx, sentinels, nodeName, "stop the sentinel", func(ctx context.Context, n *Node) error {
 		_, err := c.stopService(ctx, n, c.Layout.SentinelService, c.Layout.SentinelPid)
@@ -163,16 +225,16 @@ func (r *upRun) switchSentinelsTLS(ctx context.Context, sentinels []*Node) error
 		return err
 	}
 	for _, n := range sentinels {
-		c.switchedToTLS(n, true)
+		c.switched(n, true)
 	}
-	return eachHost(ctx, sentinels, nodeName, "start the sentinel with TLS", func(ctx context.Context, n *Node) error {
+	return eachHost(ctx, sentinels, nodeName, "start the sentinel", func(ctx context.Context, n *Node) error {
 		if err := r.rewriteIfChanged(ctx, n, c.Layout.SentinelConf); err != nil {
 			return err
 		}
 		if _, _, err := c.startService(ctx, n, c.Layout.SentinelService, c.Layout.SentinelPid); err != nil {
 			return err
 		}
-		c.P.Printf(n.Spec.Name, "%s restarted with TLS", c.Layout.SentinelService)
+		c.P.Printf(n.Spec.Name, "%s restarted with TLS %s", c.Layout.SentinelService, onOff(c.Inv.TLS.Enabled))
 		return nil
 	})
 }

@@ -154,7 +154,7 @@ func Up(ctx context.Context, inv *inventory.Inventory, opts UpOptions) (*Summary
 		{"start the sentinels", r.startSentinels},
 		{"remove hosts", r.removeDeparted},
 		{"rolling restart", r.rollingRestart},
-		{"switch to TLS", r.switchToTLS},
+		{"switch TLS on or off", r.switchTLS},
 		{"verify", r.verify},
 	}
 	defer func() {
@@ -304,10 +304,6 @@ func (r *upRun) checkHosts(ctx context.Context) error {
 		}
 		if c.Inv.TLS.Enabled && !f.LibSSL {
 			fail("no OpenSSL library (libssl.so) found, which Redis built with TLS needs to run; install libssl3 (Debian, Ubuntu) or openssl-libs (RHEL, Fedora)")
-		}
-		if !c.Inv.TLS.Enabled && (f.RedisPid > 0 && f.RedisConfTLS || f.SentinelPid > 0 && f.SentinelConfTLS) {
-			fail("%s runs with TLS, and the inventory wants it without (tls.enabled): switching a running cluster back to plaintext is not supported yet; "+
-				"set tls.enabled back, or uninstall (uninstall --backup keeps the data) and set the cluster up again", c.Layout.RedisService)
 		}
 		r.opts.Progress.Printf(n.Spec.Name, "%s %s %s, %s, %s%s", f.OSID, f.OSVersion, f.Arch, f.Init, have, running(f))
 	}
@@ -576,14 +572,14 @@ func (r *upRun) configure(ctx context.Context) error {
 // rolling restart.
 func (r *upRun) reloadTLS(ctx context.Context, n *Node) error {
 	c := r.c
-	if n.Facts.RedisPid > 0 && !c.runsPlain(n, false) {
+	if n.Facts.RedisPid > 0 && c.speaksTLS(n, false) {
 		t := render.NewTLSConf(c.Inv)
 		do := command("CONFIG", "SET", "tls-cert-file", t.CertFile, "tls-key-file", t.KeyFile, "tls-ca-cert-file", t.CAFile)
 		if err := r.change(n, "", func() error { return do(ctx, c.Data(n)) }, "live: reload the TLS certificate of %s (CONFIG SET tls-cert-file)", c.Layout.RedisService); err != nil {
 			return err
 		}
 	}
-	if n.Spec.Sentinel && n.Facts.SentinelPid > 0 && !c.runsPlain(n, true) {
+	if n.Spec.Sentinel && n.Facts.SentinelPid > 0 && c.speaksTLS(n, true) {
 		r.mu.Lock()
 		r.sentinelRestarts[n] = append(r.sentinelRestarts[n], "the TLS certificate")
 		r.mu.Unlock()

@@ -461,6 +461,49 @@ func TestTLSSwitch(t *testing.T) {
 		t.Errorf("up after the switch restarted: %v -> %v", before, after)
 	}
 	testFailover(t, inv, "manual")
+
+	// And back: tls.enabled false again, under the same kind of writer.
+	// The TLS build stays (it serves plaintext too): no restart but the
+	// sentinels'.
+	p = mustRun(t, plainInv, "plan")
+	for _, want := range []string{"switch redis_7000 back to plaintext live", "restart sentinel_8000 on node1, node2, node3 together, without TLS"} {
+		if !strings.Contains(p.stdout+p.stderr, want) {
+			t.Errorf("plan does not say %q:\n%s", want, p.stdout+p.stderr)
+		}
+	}
+	before = pids(t)
+	w = startSwitchWriter(t, caFile)
+	r = mustRun(t, plainInv, "up")
+	t.Logf("MEASURE up switching a running cluster back to plaintext: %s", r.took.Round(100*time.Millisecond))
+	acked, gap, _ = w.stop()
+	t.Setenv("E2E_TLS_CA", "")
+	master = currentMaster(t)
+	missing = w.missing(t, addr(master, redisPort))
+	t.Logf("MEASURE writer during the switch back to plaintext: %d writes acknowledged, %d missing, longest wait between two %s (from %s), %d errors (%s)",
+		acked, missing, gap.Round(10*time.Millisecond), w.gapStart().Format("15:04:05.000"), w.errors(), w.firstErrors())
+	if acked < 100 || missing != 0 {
+		t.Errorf("switch back: %d writes acknowledged, %d missing", acked, missing)
+	}
+	after := pids(t)
+	for k, v := range before {
+		if restarted := after[k] != v; restarted != strings.HasSuffix(k, "/sentinel") {
+			t.Errorf("%s: pid %s -> %s across the switch back (only sentinels restart)", k, v, after[k])
+		}
+	}
+	checkSeedState(t, master) // plaintext now
+	for _, h := range labHosts() {
+		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 2 * time.Second}, Config: &tls.Config{InsecureSkipVerify: true}}
+		ctx, cancel := ctx5()
+		if conn, err := d.DialContext(ctx, "tcp", addr(h, redisPort)); err == nil {
+			conn.Close()
+			t.Errorf("%s: port %d still completes a TLS handshake", h.Name, redisPort)
+		}
+		cancel()
+	}
+	r = mustRun(t, plainInv, "up")
+	if got := applied(r.stdout + r.stderr); len(got) > 0 {
+		t.Errorf("up after the switch back changed: %v", got)
+	}
 }
 
 // switchWriter writes through the sentinels like startWriter, with a

@@ -95,9 +95,7 @@ func NewRedisConfWith(inv *inventory.Inventory, h *inventory.Host, masterAddr, i
 		c.Extra = append(c.Extra, Directive{Name: d.Name, Args: args})
 	}
 	c.DisklessSyncMaxReplicas = disklessSyncMaxReplicas(inv, inv.Redis.Version)
-	if !o.PlainRedis {
-		c.TLS = NewTLSConf(inv)
-	}
+	c.TLS = tlsFor(inv, o.RedisTLS)
 	return c, nil
 }
 
@@ -178,9 +176,7 @@ func NewSentinelConfWith(inv *inventory.Inventory, h *inventory.Host, masterAddr
 	if inv.Redis.ACL() {
 		c.AuthUser, c.AuthPass = acl.Sentinel, o.Credentials.Sentinel
 	}
-	if !o.PlainSentinel {
-		c.TLS = NewTLSConf(inv)
-	}
+	c.TLS = tlsFor(inv, o.SentinelTLS)
 	setDaemon(initSystem, &c.Daemonize, &c.Supervised)
 	return c, nil
 }
@@ -251,10 +247,10 @@ type HostOptions struct {
 	Credentials *Credentials
 	// TLS are the host's TLS files on a TLS cluster; nil writes none.
 	TLS *TLSFiles
-	// PlainRedis and PlainSentinel render the data node's or the
-	// sentinel's config without TLS on a TLS cluster: for a server that
-	// still runs without it while up switches the cluster to TLS.
-	PlainRedis, PlainSentinel bool
+	// RedisTLS and SentinelTLS say whether the data node's and the
+	// sentinel's configs have TLS: as the inventory says, or, for a server
+	// up has yet to switch between plaintext and TLS, as it runs now.
+	RedisTLS, SentinelTLS TLSMode
 }
 
 // HostFiles returns every file redisctl writes to host h: its redis.conf,

@@ -24,12 +24,42 @@ func NewTLSConf(inv *inventory.Inventory) *TLSConf {
 	if !inv.TLS.Enabled {
 		return nil
 	}
+	return tlsConf(inv)
+}
+
+// TLSMode is whether a config is rendered with TLS.
+type TLSMode int
+
+// TLS modes of HostOptions.
+const (
+	TLSAsInventory TLSMode = iota // tls.enabled decides
+	TLSOff                        // without TLS, whatever the inventory says
+	TLSOn                         // with TLS, whatever the inventory says
+)
+
+// tlsFor is the TLS part of a config in mode m.
+func tlsFor(inv *inventory.Inventory, m TLSMode) *TLSConf {
+	switch m {
+	case TLSOff:
+		return nil
+	case TLSOn:
+		return tlsConf(inv)
+	}
+	return NewTLSConf(inv)
+}
+
+// tlsConf is the TLS part of a host's configs, enabled or not.
+func tlsConf(inv *inventory.Inventory) *TLSConf {
 	l := inv.Layout()
+	auth := inv.TLS.ClientAuth
+	if auth == "" {
+		auth = inventory.DefaultClientAuth
+	}
 	return &TLSConf{
 		CertFile:    path.Join(l.TLSDir, inventory.TLSCertFile),
 		KeyFile:     path.Join(l.TLSDir, inventory.TLSKeyFile),
 		CAFile:      path.Join(l.TLSDir, inventory.TLSCAFile),
-		AuthClients: inv.TLS.ClientAuth,
+		AuthClients: auth,
 	}
 }
 
