@@ -45,6 +45,9 @@ type PackageManager interface {
 	SystemdHeaders() string
 	// SSLHeaders is the package with OpenSSL's headers (BUILD_TLS=yes).
 	SSLHeaders() string
+	// SSLLibraryCmd installs OpenSSL's library, which a build with TLS
+	// needs to run.
+	SSLLibraryCmd() string
 }
 
 type sysvInit struct{ initDir string }
@@ -105,6 +108,12 @@ func (aptManager) BuildPackages() []string {
 func (aptManager) SystemdHeaders() string { return "libsystemd-dev" }
 func (aptManager) SSLHeaders() string     { return "libssl-dev" }
 
+// SSLLibraryCmd: the package is libssl3t64 from Debian 13 and Ubuntu 24.04
+// on (the 64-bit time_t transition), libssl3 before.
+func (m aptManager) SSLLibraryCmd() string {
+	return m.InstallCmd([]string{"libssl3t64"}) + " || " + m.InstallCmd([]string{"libssl3"})
+}
+
 // rpmManager is dnf or yum.
 type rpmManager struct{ name string }
 
@@ -115,8 +124,9 @@ func (m rpmManager) InstallCmd(pkgs []string) string {
 func (rpmManager) BuildPackages() []string {
 	return []string{"gcc", "make", "tar", "pkgconf-pkg-config"}
 }
-func (rpmManager) SystemdHeaders() string { return "systemd-devel" }
-func (rpmManager) SSLHeaders() string     { return "openssl-devel" }
+func (rpmManager) SystemdHeaders() string  { return "systemd-devel" }
+func (rpmManager) SSLHeaders() string      { return "openssl-devel" }
+func (m rpmManager) SSLLibraryCmd() string { return m.InstallCmd([]string{"openssl-libs"}) }
 
 // initSystem is the init system the facts found.
 func initSystem(f *Facts, initDir string) (InitSystem, error) {

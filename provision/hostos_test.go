@@ -97,3 +97,33 @@ func TestUpRefusesRedisWithoutSystemdSupport(t *testing.T) {
 		t.Errorf("message: %s", msg)
 	}
 }
+
+// A TLS cluster's host without OpenSSL's library gets it from its package
+// manager (Debian 13's libssl3t64, else libssl3; openssl-libs on RHEL);
+// one that has it runs nothing.
+func TestEnsureLibSSL(t *testing.T) {
+	for _, c := range []struct {
+		pkg, want string
+		have      bool
+	}{
+		{"apt", "apt-get install -y -q libssl3t64 || DEBIAN_FRONTEND=noninteractive apt-get install -y -q libssl3", false},
+		{"dnf", "dnf install -y openssl-libs", false},
+		{"apt", "", true},
+	} {
+		h := fakehost.New("node1")
+		h.Answer(`install`, fakehost.Result{})
+		n := &Node{Spec: &inventory.Host{Name: "node1"}, Host: h}
+		n.setFacts(&Facts{Init: "sysv", PkgManager: c.pkg, LibSSL: c.have}, &Manifest{}, inventory.Layout{})
+		cl := &Cluster{Inv: &inventory.Inventory{TLS: inventory.TLS{Enabled: true}}, P: testProgress(t)}
+		if err := cl.ensureLibSSL(context.Background(), n); err != nil {
+			t.Fatalf("%s: %v", c.pkg, err)
+		}
+		calls := strings.Join(h.Calls(), "\n")
+		if c.want == "" && calls != "" || c.want != "" && !strings.Contains(calls, c.want) {
+			t.Errorf("%s (library there: %t): ran %q, want %q", c.pkg, c.have, calls, c.want)
+		}
+		if !n.Facts.LibSSL {
+			t.Errorf("%s: the facts do not record the library", c.pkg)
+		}
+	}
+}

@@ -104,6 +104,9 @@ func (c *Cluster) Install(ctx context.Context, src *Source, cacheDir string) (in
 			c.P.Printf(nodes[0].Spec.Name, "using cached build of redis %s for %s (checksums verified)", c.Inv.Redis.Version, platform)
 		}
 		return eachHost(ctx, nodes, nodeName, "install redis", func(ctx context.Context, n *Node) error {
+			if err := c.ensureLibSSL(ctx, n); err != nil {
+				return err
+			}
 			if err := c.installBinaries(ctx, n, dir, sums); err != nil {
 				return err
 			}
@@ -305,6 +308,27 @@ func (c *Cluster) ensureBuildTools(ctx context.Context, n *Node) error {
 	if err := n.Host.Run(ctx, pm.InstallCmd(pkgs), nil, nil, nil); err != nil {
 		return buildToolsError(missing, pkgs, pm.Name(), err)
 	}
+	return nil
+}
+
+// needsLibSSL reports whether n lacks the OpenSSL library that the TLS
+// build needs to run.
+func (c *Cluster) needsLibSSL(n *Node) bool {
+	return c.Inv.TLS.Enabled && !n.Facts.LibSSL
+}
+
+// ensureLibSSL installs OpenSSL's library on a TLS cluster's host that
+// lacks it, with the host's package manager (check hosts refused a host
+// without one).
+func (c *Cluster) ensureLibSSL(ctx context.Context, n *Node) error {
+	if !c.needsLibSSL(n) || n.Pkg == nil {
+		return nil
+	}
+	c.P.Printf(n.Spec.Name, "installing the OpenSSL library, which Redis built with TLS needs (%s)", n.Pkg.Name())
+	if err := n.Host.Run(ctx, n.Pkg.SSLLibraryCmd(), nil, nil, nil); err != nil {
+		return fmt.Errorf("install the OpenSSL library (Redis built with TLS needs it to run): %w", err)
+	}
+	n.Facts.LibSSL = true
 	return nil
 }
 

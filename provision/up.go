@@ -302,8 +302,8 @@ func (r *upRun) checkHosts(ctx context.Context) error {
 		if n.Init == nil {
 			fail("unknown init system %q (redisctl knows SysV init and systemd)", f.Init)
 		}
-		if c.Inv.TLS.Enabled && !f.LibSSL {
-			fail("no OpenSSL library (libssl.so) found, which Redis built with TLS needs to run; install libssl3 (Debian, Ubuntu) or openssl-libs (RHEL, Fedora)")
+		if c.needsLibSSL(n) && n.Pkg == nil {
+			fail("no OpenSSL library (libssl.so) found, which Redis built with TLS needs to run, and no apt-get, dnf or yum to install it; install libssl3 (Debian, Ubuntu) or openssl-libs (RHEL, Fedora)")
 		}
 		r.opts.Progress.Printf(n.Spec.Name, "%s %s %s, %s, %s%s", f.OSID, f.OSVersion, f.Arch, f.Init, have, running(f))
 	}
@@ -409,6 +409,9 @@ func (r *upRun) install(ctx context.Context) error {
 	}
 	if r.opts.DryRun {
 		for _, n := range todo {
+			if r.c.needsLibSSL(n) {
+				r.change(n, "", nil, "install the OpenSSL library with %s (Redis built with TLS needs it)", n.Pkg.Name())
+			}
 			r.change(n, "", nil, "%s", what(n))
 		}
 		return nil
