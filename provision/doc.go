@@ -29,11 +29,16 @@
 //   - backup.go, restore.go, up_backup.go: a backup from a replica in sync
 //     with its sha256 and key count, loading one back on the master, and
 //     up's backup before it changes a live cluster.
+//   - users.go, aclapply.go, rotate.go, clusterpw.go: ACL users, their
+//     live changes, and password rotation.
+//   - tls.go, tlsswitch.go: a TLS cluster's CA and certificates, redisctl's
+//     TLS connections, and switching a running cluster to TLS and back.
 //   - progress.go, parallel.go, sshconnect.go: output and debug log, running
 //     on every host at once, the SSH connector.
 //
 // Subpackages: inventory (what the operator wrote), render (the files
-// written to hosts), redisx (Redis clients through SSH, INFO parsing),
+// written to hosts), redisx (Redis clients through SSH, with TLS, and INFO
+// parsing), acl (users and the rotation steps), tlsca (certificates),
 // remote (the Host interface) with sshhost and fakehost, and e2e (the lab
 // tests).
 package provision
