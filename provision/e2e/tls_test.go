@@ -207,6 +207,26 @@ func TestTLS(t *testing.T) {
 		}
 	})
 
+	t.Run("backup and restore over TLS", func(t *testing.T) {
+		waitHealthy(t, inv)
+		m := currentMaster(t)
+		replicas := len(labHosts()) - 1
+		flushAll(t, m, replicas) // checkKeys counts every key
+		writeKeys(t, m, replicas)
+		bdir := t.TempDir()
+		r := mustRun(t, inv, "backup", "--to", bdir, "-o", "json")
+		var b backupDoc
+		if err := json.Unmarshal([]byte(r.stdout), &b); err != nil || b.Keys < restoreKeys {
+			t.Fatalf("backup: %v %+v", err, b)
+		}
+		flushAll(t, m, replicas)
+		mustRun(t, inv, "restore", "--from", b.File, "--yes")
+		for _, h := range labHosts() {
+			checkKeys(t, h)
+		}
+		waitHealthy(t, inv)
+	})
+
 	for _, mode := range []string{"stop", "kill", "pause", "manual"} {
 		t.Run("failover-test --mode "+mode, func(t *testing.T) { testFailover(t, inv, mode) })
 	}
