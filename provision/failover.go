@@ -168,6 +168,10 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 	p.Printf("", "every sentinel names %s after %.1fs", newMaster.Spec, rep.AgreementSeconds)
 
 	p.Printf("", "==> verify the new topology")
+	// Sentinel ends the promoted node's client connections as it promotes
+	// it (CLIENT KILL TYPE normal), and a pooled connection through SSH
+	// cannot be seen to be dead before it is used: ask on new ones.
+	c.forgetClient(newMaster, false)
 	var others []*Node
 	for _, n := range c.Nodes {
 		if n != newMaster && n != old {
