@@ -112,8 +112,8 @@ if [ -x %[1]s/redis-server ]; then printf 'redis_version_line='; %[1]s/redis-ser
   if [ -n "$_sd" ] && grep -q libsystemd %[1]s/redis-server 2>/dev/null; then echo redis_systemd=yes; fi
   if grep -q 'libssl\.so' %[1]s/redis-server 2>/dev/null; then echo redis_tls=yes; fi; fi
 if pkg-config --exists openssl 2>/dev/null; then echo ssl_headers=yes; fi
-if grep -qs '^tls-port' %[11]s; then echo redis_conf_tls=yes; fi
-if grep -qs '^tls-port' %[12]s; then echo sentinel_conf_tls=yes; fi
+for f in %[11]s %[12]s; do if [ -f "$f" ] && [ ! -L "$f" ] && dd if="$f" iflag=nofollow bs=65536 status=none 2>/dev/null | grep -q '^tls-port'; then
+  case "$f" in %[11]s) echo redis_conf_tls=yes;; *) echo sentinel_conf_tls=yes;; esac; fi; done
 for f in /lib/*/libssl.so.* /usr/lib/*/libssl.so.* /lib64/libssl.so.* /usr/lib64/libssl.so.* /usr/lib/libssl.so.*; do if [ -e "$f" ]; then echo libssl=yes; break; fi; done
 if id -u redis >/dev/null 2>&1; then echo redis_user=yes; fi
 %[7]s

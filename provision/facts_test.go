@@ -246,3 +246,50 @@ func TestFactsScriptReadsManifests(t *testing.T) {
 		t.Errorf("a manifest the script could not read was kept: %q", f.manifestData)
 	}
 }
+
+// The facts say whether each config has a tls-port line. The configs live
+// in a directory the redis user can write, so a config that is a link is
+// not read (root would otherwise read the link's target).
+func TestFactsScriptConfigTLS(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	l := testInventory(t).Layout()
+	l.StateDir, l.DataDir = t.TempDir(), t.TempDir()
+	dir := t.TempDir()
+	l.RedisConf, l.SentinelConf = filepath.Join(dir, "redis_7000.conf"), filepath.Join(dir, "sentinel_8000.conf")
+	target := filepath.Join(t.TempDir(), "target.conf")
+	if err := os.WriteFile(target, []byte("tls-port 8000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	facts := func() *Facts {
+		t.Helper()
+		out, err := exec.Command(sh, "-c", factsScript(l, 1, 1, "dump.rdb")).Output()
+		if err != nil {
+			t.Fatalf("facts script: %v\n%s", err, out)
+		}
+		return parseFacts(string(out), 1, 1)
+	}
+	if err := os.WriteFile(l.RedisConf, []byte("port 0\ntls-port 7000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, l.SentinelConf); err != nil {
+		t.Fatal(err)
+	}
+	if f := facts(); !f.RedisConfTLS || f.SentinelConfTLS {
+		t.Errorf("redis conf TLS %v (want true), sentinel conf (a link) TLS %v (want false)", f.RedisConfTLS, f.SentinelConfTLS)
+	}
+	if err := os.Remove(l.SentinelConf); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(l.SentinelConf, []byte("port 8000\n# tls-port 8000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(l.RedisConf, []byte("port 7000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if f := facts(); f.RedisConfTLS || f.SentinelConfTLS {
+		t.Errorf("plaintext configs read as TLS: redis %v, sentinel %v", f.RedisConfTLS, f.SentinelConfTLS)
+	}
+}
