@@ -210,3 +210,29 @@ func TestConnectInfoTLS(t *testing.T) {
 		}
 	}
 }
+
+// With tls.plaintext, connect-info names the data nodes' plaintext port
+// (table, env and JSON); without it, it says nothing of one.
+func TestConnectInfoPlaintextPort(t *testing.T) {
+	inv, _ := connectInventory(t)
+	data, err := os.ReadFile(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"table": "plaintext port  7100 on every data node", "env": "REDIS_PLAINTEXT_PORT=7100\n", "json": `"plaintext_port": 7100`}
+	for format := range want {
+		if code, out, stderr := execute(t, nil, "connect-info", "-i", inv, "-o", format); code != 0 || strings.Contains(strings.ToLower(out), "plaintext port") || strings.Contains(strings.ToLower(out), "plaintext_port") {
+			t.Errorf("-o %s without TLS: exit %d (%s), and no plaintext port wanted in:\n%s", format, code, stderr, out)
+		}
+	}
+	data = []byte(strings.Replace(string(data), "hosts:", "tls:\n  enabled: true\n  plaintext: true\n  plaintext_port: 7100\nhosts:", 1))
+	if err := os.WriteFile(inv, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for format, part := range want {
+		code, out, stderr := execute(t, nil, "connect-info", "-i", inv, "-o", format)
+		if code != 0 || !strings.Contains(out, part) {
+			t.Errorf("-o %s: exit %d (%s), want %q in:\n%s", format, code, stderr, part, out)
+		}
+	}
+}

@@ -254,7 +254,7 @@ func (c *Cluster) GatherFacts(ctx context.Context) error {
 	return eachHost(ctx, c.Nodes, nodeName, "gather facts", func(ctx context.Context, n *Node) error {
 		var f *Facts
 		if out, ok := c.takeFactsOutput(n); ok {
-			f = parseFacts(out, c.Inv.Redis.Port, c.Inv.Sentinel.Port)
+			f = parseFacts(out, portsOf(c.Inv))
 		} else {
 			var err error
 			if f, err = GatherFacts(ctx, n.Host, c.Inv); err != nil {

@@ -20,7 +20,11 @@ type ConnectInfo struct {
 	Sentinels  []string `json:"sentinels"` // host:port, inventory order
 	TLS        bool     `json:"tls"`
 	CAFile     string   `json:"ca_file"` // "" while TLS is off
-	User       string   `json:"user"`
+	// PlaintextPort is the data nodes' plaintext port beside TLS
+	// (tls.plaintext), for clients that connect to a node directly while
+	// they move to TLS: the sentinels name only TLS ports.
+	PlaintextPort int    `json:"plaintext_port,omitempty"`
+	User          string `json:"user"`
 	// PasswordFile is where the generated password is stored on this
 	// machine ("" when the inventory gives it).
 	PasswordFile string `json:"password_file,omitempty"`
@@ -47,7 +51,7 @@ func ConnectInfoFor(inv *inventory.Inventory, showSecret bool) (*ConnectInfo, er
 // inventory keeps it; "" means the first application user. Without ACL
 // users the only user is default.
 func ConnectInfoForUser(inv *inventory.Inventory, user string, showSecret bool) (*ConnectInfo, error) {
-	ci := &ConnectInfo{MasterName: inv.Name, User: "default", TLS: inv.TLS.Enabled}
+	ci := &ConnectInfo{MasterName: inv.Name, User: "default", TLS: inv.TLS.Enabled, PlaintextPort: inv.TLS.DataPlaintextPort()}
 	if ci.TLS {
 		ci.CAFile = inv.TLS.CAFile
 		if inv.TLS.Generated() {
@@ -183,6 +187,9 @@ func (ci *ConnectInfo) writeTable(w io.Writer) {
 	fmt.Fprintf(tw, "sentinels\t%s\n", strings.Join(ci.Sentinels, " "))
 	fmt.Fprintf(tw, "tls\t%t\n", ci.TLS)
 	fmt.Fprintf(tw, "ca file\t%s\n", ca)
+	if ci.PlaintextPort != 0 {
+		fmt.Fprintf(tw, "plaintext port\t%d on every data node, while clients move to TLS (the sentinels name TLS ports only)\n", ci.PlaintextPort)
+	}
 	fmt.Fprintf(tw, "user\t%s\n", ci.User)
 	fmt.Fprintf(tw, "password\t%s\n", ci.passwordText())
 	if ci.SeparateSentinelPassword {
@@ -196,6 +203,9 @@ func (ci *ConnectInfo) writeEnv(w io.Writer) {
 	fmt.Fprintf(w, "REDIS_SENTINELS=%s\n", remote.Quote(strings.Join(ci.Sentinels, ",")))
 	fmt.Fprintf(w, "REDIS_TLS=%t\n", ci.TLS)
 	fmt.Fprintf(w, "REDIS_CA_FILE=%s\n", remote.Quote(ci.CAFile))
+	if ci.PlaintextPort != 0 {
+		fmt.Fprintf(w, "REDIS_PLAINTEXT_PORT=%d\n", ci.PlaintextPort)
+	}
 	fmt.Fprintf(w, "REDIS_USERNAME=%s\n", remote.Quote(ci.User))
 	if ci.Password != "" {
 		fmt.Fprintf(w, "%s=%s\n", passwordEnv, remote.Quote(ci.Password))

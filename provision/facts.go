@@ -42,6 +42,7 @@ type Facts struct {
 	SentinelPid                   int    // live pid from the sentinel pid file, 0 if not running
 	RedisPortOwner                string // process listening on the redis port ("" if free)
 	SentinelPortOwner             string // process listening on the sentinel port ("" if free)
+	PlaintextPortOwner            string // process listening on tls.plaintext_port ("" if free or none)
 	// Missing are the directories and log files of the layout that are
 	// not there (or are links), as prepareHost would create them; valid
 	// when MissingChecked (facts read by this version of the script).
@@ -99,7 +100,7 @@ func platformPart(s string) bool {
 // at once): uname, redis-server --version, id, a readlink per live pid,
 // one ss for both ports, a dd and a base64 per file read; what needs
 // parsing is parsed by parseFacts, not by sed in the script.
-func factsScript(l inventory.Layout, redisPort, sentinelPort int, rdb string) string {
+func factsScript(l inventory.Layout, ports factPorts, rdb string) string {
 	return fmt.Sprintf(`
 if [ -r /etc/os-release ]; then . /etc/os-release; fi
 echo "os_id=${ID:-unknown}"; echo "os_version=${VERSION_ID:-}"; echo "os_like=${ID_LIKE:-}"
@@ -112,23 +113,23 @@ if [ -x %[1]s/redis-server ]; then printf 'redis_version_line='; %[1]s/redis-ser
   if [ -n "$_sd" ] && grep -q libsystemd %[1]s/redis-server 2>/dev/null; then echo redis_systemd=yes; fi
   if grep -q 'libssl\.so' %[1]s/redis-server 2>/dev/null; then echo redis_tls=yes; fi; fi
 if pkg-config --exists openssl 2>/dev/null; then echo ssl_headers=yes; fi
-for f in %[11]s %[12]s; do if [ -f "$f" ] && [ ! -L "$f" ] && dd if="$f" iflag=nofollow bs=65536 status=none 2>/dev/null | grep -q '^tls-port'; then
-  case "$f" in %[11]s) echo redis_conf_tls=yes;; *) echo sentinel_conf_tls=yes;; esac; fi; done
+for f in %[10]s %[11]s; do if [ -f "$f" ] && [ ! -L "$f" ] && dd if="$f" iflag=nofollow bs=65536 status=none 2>/dev/null | grep -q '^tls-port'; then
+  case "$f" in %[10]s) echo redis_conf_tls=yes;; *) echo sentinel_conf_tls=yes;; esac; fi; done
 for f in /lib/*/libssl.so.* /usr/lib/*/libssl.so.* /lib64/libssl.so.* /usr/lib64/libssl.so.* /usr/lib/libssl.so.*; do if [ -e "$f" ]; then echo libssl=yes; break; fi; done
 if id -u redis >/dev/null 2>&1; then echo redis_user=yes; fi
-%[7]s
+%[6]s
 printf 'redis_pid='; live_pid %[2]s %[1]s/redis-server; echo
 printf 'sentinel_pid='; live_pid %[3]s %[1]s/redis-server; echo
 if command -v ss >/dev/null 2>&1; then
-  echo listen_begin; ss -Hltnp '( sport = :%[4]d or sport = :%[5]d )' 2>/dev/null; echo listen_end
+  echo listen_begin; ss -Hltnp '( %[4]s )' 2>/dev/null; echo listen_end
 fi
-f=%[8]s; if [ -f "$f" ] && [ ! -L "$f" ]; then printf 'rdb_b64='; dd if="$f" iflag=nofollow bs=9 count=1 status=none 2>/dev/null | base64 -w0; echo; fi
-for f in %[6]s/*.manifest.json %[6]s/manifest.json; do if [ -f "$f" ] && [ ! -L "$f" ]; then echo "manifest=${f##*/}"
+f=%[7]s; if [ -f "$f" ] && [ ! -L "$f" ]; then printf 'rdb_b64='; dd if="$f" iflag=nofollow bs=9 count=1 status=none 2>/dev/null | base64 -w0; echo; fi
+for f in %[5]s/*.manifest.json %[5]s/manifest.json; do if [ -f "$f" ] && [ ! -L "$f" ]; then echo "manifest=${f##*/}"
   printf 'manifest_b64=%%s ' "${f##*/}"; dd if="$f" iflag=nofollow bs=65536 status=none 2>/dev/null | base64 -w0; echo; fi; done
-for d in %[9]s; do [ -d "$d" ] && [ ! -L "$d" ] || echo "missing=$d"; done
-for f in %[10]s; do [ -e "$f" ] && [ ! -L "$f" ] || echo "missing=$f"; done
+for d in %[8]s; do [ -d "$d" ] && [ ! -L "$d" ] || echo "missing=$d"; done
+for f in %[9]s; do [ -e "$f" ] && [ ! -L "$f" ] || echo "missing=$f"; done
 echo missing_checked=yes
-`, l.BinDir, l.RedisPid, l.SentinelPid, redisPort, sentinelPort, l.StateDir, livePidFunc, remote.Quote(path.Join(l.DataDir, rdb)),
+`, l.BinDir, l.RedisPid, l.SentinelPid, ports.filter(), l.StateDir, livePidFunc, remote.Quote(path.Join(l.DataDir, rdb)),
 		quoteAll(l.ConfDir, path.Dir(l.DataDir), l.DataDir, l.SentinelDir, l.TLSDir), quoteAll(l.RedisLog, l.SentinelLog), remote.Quote(l.RedisConf), remote.Quote(l.SentinelConf))
 }
 
@@ -142,14 +143,33 @@ func quoteAll(words ...string) string {
 
 // GatherFacts reads a host's facts in one round trip.
 func GatherFacts(ctx context.Context, h remote.Host, inv *inventory.Inventory) (*Facts, error) {
-	out, err := remote.Output(ctx, h, factsScript(inv.Layout(), inv.Redis.Port, inv.Sentinel.Port, rdbFile(inv)))
+	out, err := remote.Output(ctx, h, factsScript(inv.Layout(), portsOf(inv), rdbFile(inv)))
 	if err != nil {
 		return nil, fmt.Errorf("gather facts: %w", err)
 	}
-	return parseFacts(out, inv.Redis.Port, inv.Sentinel.Port), nil
+	return parseFacts(out, portsOf(inv)), nil
 }
 
-func parseFacts(out string, redisPort, sentinelPort int) *Facts {
+// factPorts are the ports whose listeners the facts name.
+type factPorts struct {
+	redis, sentinel int
+	plaintext       int // tls.plaintext_port, 0 for none
+}
+
+func portsOf(inv *inventory.Inventory) factPorts {
+	return factPorts{inv.Redis.Port, inv.Sentinel.Port, inv.TLS.DataPlaintextPort()}
+}
+
+// filter is the ss filter for the listeners on the ports.
+func (p factPorts) filter() string {
+	f := fmt.Sprintf("sport = :%d or sport = :%d", p.redis, p.sentinel)
+	if p.plaintext != 0 {
+		f += fmt.Sprintf(" or sport = :%d", p.plaintext)
+	}
+	return f
+}
+
+func parseFacts(out string, ports factPorts) *Facts {
 	f := &Facts{Init: "sysv"}
 	var listen []string
 	inListen := false
@@ -226,8 +246,11 @@ func parseFacts(out string, redisPort, sentinelPort int) *Facts {
 			}
 		}
 	}
-	f.RedisPortOwner = portOwner(listen, redisPort)
-	f.SentinelPortOwner = portOwner(listen, sentinelPort)
+	f.RedisPortOwner = portOwner(listen, ports.redis)
+	f.SentinelPortOwner = portOwner(listen, ports.sentinel)
+	if ports.plaintext != 0 {
+		f.PlaintextPortOwner = portOwner(listen, ports.plaintext)
+	}
 	return f
 }
 

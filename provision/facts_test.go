@@ -44,7 +44,7 @@ future_key=ignored
 		RedisVersion: "7.0.15", RedisEngine: "redis", RedisSystemd: true, RedisUser: true, RedisPid: 4100, SentinelPid: 4200,
 		RedisPortOwner: "redis-server[4100]", SentinelPortOwner: "redis-sentinel[4200]", Manifests: []string{"mymaster.manifest.json", "other.manifest.json"},
 	}
-	got := parseFacts(out, 7000, 8000)
+	got := parseFacts(out, factPorts{redis: 7000, sentinel: 8000})
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("parseFacts:\n got %+v\nwant %+v", got, want)
 	}
@@ -70,7 +70,7 @@ future_key=ignored
 
 	// A bare host: nothing found means nothing installed or running, and
 	// SysV unless systemd was seen.
-	if got := parseFacts("os_id=debian\nos_version=\r\narch=x86_64\n", 7000, 8000); !reflect.DeepEqual(got, &Facts{OSID: "debian", Arch: "x86_64", Init: "sysv"}) {
+	if got := parseFacts("os_id=debian\nos_version=\r\narch=x86_64\n", factPorts{redis: 7000, sentinel: 8000}); !reflect.DeepEqual(got, &Facts{OSID: "debian", Arch: "x86_64", Init: "sysv"}) {
 		t.Errorf("bare host: %+v", got)
 	}
 }
@@ -108,7 +108,7 @@ func TestMissingFromFacts(t *testing.T) {
 	inv := testInventory(t)
 	c := &Cluster{Inv: inv, Layout: inv.Layout()}
 	l := c.Layout
-	f := parseFacts("missing="+l.DataDir+"\nmissing="+l.SentinelDir+"\nmissing="+l.SentinelLog+"\nmissing="+l.RedisLog+"\nmissing_checked=yes\n", 7000, 8000)
+	f := parseFacts("missing="+l.DataDir+"\nmissing="+l.SentinelDir+"\nmissing="+l.SentinelLog+"\nmissing="+l.RedisLog+"\nmissing_checked=yes\n", factPorts{redis: 7000, sentinel: 8000})
 	spec := inv.Hosts[1]
 	n := &Node{Spec: &spec, Facts: f}
 	spec.Sentinel = false
@@ -153,7 +153,7 @@ func TestFactsScriptRunsLocally(t *testing.T) {
 		t.Skip("no sh")
 	}
 	inv := testInventory(t)
-	script := factsScript(inv.Layout(), 7000, 8000, "dump.rdb")
+	script := factsScript(inv.Layout(), factPorts{redis: 7000, sentinel: 8000}, "dump.rdb")
 	if out, err := exec.Command(sh, "-n", "-c", script).CombinedOutput(); err != nil {
 		t.Fatalf("sh -n: %v\n%s", err, out)
 	}
@@ -164,14 +164,16 @@ func TestFactsScriptRunsLocally(t *testing.T) {
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	script = factsScript(inv.Layout(), port, 1, "dump.rdb") // nobody listens on port 1
+	// Nobody listens on port 1; the listener is also the plaintext port.
+	ports := factPorts{redis: port, sentinel: 1, plaintext: port}
+	script = factsScript(inv.Layout(), ports, "dump.rdb")
 	cmd := exec.CommandContext(context.Background(), sh, "-c", script)
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("facts script: %v\n%s", err, out)
 	}
-	f := parseFacts(string(out), port, 1)
+	f := parseFacts(string(out), ports)
 	if f.OSID == "" || f.Arch == "" || (f.Init != "sysv" && f.Init != "systemd") {
 		t.Errorf("facts from this machine: %+v\n%s", f, out)
 	}
@@ -187,6 +189,9 @@ func TestFactsScriptRunsLocally(t *testing.T) {
 	}
 	if want := fmt.Sprintf("[%d]", os.Getpid()); !strings.HasSuffix(f.RedisPortOwner, want) || strings.HasPrefix(f.RedisPortOwner, "[") {
 		t.Errorf("owner of port %d = %q, want name%s\n%s", port, f.RedisPortOwner, want, out)
+	}
+	if f.PlaintextPortOwner != f.RedisPortOwner {
+		t.Errorf("owner of the plaintext port %d = %q, want %q", port, f.PlaintextPortOwner, f.RedisPortOwner)
 	}
 }
 
@@ -216,15 +221,15 @@ func TestFactsScriptReadsManifests(t *testing.T) {
 	if err := os.Symlink("/etc/passwd", filepath.Join(l.DataDir, "link.rdb")); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(sh, "-c", factsScript(l, 1, 1, "dump.rdb")).Output()
+	out, err := exec.Command(sh, "-c", factsScript(l, factPorts{redis: 1, sentinel: 1}, "dump.rdb")).Output()
 	if err != nil {
 		t.Fatalf("facts script: %v\n%s", err, out)
 	}
-	f := parseFacts(string(out), 1, 1)
+	f := parseFacts(string(out), factPorts{redis: 1, sentinel: 1})
 	if f.RDBFormat != 12 {
 		t.Errorf("RDB format %d, want 12 (from the header REDIS0012)", f.RDBFormat)
 	}
-	if out, err := exec.Command(sh, "-c", factsScript(l, 1, 1, "link.rdb")).Output(); err != nil || parseFacts(string(out), 1, 1).RDBFormat != 0 {
+	if out, err := exec.Command(sh, "-c", factsScript(l, factPorts{redis: 1, sentinel: 1}, "link.rdb")).Output(); err != nil || parseFacts(string(out), factPorts{redis: 1, sentinel: 1}).RDBFormat != 0 {
 		t.Errorf("an RDB file that is a link was read: %v", err)
 	}
 	if want := []string{"empty.manifest.json", "mymaster.manifest.json"}; !reflect.DeepEqual(f.Manifests, want) {
@@ -241,7 +246,7 @@ func TestFactsScriptReadsManifests(t *testing.T) {
 		t.Error("a link was read")
 	}
 	// One the script could not read is left to ReadFile.
-	f = parseFacts("manifest=a.manifest.json\nmanifest_b64=a.manifest.json \nmanifest=b.manifest.json\nmanifest_b64=b.manifest.json not*base64\n", 1, 1)
+	f = parseFacts("manifest=a.manifest.json\nmanifest_b64=a.manifest.json \nmanifest=b.manifest.json\nmanifest_b64=b.manifest.json not*base64\n", factPorts{redis: 1, sentinel: 1})
 	if len(f.manifestData) != 0 {
 		t.Errorf("a manifest the script could not read was kept: %q", f.manifestData)
 	}
@@ -265,11 +270,11 @@ func TestFactsScriptConfigTLS(t *testing.T) {
 	}
 	facts := func() *Facts {
 		t.Helper()
-		out, err := exec.Command(sh, "-c", factsScript(l, 1, 1, "dump.rdb")).Output()
+		out, err := exec.Command(sh, "-c", factsScript(l, factPorts{redis: 1, sentinel: 1}, "dump.rdb")).Output()
 		if err != nil {
 			t.Fatalf("facts script: %v\n%s", err, out)
 		}
-		return parseFacts(string(out), 1, 1)
+		return parseFacts(string(out), factPorts{redis: 1, sentinel: 1})
 	}
 	if err := os.WriteFile(l.RedisConf, []byte("port 0\ntls-port 7000\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -185,6 +185,9 @@ func (t *TLSHealth) text(now time.Time) string {
 		return "not seen"
 	}
 	s := fmt.Sprintf("client %s, replication %s, sentinel %s", yes(t.Client), yes(t.Replication), yes(t.Sentinel))
+	if t.PlaintextPort != 0 {
+		s += fmt.Sprintf("; plaintext clients on port %d too", t.PlaintextPort)
+	}
 	if !t.CertExpires.IsZero() {
 		s += fmt.Sprintf("; certificate valid until %s (%d days)", t.CertExpires.UTC().Format(time.DateOnly), int(t.CertExpires.Sub(now).Hours()/24))
 	}

@@ -47,6 +47,10 @@ func (c *Cluster) redisLiveOps(ch fileChange) (ops []liveOp, restart []string) {
 		case k == "replicaof":
 			// The node is the live master already (Sentinel promoted it and
 			// rewrote its file); redisctl never promotes on its own.
+		case k == "port" && present && len(args) == 2 && tlsPortKept(ch):
+			// On a TLS data node, port is the plaintext port kept beside
+			// the TLS one (tls.plaintext): opened, moved or closed live.
+			ops = append(ops, liveOp{"CONFIG SET port " + args[1], command("CONFIG", "SET", "port", args[1])})
 		case !present || immutableRedis[k] || k == "port":
 			restart = append(restart, k)
 		default:
@@ -62,6 +66,18 @@ func (c *Cluster) redisLiveOps(ch fileChange) (ops []liveOp, restart []string) {
 		ops = append(ops, liveOp{"CONFIG REWRITE", command("CONFIG", "REWRITE")})
 	}
 	return ops, restart
+}
+
+// tlsPortKept reports whether a changed config serves TLS on the same
+// port before and after: then its port directive is a plaintext port
+// beside the TLS one, and changing it leaves every TLS link alone.
+func tlsPortKept(ch fileChange) bool {
+	old, ok := configValue(ch.Old, "tls-port")
+	if !ok || len(old) != 2 || old[1] == "0" {
+		return false
+	}
+	now, ok := configValue(ch.New, "tls-port")
+	return ok && len(now) == 2 && now[1] == old[1]
 }
 
 // sentinelLiveOps turns changed sentinel settings into SENTINEL SET

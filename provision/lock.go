@@ -136,7 +136,7 @@ func (c *Cluster) lockOptions() lockOptions {
 func (c *Cluster) LockAndGatherFacts(ctx context.Context, command string) (release func(), err error) {
 	opts := c.lockOptions()
 	opts.afterAcquire = func(*Node) string {
-		return factsScript(c.Layout, c.Inv.Redis.Port, c.Inv.Sentinel.Port, rdbFile(c.Inv))
+		return factsScript(c.Layout, portsOf(c.Inv), rdbFile(c.Inv))
 	}
 	opts.collect = c.setFactsOutput
 	return c.lock(ctx, command, opts)

@@ -456,7 +456,7 @@ func TestLockRunsAfterAcquireInItsRoundTrip(t *testing.T) {
 	var mu sync.Mutex
 	got := map[string]string{}
 	f.opts.afterAcquire = func(*Node) string {
-		return factsScript(f.c.Layout, f.c.Inv.Redis.Port, f.c.Inv.Sentinel.Port, rdbFile(f.c.Inv))
+		return factsScript(f.c.Layout, portsOf(f.c.Inv), rdbFile(f.c.Inv))
 	}
 	f.opts.collect = func(n *Node, out string) {
 		mu.Lock()
@@ -473,7 +473,7 @@ func TestLockRunsAfterAcquireInItsRoundTrip(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s: no facts collected", h.Name())
 		}
-		if fa := parseFacts(out, 7000, 8000); fa.OSID == "" || fa.Arch == "" || strings.Contains(out, afterAcquireDone) {
+		if fa := parseFacts(out, factPorts{redis: 7000, sentinel: 8000}); fa.OSID == "" || fa.Arch == "" || strings.Contains(out, afterAcquireDone) {
 			t.Errorf("%s: facts %+v from %q", h.Name(), fa, out)
 		}
 		if calls := h.Calls(); len(calls) != 1 {

@@ -49,6 +49,9 @@ type TLSHealth struct {
 	// Sentinel: redisctl reached the sentinel over TLS, verified.
 	Sentinel    bool      `json:"sentinel"`
 	CertExpires time.Time `json:"cert_expires,omitzero"`
+	// PlaintextPort is the plaintext port the data node keeps open beside
+	// its TLS one (tls.plaintext; CONFIG GET port), 0 when closed.
+	PlaintextPort int `json:"plaintext_port,omitempty"`
 }
 
 // RedisHealth is a data node's INFO server and replication, reduced to
@@ -71,9 +74,10 @@ type RedisHealth struct {
 	// far this node's dataset goes in the replication stream.
 	ReplID     string `json:"-"`
 	ReplOffset int64  `json:"-"`
-	// tlsReplication: CONFIG GET tls-replication said yes (asked on a TLS
-	// cluster only).
+	// tlsReplication: CONFIG GET tls-replication said yes, and
+	// plaintextPort is CONFIG GET port (asked on a TLS cluster only).
 	tlsReplication bool
+	plaintextPort  int
 }
 
 // SentinelHealth is one sentinel's view of the monitored master.
@@ -151,7 +155,11 @@ func (c *Cluster) observe(ctx context.Context, timeout time.Duration, skip *Node
 	if c.tls != nil {
 		for i, n := range c.Nodes {
 			nh := s.Nodes[i]
-			t := &TLSHealth{Client: nh.Redis.Running, Replication: nh.Redis.tlsReplication, Sentinel: nh.Sentinel != nil && nh.Sentinel.Running}
+			t := &TLSHealth{Client: nh.Redis.Running && c.speaksTLS(n, false), Replication: nh.Redis.tlsReplication,
+				Sentinel: nh.Sentinel != nil && nh.Sentinel.Running && c.speaksTLS(n, true)}
+			if t.Client && nh.Redis.plaintextPort != c.Inv.Redis.Port {
+				t.PlaintextPort = nh.Redis.plaintextPort
+			}
 			t.CertExpires, _ = c.certExpiry(c.DataAddr(n))
 			nh.TLS = t
 		}
@@ -208,15 +216,17 @@ func (c *Cluster) observeData(ctx context.Context, n *Node) *RedisHealth {
 	} else {
 		// One round trip for both.
 		var info *redis.StringCmd
-		var tlsRepl *redis.MapStringStringCmd
+		var tlsRepl, port *redis.MapStringStringCmd
 		_, err = c.Data(n).Pipelined(ctx, func(p redis.Pipeliner) error {
 			info = p.Info(ctx, "server", "replication")
 			tlsRepl = p.ConfigGet(ctx, "tls-replication")
+			port = p.ConfigGet(ctx, "port")
 			return nil
 		})
 		if err == nil {
 			s = info.Val()
 			r.tlsReplication = tlsRepl.Val()["tls-replication"] == "yes"
+			r.plaintextPort, _ = strconv.Atoi(port.Val()["port"])
 		}
 	}
 	if err != nil {

@@ -20,7 +20,9 @@ import (
 //     to plaintext, the TLS build stays: it serves plaintext too.)
 //  2. Each data node, the master first, flips its listener in one CONFIG
 //     SET (port 0 tls-port P tls-replication yes, after loading its
-//     certificate; or tls-port 0 port P tls-replication no): open
+//     certificate; with tls.plaintext, port is tls.plaintext_port instead
+//     of 0, where new plaintext connections go from then on; or tls-port 0
+//     port P tls-replication no): open
 //     connections (replication links, sentinels, clients) stay, and a
 //     replica that reconnects does so the new way. CONFIG REWRITE saves it.
 //  3. The sentinels, which take no CONFIG SET of these, restart together
@@ -126,8 +128,8 @@ func (r *upRun) switchTLS(ctx context.Context) error {
 		var err error
 		if c.Inv.TLS.Enabled {
 			err = r.change(n, "", func() error { return r.switchData(ctx, n) },
-				"switch %s to TLS live: load its certificate, then CONFIG SET port 0 tls-port %s tls-replication yes (open connections stay)",
-				c.Layout.RedisService, port)
+				"switch %s to TLS live: load its certificate, then CONFIG SET port %d tls-port %s tls-replication yes (open connections stay)",
+				c.Layout.RedisService, c.Inv.TLS.DataPlaintextPort(), port)
 		} else {
 			err = r.change(n, "", func() error { return r.switchData(ctx, n) },
 				"switch %s back to plaintext live: CONFIG SET tls-port 0 port %s tls-replication no (open connections stay)",
@@ -180,7 +182,7 @@ func (r *upRun) switchData(ctx context.Context, n *Node) error {
 		if err := load(ctx, cl); err != nil {
 			return fmt.Errorf("%s: load the TLS certificate: %w", n.Spec.Name, err)
 		}
-		flip = command("CONFIG", "SET", "port", "0", "tls-port", port, "tls-replication", "yes")
+		flip = command("CONFIG", "SET", "port", fmt.Sprint(c.Inv.TLS.DataPlaintextPort()), "tls-port", port, "tls-replication", "yes")
 	}
 	if err := flip(ctx, cl); err != nil {
 		return fmt.Errorf("%s: switch TLS %s: %w", n.Spec.Name, onOff(c.Inv.TLS.Enabled), err)
@@ -205,7 +207,9 @@ func (r *upRun) switchData(ctx context.Context, n *Node) error {
 	if err := r.rewriteIfChanged(ctx, n, c.Layout.RedisConf); err != nil {
 		return err
 	}
-	if c.Inv.TLS.Enabled {
+	if pp := c.Inv.TLS.DataPlaintextPort(); pp != 0 {
+		c.P.Printf(n.Spec.Name, "%s serves TLS on port %s, and plaintext on port %d (tls.plaintext)", c.Layout.RedisService, port, pp)
+	} else if c.Inv.TLS.Enabled {
 		c.P.Printf(n.Spec.Name, "%s serves TLS on port %s; its plaintext port is closed", c.Layout.RedisService, port)
 	} else {
 		c.P.Printf(n.Spec.Name, "%s serves plaintext on port %s; its TLS port is closed", c.Layout.RedisService, port)

@@ -277,6 +277,9 @@ func (r *upRun) checkHosts(ctx context.Context) error {
 		if n.Spec.Sentinel && !portOwnedByUs(f.SentinelPortOwner, f.SentinelPid) {
 			fail("port %d is taken by another program (%s); free it or choose another sentinel.port", c.Inv.Sentinel.Port, f.SentinelPortOwner)
 		}
+		if !portOwnedByUs(f.PlaintextPortOwner, f.RedisPid) {
+			fail("port %d is taken by another program (%s); free it or choose another tls.plaintext_port", c.Inv.TLS.PlaintextPort, f.PlaintextPortOwner)
+		}
 		bin := c.Layout.BinDir + "/redis-server"
 		have := installedBuild(f)
 		other := have.Version != "" && have != c.target()

@@ -243,10 +243,11 @@ type tlsStatusDoc struct {
 	Nodes   []struct {
 		Name string `json:"name"`
 		TLS  *struct {
-			Client      bool      `json:"client"`
-			Replication bool      `json:"replication"`
-			Sentinel    bool      `json:"sentinel"`
-			CertExpires time.Time `json:"cert_expires"`
+			Client        bool      `json:"client"`
+			Replication   bool      `json:"replication"`
+			Sentinel      bool      `json:"sentinel"`
+			CertExpires   time.Time `json:"cert_expires"`
+			PlaintextPort int       `json:"plaintext_port"`
 		} `json:"tls"`
 	} `json:"nodes"`
 	Warnings []struct {
@@ -481,6 +482,7 @@ func TestTLSSwitch(t *testing.T) {
 		t.Errorf("up after the switch restarted: %v -> %v", before, after)
 	}
 	testFailover(t, inv, "manual")
+	testPlaintextPort(t, base, dir, inv)
 
 	// And back: tls.enabled false again, under the same kind of writer.
 	// The TLS build stays (it serves plaintext too): no restart but the
@@ -523,6 +525,93 @@ func TestTLSSwitch(t *testing.T) {
 	r = mustRun(t, plainInv, "up")
 	if got := applied(r.stdout + r.stderr); len(got) > 0 {
 		t.Errorf("up after the switch back changed: %v", got)
+	}
+}
+
+// testPlaintextPort opens a plaintext port beside TLS on a running TLS
+// cluster (tls.plaintext), and closes it again: both live, with no
+// restart; the TLS ports and the sentinels stay TLS only.
+func testPlaintextPort(t *testing.T, base, dir, inv string) {
+	const plainPort = redisPort + 100
+	withPlain := editedInventory(t, base, dir, "", fmt.Sprintf("tls:\n  enabled: true\n  plaintext: true\n  plaintext_port: %d", plainPort))
+	answers := func(h labHost, port int) error {
+		plain := redis.NewClient(&redis.Options{Addr: addr(h, port), Password: password(t), MaxRetries: -1,
+			DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, DisableIdentity: true, Protocol: 2})
+		defer plain.Close()
+		ctx, cancel := ctx5()
+		defer cancel()
+		return plain.Ping(ctx).Err()
+	}
+	want := fmt.Sprintf("CONFIG SET port %d", plainPort)
+	if p := mustRun(t, withPlain, "plan"); !strings.Contains(p.stdout+p.stderr, want) {
+		t.Errorf("plan does not say %q:\n%s", want, p.stdout+p.stderr)
+	}
+	before := pids(t)
+	r := mustRun(t, withPlain, "up")
+	t.Logf("MEASURE up opening the plaintext port beside TLS: %s", r.took.Round(10*time.Millisecond))
+	if after := pids(t); !mapsEqual(before, after) {
+		t.Errorf("opening the plaintext port restarted: %v -> %v", before, after)
+	}
+	for _, h := range labHosts() {
+		if err := answers(h, plainPort); err != nil {
+			t.Errorf("%s: plaintext port %d: %v", h.Name, plainPort, err)
+		}
+		for _, port := range []int{redisPort, sentinelPort} {
+			if answers(h, port) == nil {
+				t.Errorf("%s: port %d answers without TLS beside the plaintext port", h.Name, port)
+			}
+		}
+	}
+	// A plaintext client writes on the master; the write reaches a replica
+	// over the TLS replication link.
+	master := currentMaster(t)
+	plain := redis.NewClient(&redis.Options{Addr: addr(master, plainPort), Password: password(t), MaxRetries: -1, DisableIdentity: true, Protocol: 2})
+	ctx, cancel := ctx5()
+	err := plain.Set(ctx, "e2e:plaintext", "yes", 0).Err()
+	cancel()
+	plain.Close()
+	if err != nil {
+		t.Errorf("a plaintext write to the master's port %d: %v", plainPort, err)
+	}
+	d, sr := tlsStatus(t, withPlain)
+	if sr.code != 0 {
+		t.Errorf("status with the plaintext port: exit %d\n%s", sr.code, sr.stdout)
+	}
+	for _, n := range d.Nodes {
+		if n.TLS == nil || n.TLS.PlaintextPort != plainPort || !n.TLS.Client || !n.TLS.Replication {
+			t.Errorf("%s: status tls %+v, want TLS links and plaintext_port %d", n.Name, n.TLS, plainPort)
+		}
+	}
+	if r := mustRun(t, withPlain, "up"); len(applied(r.stdout+r.stderr)) > 0 {
+		t.Errorf("a second up with the plaintext port changed: %v", applied(r.stdout+r.stderr))
+	}
+	r = mustRun(t, inv, "up")
+	t.Logf("MEASURE up closing the plaintext port: %s", r.took.Round(10*time.Millisecond))
+	if after := pids(t); !mapsEqual(before, after) {
+		t.Errorf("closing the plaintext port restarted: %v -> %v", before, after)
+	}
+	for _, h := range labHosts() {
+		if answers(h, plainPort) == nil {
+			t.Errorf("%s: plaintext port %d still answers after plaintext was turned off", h.Name, plainPort)
+		}
+	}
+	d, _ = tlsStatus(t, inv)
+	for _, n := range d.Nodes {
+		if n.TLS == nil || n.TLS.PlaintextPort != 0 {
+			t.Errorf("%s: status tls %+v after the plaintext port closed", n.Name, n.TLS)
+		}
+	}
+	for _, h := range labHosts() {
+		var got any
+		var err error
+		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+			if got, err = do(t, addr(h, redisPort), "GET", "e2e:plaintext"); got == "yes" {
+				break
+			}
+		}
+		if got != "yes" {
+			t.Errorf("%s: the plaintext client's write reads %v (%v) over TLS", h.Name, got, err)
+		}
 	}
 }
 

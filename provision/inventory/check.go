@@ -19,6 +19,17 @@ func (d *decoder) check(inv *Inventory) {
 }
 
 func (d *decoder) checkPorts(inv *Inventory) {
+	if pp := inv.TLS.PlaintextPort; pp != 0 && !d.reported("tls.plaintext_port") {
+		for _, o := range []struct {
+			port  int
+			field string
+		}{{inv.Redis.Port, "redis.port"}, {inv.Sentinel.Port, "sentinel.port"}} {
+			if pp == o.port {
+				f := fieldPath("tls.plaintext_port")
+				d.problem(d.locate(f), f, "%d is also %s (want a port of its own for plaintext clients)", pp, o.field)
+			}
+		}
+	}
 	if inv.Redis.Port != inv.Sentinel.Port || d.reported("redis.port") || d.reported("sentinel.port") {
 		return
 	}

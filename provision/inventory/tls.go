@@ -18,7 +18,21 @@ type TLS struct {
 	// ClientAuth is tls-auth-clients: "yes", "optional" (the default) or
 	// "no".
 	ClientAuth string
-	Line       int // line of the tls section's value, for messages
+	// Plaintext keeps a plaintext port open on each data node beside its
+	// TLS port (redis.port), on PlaintextPort, while clients move to TLS.
+	// Only with Enabled; sentinels stay TLS only.
+	Plaintext     bool
+	PlaintextPort int
+	Line          int // line of the tls section's value, for messages
+}
+
+// DataPlaintextPort is the port a data node of a TLS cluster serves
+// plaintext on beside its TLS port, or 0 (closed).
+func (t TLS) DataPlaintextPort() int {
+	if t.Enabled && t.Plaintext {
+		return t.PlaintextPort
+	}
+	return 0
 }
 
 // Generated reports whether redisctl makes the cluster's CA and host
@@ -32,13 +46,15 @@ func (t TLS) Generated() bool { return t.CAFile == "" }
 const DefaultClientAuth = "optional"
 
 var tlsKeys = keySet{
-	names: []string{"enabled", "ca_file", "cert_file", "key_file", "plaintext", "client_auth"},
+	names: []string{"enabled", "ca_file", "cert_file", "key_file", "plaintext", "plaintext_port", "client_auth"},
 	hints: map[string]string{
-		"port":     "the TLS port is redis.port (and sentinel.port for sentinels)",
-		"tls_port": "the TLS port is redis.port (and sentinel.port for sentinels)",
-		"cert":     `did you mean "cert_file"?`,
-		"key":      `did you mean "key_file"?`,
-		"ca":       `did you mean "ca_file"?`,
+		"port":            "the TLS port is redis.port (and sentinel.port for sentinels); a plaintext port beside it is plaintext_port",
+		"tls_port":        "the TLS port is redis.port (and sentinel.port for sentinels)",
+		"cert":            `did you mean "cert_file"?`,
+		"key":             `did you mean "key_file"?`,
+		"ca":              `did you mean "ca_file"?`,
+		"plain_port":      `did you mean "plaintext_port"?`,
+		"plaintext_ports": `did you mean "plaintext_port"?`,
 	},
 }
 
@@ -48,16 +64,23 @@ func (d *decoder) tls(n *yaml.Node, f fieldPath, t *TLS) {
 		return
 	}
 	t.Line = n.Line
-	m := d.mapping(n, f, tlsKeys, "a mapping with enabled, ca_file, cert_file, key_file, plaintext and client_auth")
+	m := d.mapping(n, f, tlsKeys, "a mapping with enabled, ca_file, cert_file, key_file, plaintext, plaintext_port and client_auth")
 	if m == nil {
 		return
 	}
 	if b, ok := d.boolean(m["enabled"], f.key("enabled")); ok {
 		t.Enabled = b
 	}
-	if b, ok := d.boolean(m["plaintext"], f.key("plaintext")); ok && b {
-		d.errorf(m["plaintext"], f.key("plaintext"), "true is not supported yet: redisctl serves either TLS or plaintext on redis.port "+
-			"and sentinel.port, not both (leave plaintext out, or false)")
+	if b, ok := d.boolean(m["plaintext"], f.key("plaintext")); ok {
+		t.Plaintext = b
+	}
+	d.port(m["plaintext_port"], f.key("plaintext_port"), &t.PlaintextPort)
+	switch {
+	case t.Plaintext && absent(m["plaintext_port"]):
+		d.errorf(m["plaintext"], f.key("plaintext"), "true needs plaintext_port: the port each data node serves plaintext on beside "+
+			"its TLS port (Redis cannot serve both on redis.port)")
+	case !t.Plaintext && !absent(m["plaintext_port"]):
+		d.errorf(m["plaintext_port"], f.key("plaintext_port"), "given without plaintext: true (set plaintext: true to open it, or leave plaintext_port out)")
 	}
 	d.clientAuth(m["client_auth"], f.key("client_auth"), t)
 	files := []struct {

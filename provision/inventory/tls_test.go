@@ -75,6 +75,10 @@ func TestTLSSection(t *testing.T) {
 			want: TLS{Enabled: true, ClientAuth: "optional"}, generated: true},
 		{name: "plaintext false", yaml: "tls:\n  enabled: true\n  plaintext: false\n",
 			want: TLS{Enabled: true, ClientAuth: "optional"}, generated: true},
+		{name: "plaintext with its port", yaml: "tls:\n  enabled: true\n  plaintext: true\n  plaintext_port: 7100\n",
+			want: TLS{Enabled: true, ClientAuth: "optional", Plaintext: true, PlaintextPort: 7100}, generated: true},
+		{name: "plaintext kept while TLS is off", yaml: "tls:\n  enabled: false\n  plaintext: true\n  plaintext_port: 7100\n",
+			want: TLS{ClientAuth: "optional", Plaintext: true, PlaintextPort: 7100}, generated: true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			inv, err := parseTLS(c.yaml)
@@ -170,10 +174,30 @@ var tlsCases = []struct {
 		want: []string{`7:16: tls.client_auth: want a string, not a list`},
 	},
 	{
-		name: "plaintext true",
+		name: "plaintext true without its port",
 		yaml: "tls:\n  enabled: true\n  plaintext: true\n",
-		want: []string{`7:14: tls.plaintext: true is not supported yet: redisctl serves either TLS or plaintext on redis.port ` +
-			`and sentinel.port, not both (leave plaintext out, or false)`},
+		want: []string{`7:14: tls.plaintext: true needs plaintext_port: the port each data node serves plaintext on beside ` +
+			`its TLS port (Redis cannot serve both on redis.port)`},
+	},
+	{
+		name: "plaintext_port without plaintext",
+		yaml: "tls:\n  enabled: true\n  plaintext_port: 7100\n",
+		want: []string{`7:19: tls.plaintext_port: given without plaintext: true (set plaintext: true to open it, or leave plaintext_port out)`},
+	},
+	{
+		name: "plaintext_port is redis.port",
+		yaml: "tls:\n  enabled: true\n  plaintext: true\n  plaintext_port: 7000\n",
+		want: []string{`8:19: tls.plaintext_port: 7000 is also redis.port (want a port of its own for plaintext clients)`},
+	},
+	{
+		name: "plaintext_port is sentinel.port",
+		yaml: "tls:\n  enabled: true\n  plaintext: true\n  plaintext_port: 8000\n",
+		want: []string{`8:19: tls.plaintext_port: 8000 is also sentinel.port (want a port of its own for plaintext clients)`},
+	},
+	{
+		name: "plaintext_port out of range",
+		yaml: "tls:\n  enabled: true\n  plaintext: true\n  plaintext_port: 70000\n",
+		want: []string{`8:19: tls.plaintext_port: 70000 is out of range (want a port, 1 to 65535)`},
 	},
 	{
 		name: "plaintext a string",
@@ -183,7 +207,7 @@ var tlsCases = []struct {
 	{
 		name: "unknown key port",
 		yaml: "tls:\n  enabled: true\n  port: 6380\n",
-		want: []string{`7:3: tls: unknown key "port" (the TLS port is redis.port (and sentinel.port for sentinels))`},
+		want: []string{`7:3: tls: unknown key "port" (the TLS port is redis.port (and sentinel.port for sentinels); a plaintext port beside it is plaintext_port)`},
 	},
 	{
 		name: "unknown key tls_port",
@@ -222,7 +246,7 @@ var tlsCases = []struct {
 	{
 		name: "tls not a mapping",
 		yaml: "tls: true\n",
-		want: []string{`5:6: tls: want a mapping with enabled, ca_file, cert_file, key_file, plaintext and client_auth, not true/false`},
+		want: []string{`5:6: tls: want a mapping with enabled, ca_file, cert_file, key_file, plaintext, plaintext_port and client_auth, not true/false`},
 	},
 	{
 		name: "tilde of another user",
@@ -234,8 +258,8 @@ var tlsCases = []struct {
 		yaml: "tls:\n  enabled: \"true\"\n  plaintext: true\n  client_auth: maybe\n",
 		want: []string{
 			`6:12: tls.enabled: "true" is not true or false`,
-			`7:14: tls.plaintext: true is not supported yet: redisctl serves either TLS or plaintext on redis.port ` +
-				`and sentinel.port, not both (leave plaintext out, or false)`,
+			`7:14: tls.plaintext: true needs plaintext_port: the port each data node serves plaintext on beside ` +
+				`its TLS port (Redis cannot serve both on redis.port)`,
 			`8:16: tls.client_auth: "maybe" is not yes, optional or no`,
 		},
 	},

@@ -96,6 +96,10 @@ func NewRedisConfWith(inv *inventory.Inventory, h *inventory.Host, masterAddr, i
 	}
 	c.DisklessSyncMaxReplicas = disklessSyncMaxReplicas(inv, inv.Redis.Version)
 	c.TLS = tlsFor(inv, o.RedisTLS)
+	if c.TLS != nil && inv.TLS.Plaintext {
+		// Also while a server still runs TLS on its way back to plaintext.
+		c.TLS.PlaintextPort = inv.TLS.PlaintextPort
+	}
 	return c, nil
 }
 

@@ -16,6 +16,9 @@ type TLSConf struct {
 	KeyFile     string
 	CAFile      string
 	AuthClients string // yes, optional or no
+	// PlaintextPort, on a data node, is a plaintext port kept open beside
+	// the TLS one (tls.plaintext); 0 closes it. Sentinels have none.
+	PlaintextPort int
 }
 
 // NewTLSConf is the TLS part of a host's configs, or nil when the cluster

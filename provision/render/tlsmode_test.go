@@ -3,6 +3,8 @@ package render
 import (
 	"bytes"
 	"testing"
+
+	"github.com/redisctl/redisctl/provision/inventory"
 )
 
 // A server up has yet to switch is rendered as it runs: TLSOn gives TLS
@@ -38,6 +40,41 @@ func TestTLSModes(t *testing.T) {
 			if !bytes.Contains(files[0].Data, []byte("tls-auth-clients optional")) {
 				t.Errorf("TLSOn without tls.client_auth: %s", files[0].Data)
 			}
+		}
+	}
+}
+
+// tls.plaintext keeps a plaintext port on data nodes only: a sentinel
+// stays TLS only. While TLS is off it changes nothing, and a server still
+// running TLS on its way back to plaintext keeps the port it has.
+func TestTLSPlaintextPort(t *testing.T) {
+	for _, c := range []struct {
+		enabled   bool
+		plaintext bool
+		mode      TLSMode
+		wantData  string
+	}{
+		{true, true, TLSAsInventory, "\nport 7100\ntls-port 7000\n"},
+		{true, false, TLSAsInventory, "\nport 0\ntls-port 7000\n"},
+		{false, true, TLSAsInventory, "\nport 7000\n"},
+		{false, true, TLSOn, "\nport 7100\ntls-port 7000\n"},
+		{true, true, TLSOff, "\nport 7000\n"},
+	} {
+		inv := testInventory("s3cret-Pa55", "10.231.0.11", "10.231.0.12", "10.231.0.13")
+		inv.TLS = inventory.TLS{Enabled: c.enabled, Plaintext: c.plaintext, ClientAuth: "optional"}
+		if c.plaintext {
+			inv.TLS.PlaintextPort = 7100
+		}
+		h := &inv.Hosts[1]
+		files, err := HostFilesWith(inv, h, inv.Hosts[0].Address, InitSysV, HostOptions{RedisTLS: c.mode, SentinelTLS: c.mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(files[0].Data, []byte(c.wantData)) {
+			t.Errorf("enabled %t, plaintext %t, mode %d: %s lacks %q:\n%s", c.enabled, c.plaintext, c.mode, files[0].Path, c.wantData, files[0].Data)
+		}
+		if bytes.Contains(files[1].Data, []byte("7100")) {
+			t.Errorf("enabled %t, plaintext %t, mode %d: the sentinel's config names the plaintext port:\n%s", c.enabled, c.plaintext, c.mode, files[1].Data)
 		}
 	}
 }
