@@ -482,12 +482,17 @@ func TestTLSSwitch(t *testing.T) {
 		t.Errorf("up after the switch restarted: %v -> %v", before, after)
 	}
 	testFailover(t, inv, "manual")
-	testPlaintextPort(t, base, dir, inv)
+	withPlain := testPlaintextPort(t, base, dir, inv)
+	// Back to plaintext from a cluster whose plaintext port is open, with
+	// the plaintext settings left in the inventory: each node's flip moves
+	// the plaintext listener back to redis.port.
+	mustRun(t, withPlain, "up")
+	backInv := editedInventory(t, base, dir, "", fmt.Sprintf("tls:\n  enabled: false\n  plaintext: true\n  plaintext_port: %d", redisPort+100))
 
 	// And back: tls.enabled false again, under the same kind of writer.
 	// The TLS build stays (it serves plaintext too): no restart but the
 	// sentinels'.
-	p = mustRun(t, plainInv, "plan")
+	p = mustRun(t, backInv, "plan")
 	for _, want := range []string{"switch redis_7000 back to plaintext live", "restart sentinel_8000 on node1, node2, node3 together, without TLS"} {
 		if !strings.Contains(p.stdout+p.stderr, want) {
 			t.Errorf("plan does not say %q:\n%s", want, p.stdout+p.stderr)
@@ -495,7 +500,7 @@ func TestTLSSwitch(t *testing.T) {
 	}
 	before = pids(t)
 	w = startSwitchWriter(t, caFile)
-	r = mustRun(t, plainInv, "up")
+	r = mustRun(t, backInv, "up")
 	t.Logf("MEASURE up switching a running cluster back to plaintext: %s", r.took.Round(100*time.Millisecond))
 	acked, gap, _ = w.stop()
 	t.Setenv("E2E_TLS_CA", "")
@@ -514,6 +519,16 @@ func TestTLSSwitch(t *testing.T) {
 	}
 	checkSeedState(t, master) // plaintext now
 	for _, h := range labHosts() {
+		c := redis.NewClient(&redis.Options{Addr: addr(h, redisPort+100), Password: password(t), MaxRetries: -1,
+			DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, DisableIdentity: true, Protocol: 2})
+		ctx, cancel := ctx5()
+		if c.Ping(ctx).Err() == nil {
+			t.Errorf("%s: port %d still answers after the switch back to plaintext", h.Name, redisPort+100)
+		}
+		cancel()
+		c.Close()
+	}
+	for _, h := range labHosts() {
 		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 2 * time.Second}, Config: &tls.Config{InsecureSkipVerify: true}}
 		ctx, cancel := ctx5()
 		if conn, err := d.DialContext(ctx, "tcp", addr(h, redisPort)); err == nil {
@@ -531,9 +546,9 @@ func TestTLSSwitch(t *testing.T) {
 // testPlaintextPort opens a plaintext port beside TLS on a running TLS
 // cluster (tls.plaintext), and closes it again: both live, with no
 // restart; the TLS ports and the sentinels stay TLS only.
-func testPlaintextPort(t *testing.T, base, dir, inv string) {
+func testPlaintextPort(t *testing.T, base, dir, inv string) (withPlain string) {
 	const plainPort = redisPort + 100
-	withPlain := editedInventory(t, base, dir, "", fmt.Sprintf("tls:\n  enabled: true\n  plaintext: true\n  plaintext_port: %d", plainPort))
+	withPlain = editedInventory(t, base, dir, "", fmt.Sprintf("tls:\n  enabled: true\n  plaintext: true\n  plaintext_port: %d", plainPort))
 	answers := func(h labHost, port int) error {
 		plain := redis.NewClient(&redis.Options{Addr: addr(h, port), Password: password(t), MaxRetries: -1,
 			DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, DisableIdentity: true, Protocol: 2})
@@ -613,6 +628,7 @@ func testPlaintextPort(t *testing.T, base, dir, inv string) {
 			t.Errorf("%s: the plaintext client's write reads %v (%v) over TLS", h.Name, got, err)
 		}
 	}
+	return withPlain
 }
 
 // switchWriter writes through the sentinels like startWriter, with a
