@@ -44,7 +44,7 @@ func newCheckCmd(g *globals) *cobra.Command {
 					return err
 				}
 			} else {
-				rep.WriteTable(g.out)
+				writeCheckTable(g.out, rep)
 			}
 			switch rep.Verdict {
 			case provision.LevelOK:

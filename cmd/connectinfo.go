@@ -28,8 +28,8 @@ func newConnectInfoCmd(g *globals) *cobra.Command {
 			"-o go and -o python print a go-redis and a redis-py snippet; -o env prints shell assignments.",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if !slices.Contains(provision.ConnectFormats, o.output) {
-				return &exitError{code: ExitUsage, err: fmt.Errorf("-o must be one of %s, not %q", strings.Join(provision.ConnectFormats, ", "), o.output)}
+			if !slices.Contains(connectFormats, o.output) {
+				return &exitError{code: ExitUsage, err: fmt.Errorf("-o must be one of %s, not %q", strings.Join(connectFormats, ", "), o.output)}
 			}
 			inv, err := g.loadInventory()
 			if err != nil {
@@ -42,10 +42,10 @@ func newConnectInfoCmd(g *globals) *cobra.Command {
 			if o.output == "json" {
 				return writeJSON(g.out, ci)
 			}
-			return ci.Write(g.out, o.output)
+			return writeConnectInfo(g.out, ci, o.output)
 		},
 	}
-	c.Flags().StringVarP(&o.output, "output", "o", "table", "output format: "+strings.Join(provision.ConnectFormats, ", "))
+	c.Flags().StringVarP(&o.output, "output", "o", "table", "output format: "+strings.Join(connectFormats, ", "))
 	c.Flags().BoolVar(&o.showSecrets, "show-secrets", false, "include the password (to stdout only)")
 	c.Flags().StringVar(&o.user, "user", "", "on a cluster with ACL users, the application user to connect as (default: the first of redis.users)")
 	return c

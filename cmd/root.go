@@ -1,5 +1,8 @@
 // Package cmd wires redisctl's commands to the provision library: each
-// command parses its flags into an options struct and calls one function.
+// command parses its flags into an options struct, calls one function, and
+// renders the result it returns, as JSON or for a person: health_table.go
+// (status), check_table.go (check), summary.go (up and plan),
+// connectinfo_render.go (connect-info), writeFailoverTable (failover-test).
 package cmd
 
 import (

@@ -38,7 +38,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 					return err
 				}
 			} else {
-				h.WriteTable(g.out)
+				writeHealthTable(g.out, h)
 			}
 			switch h.Verdict {
 			case provision.Healthy:

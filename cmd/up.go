@@ -61,6 +61,6 @@ func (g *globals) runUp(c *cobra.Command, dryRun, force, applyTuning, failover b
 	if err != nil {
 		return failed(p, err)
 	}
-	sum.Print(g.out)
+	writeSummary(g.out, sum)
 	return nil
 }

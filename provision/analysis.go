@@ -245,7 +245,7 @@ func Analyze(s *Snapshot, e Expectations) Analysis {
 				}
 			}
 		case r.Role == "master" && nh.Name == a.Named:
-			if online := onlineReplicas(r); online < expectReplicas {
+			if online := r.OnlineReplicas(); online < expectReplicas {
 				add(nh.Name, SeverityDegraded, "master has %d of %d replicas online", online, expectReplicas)
 			}
 		}
@@ -314,7 +314,8 @@ func (a *Analysis) decideMaster(e Expectations, byAddr map[string]*NodeHealth, d
 	}
 }
 
-func onlineReplicas(r *RedisHealth) int {
+// OnlineReplicas is how many of a master's replicas it reports online.
+func (r *RedisHealth) OnlineReplicas() int {
 	online := 0
 	for _, rl := range r.Replicas {
 		if rl.State == "online" {

@@ -78,6 +78,10 @@ func (r *TuningReport) Problems(l Level) []Finding {
 	return out
 }
 
+// AfterApply reports whether r is the check made again after --apply
+// fixed what it could.
+func (r *TuningReport) AfterApply() bool { return r.applied }
+
 func (r *TuningReport) decide() {
 	r.Verdict = LevelOK
 	for _, f := range r.Findings {

@@ -1,9 +1,10 @@
 // Package provision is redisctl's library: it connects to the inventory's
 // hosts, learns what is there, and installs, configures, checks, fails over
 // and removes a Redis master/replica cluster with Sentinel. It returns
-// results (a Summary, a Health, a FailoverReport) and leaves rendering them
-// for a person or as JSON to the command layer; progress lines and the
-// debug log go through a Progress the caller hands in.
+// results (a Summary, a Health, a TuningReport, a FailoverReport, a
+// ConnectInfo) and leaves rendering them for a person or as JSON to the
+// command layer (package cmd); progress lines and the debug log go through
+// a Progress the caller hands in.
 //
 // Where things are:
 //

@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,6 +60,29 @@ func (h *Health) ProblemsText() string {
 		l = append(l, p.String())
 	}
 	return strings.Join(l, "; ")
+}
+
+// Builds returns every build that runs, data nodes first, then
+// sentinels, each once, as "engine version" (for example "Redis 7.2.4"):
+// more than one while an upgrade is under way.
+func (h *Health) Builds() []string {
+	var versions []string
+	add := func(b build) {
+		if b.Version != "" && !slices.Contains(versions, b.String()) {
+			versions = append(versions, b.String())
+		}
+	}
+	for _, n := range h.Nodes {
+		if r := n.Redis; r != nil && r.Running {
+			add(build{r.Engine, r.Version})
+		}
+	}
+	for _, n := range h.Nodes {
+		if s := n.Sentinel; s != nil && s.Running {
+			add(build{s.Engine, s.Version})
+		}
+	}
+	return versions
 }
 
 // Status connects to every host it can and takes a health snapshot; hosts

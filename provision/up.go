@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"path"
 	"slices"
@@ -1062,32 +1061,6 @@ func (r *upRun) verify(ctx context.Context) error {
 		return nil
 	}
 	return r.c.Verify(ctx, r.master, r.opts.SyncTimeout)
-}
-
-// Print writes a short summary of what Up did, or for a plan what it would
-// do, with file diffs.
-func (s *Summary) Print(w io.Writer) {
-	if s.DryRun {
-		if len(s.Changes) == 0 {
-			fmt.Fprintln(w, "plan: nothing to do; the cluster matches the inventory")
-			return
-		}
-		for _, ch := range s.Changes {
-			fmt.Fprintf(w, "  %s\n", ch)
-			if ch.Diff != "" {
-				fmt.Fprintf(w, "      %s\n", strings.ReplaceAll(strings.TrimRight(ch.Diff, "\n"), "\n", "\n      "))
-			}
-		}
-		fmt.Fprintf(w, "plan: %d changes; run redisctl up to make them\n", len(s.Changes))
-		return
-	}
-	for _, ch := range s.Changes {
-		fmt.Fprintf(w, "  changed: %s\n", ch)
-	}
-	for _, n := range s.Notes {
-		fmt.Fprintf(w, "note: %s\n", n)
-	}
-	fmt.Fprintf(w, "up: %d changed in %s\n", len(s.Changes), s.Duration.Round(100*time.Millisecond))
 }
 
 // fileDiff is a unified diff of a planned file change, the values of

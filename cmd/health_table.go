@@ -1,38 +1,24 @@
-package provision
+package cmd
 
 import (
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/redisctl/redisctl/provision"
 )
 
-// WriteTable prints a health snapshot for a person, within 80 columns.
-func (h *Health) WriteTable(w io.Writer) {
+// writeHealthTable prints a health snapshot for a person, within 80 columns.
+func writeHealthTable(w io.Writer, h *provision.Health) {
 	master := h.Master
 	if master == "" {
 		master = "none"
 	}
 	// Every build that runs, data nodes and sentinels: more than one
 	// while an upgrade is under way.
-	var versions []string
-	add := func(b build) {
-		if b.Version != "" && !slices.Contains(versions, b.String()) {
-			versions = append(versions, b.String())
-		}
-	}
-	for _, n := range h.Nodes {
-		if r := n.Redis; r != nil && r.Running {
-			add(build{r.Engine, r.Version})
-		}
-	}
-	for _, n := range h.Nodes {
-		if s := n.Sentinel; s != nil && s.Running {
-			add(build{s.Engine, s.Version})
-		}
-	}
+	versions := h.Builds()
 	mixed := ""
 	if len(versions) > 1 {
 		mixed = " (mixed: an upgrade is under way or was interrupted; up finishes it)"
@@ -41,7 +27,7 @@ func (h *Health) WriteTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOST\tADDRESS\tROLE\tPID\tUPTIME\tREPLICATION\tSENTINEL")
 	for _, n := range h.Nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.Name, n.Address, n.roleText(), n.redisText())
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.Name, n.Address, roleText(n), redisText(n))
 	}
 	tw.Flush()
 	for _, n := range h.Nodes {
@@ -73,7 +59,7 @@ func (h *Health) WriteTable(w io.Writer) {
 	}
 	for _, n := range h.Nodes {
 		if n.TLS != nil {
-			fmt.Fprintf(w, "tls %s: %s\n", n.Name, n.TLS.text(h.Taken))
+			fmt.Fprintf(w, "tls %s: %s\n", n.Name, tlsText(n.TLS, h.Taken))
 		}
 	}
 	for _, p := range h.Warnings {
@@ -89,7 +75,7 @@ func (h *Health) WriteTable(w io.Writer) {
 	}
 }
 
-func peerText(p PeerView) string {
+func peerText(p provision.PeerView) string {
 	state := "ok"
 	if !p.Reachable {
 		state = "UNREACHABLE " + p.Flags
@@ -97,7 +83,7 @@ func peerText(p PeerView) string {
 	return fmt.Sprintf("%s %s", p.Addr, state)
 }
 
-func (n *NodeHealth) roleText() string {
+func roleText(n *provision.NodeHealth) string {
 	switch {
 	case !n.Reachable:
 		return "UNREACH"
@@ -108,12 +94,12 @@ func (n *NodeHealth) roleText() string {
 }
 
 // redisText is the PID, UPTIME, REPLICATION and SENTINEL columns.
-func (n *NodeHealth) redisText() string {
+func redisText(n *provision.NodeHealth) string {
 	if !n.Reachable || !n.Redis.Running {
-		return "-\t-\t-\t" + n.sentinelText()
+		return "-\t-\t-\t" + sentinelText(n)
 	}
 	r := n.Redis
-	return fmt.Sprintf("%d\t%s\t%s\t%s", r.Pid, shortDuration(r.UptimeSeconds), n.replText(), n.sentinelText())
+	return fmt.Sprintf("%d\t%s\t%s\t%s", r.Pid, shortDuration(r.UptimeSeconds), replText(n), sentinelText(n))
 }
 
 // shortBytes writes a byte count as 512B, 12K, 3.4M or 1.0G.
@@ -141,7 +127,7 @@ func shortDuration(sec int64) string {
 	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
-func (n *NodeHealth) replText() string {
+func replText(n *provision.NodeHealth) string {
 	r := n.Redis
 	if r.Role == "replica" {
 		if r.LinkStatus != "up" {
@@ -152,10 +138,10 @@ func (n *NodeHealth) replText() string {
 		}
 		return "up"
 	}
-	return fmt.Sprintf("%d/%d online", onlineReplicas(r), len(r.Replicas))
+	return fmt.Sprintf("%d/%d online", r.OnlineReplicas(), len(r.Replicas))
 }
 
-func (n *NodeHealth) sentinelText() string {
+func sentinelText(n *provision.NodeHealth) string {
 	s := n.Sentinel
 	switch {
 	case s == nil:
@@ -175,9 +161,9 @@ func (n *NodeHealth) sentinelText() string {
 	return "ok"
 }
 
-// text is one host's TLS line: which links speak TLS, and the
+// tlsText is one host's TLS line: which links speak TLS, and the
 // certificate's end.
-func (t *TLSHealth) text(now time.Time) string {
+func tlsText(t *provision.TLSHealth, now time.Time) string {
 	yes := func(b bool) string {
 		if b {
 			return "TLS"

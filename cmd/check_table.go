@@ -1,23 +1,25 @@
-package provision
+package cmd
 
 import (
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/redisctl/redisctl/provision"
 )
 
-// WriteTable prints the check report for a person: one row per host and
-// check, the paths between hosts summed up in one row when all are open,
-// then what to do about each problem.
-func (r *TuningReport) WriteTable(w io.Writer) {
+// writeCheckTable prints the check report for a person: one row per host
+// and check, the paths between hosts summed up in one row when all are
+// open, then what to do about each problem.
+func writeCheckTable(w io.Writer, r *provision.TuningReport) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOST\tCHECK\tVERDICT\tVALUE")
 	paths, open := 0, 0
 	for _, f := range r.Findings {
 		if f.From != "" {
 			paths++
-			if f.Verdict == LevelOK {
+			if f.Verdict == provision.LevelOK {
 				open++
 				continue
 			}
@@ -33,16 +35,16 @@ func (r *TuningReport) WriteTable(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", host, f.Check, verdict, f.Value)
 	}
 	if paths > 0 {
-		v := LevelOK
+		v := provision.LevelOK
 		if open < paths {
-			v = LevelFail
+			v = provision.LevelFail
 		}
 		fmt.Fprintf(tw, "(all)\tports between hosts\t%s\t%d of %d open\n", v, open, paths)
 	}
 	tw.Flush()
 	var todo []string
 	for _, f := range r.Findings {
-		if f.Verdict == LevelOK {
+		if f.Verdict == provision.LevelOK {
 			continue
 		}
 		host := f.Host
@@ -57,7 +59,7 @@ func (r *TuningReport) WriteTable(w io.Writer) {
 	}
 	if len(todo) > 0 {
 		title := "what to do"
-		if r.applied {
+		if r.AfterApply() {
 			title = "left after --apply, what to do"
 		}
 		fmt.Fprintf(w, "\n%s:\n  %s\n", title, strings.Join(todo, "\n  "))
