@@ -541,6 +541,34 @@ func TestTLSSwitch(t *testing.T) {
 	if got := applied(r.stdout + r.stderr); len(got) > 0 {
 		t.Errorf("up after the switch back changed: %v", got)
 	}
+
+	// To TLS once more, now with the plaintext port set: the servers run
+	// the TLS build already, so each data node only flips, to port 7100
+	// tls-port 7000 in one CONFIG SET, and only the sentinels restart.
+	before = pids(t)
+	r = mustRun(t, withPlain, "up")
+	t.Logf("MEASURE up switching to TLS with a plaintext port, TLS build in place: %s", r.took.Round(10*time.Millisecond))
+	if !strings.Contains(r.stdout+r.stderr, fmt.Sprintf("CONFIG SET port %d tls-port %d tls-replication yes", redisPort+100, redisPort)) {
+		t.Errorf("up did not flip with the plaintext port:\n%s", r.stdout+r.stderr)
+	}
+	t.Setenv("E2E_TLS_CA", caFile)
+	after = pids(t)
+	for k, v := range before {
+		if restarted := after[k] != v; restarted != strings.HasSuffix(k, "/sentinel") {
+			t.Errorf("%s: pid %s -> %s across the switch to TLS with a plaintext port (only sentinels restart)", k, v, after[k])
+		}
+	}
+	checkSeedState(t, currentMaster(t))
+	for _, h := range labHosts() {
+		c := redis.NewClient(&redis.Options{Addr: addr(h, redisPort+100), Password: password(t), MaxRetries: -1,
+			DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, DisableIdentity: true, Protocol: 2})
+		ctx, cancel := ctx5()
+		if err := c.Ping(ctx).Err(); err != nil {
+			t.Errorf("%s: plaintext port %d after the switch to TLS: %v", h.Name, redisPort+100, err)
+		}
+		cancel()
+		c.Close()
+	}
 }
 
 // testPlaintextPort opens a plaintext port beside TLS on a running TLS
