@@ -10,7 +10,10 @@
 //
 //   - up.go: Up, the ordered list of steps; each step checks, then acts,
 //     and every change goes through one recording function, so plan is
-//     exact.
+//     exact. The longer steps have files of their own: up_install.go
+//     (install and prepare), up_configure.go, up_start.go (master,
+//     replicas, sentinels), up_restart.go (the rolling restart), and
+//     up_check.go, up_backup.go.
 //   - observe.go, analysis.go: one snapshot of every node and sentinel, and
 //     the one analysis of it (verdict, problems, who the master is); health.go
 //     joins them for status.
@@ -23,8 +26,9 @@
 //     running servers, starting and stopping services.
 //   - topology.go, stalemaster.go, verify.go, wait.go: deciding the master,
 //     refusing to start a stale one, proving the result, bounded waits.
-//   - failover.go: failover-test and the graceful failover up's rolling
-//     restart uses.
+//   - mastermove.go: moving the master (the graceful failover, waiting for
+//     the promotion and for a role, demoting the old master), shared by
+//     up's rolling restart and failover-test; failover.go: failover-test.
 //   - lock.go, manifest.go: the per-cluster run lock and the record of what
 //     redisctl installed on each host; uninstall.go removes it.
 //   - backup.go, restore.go, up_backup.go: a backup from a replica in sync

@@ -1,0 +1,199 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redisctl/redisctl/provision/render"
+)
+
+// The configure step of up: every host's files are rendered and compared
+// with what it has; a change to a running server is applied live where
+// Redis allows it (CONFIG SET, SENTINEL SET, ACL SETUSER), or left for the
+// rolling restart.
+
+func (r *upRun) configure(ctx context.Context) error {
+	c := r.c
+	return eachHost(ctx, c.Nodes, nodeName, "configure", func(ctx context.Context, n *Node) error {
+		changes, err := c.planFiles(ctx, n, r.master.Spec.Address)
+		if err != nil {
+			return err
+		}
+		if !r.opts.DryRun {
+			// One manifest save for every new file, not one per file.
+			if err := recordNewFiles(ctx, n, changes); err != nil {
+				return err
+			}
+		}
+		tlsChanged := false
+		for _, ch := range changes {
+			if path.Dir(ch.File.Path) == c.Layout.TLSDir {
+				tlsChanged = true
+			}
+			if ch.Live && ch.ACL != nil {
+				err = r.applyACLLive(ctx, n, ch)
+			} else if ch.Live {
+				err = r.applyLive(ctx, n, ch)
+			} else {
+				what := "write " + ch.File.Path
+				if ch.Old != nil && len(ch.Keys) > 0 {
+					what = fmt.Sprintf("update %s (%s)", ch.File.Path, strings.Join(ch.Keys, ", "))
+				}
+				err = r.change(n, fileDiff(ch), func() error { return c.writeFiles(ctx, n, []fileChange{ch}) }, "%s", what)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if tlsChanged {
+			if err := r.reloadTLS(ctx, n); err != nil {
+				return err
+			}
+		}
+		var register []string
+		for _, svc := range c.services(n) {
+			if !slices.Contains(n.Manifest.Services, svc) {
+				register = append(register, svc)
+			}
+		}
+		for i, svc := range register {
+			// All in one command (systemd reloads its units once), made
+			// with the first change.
+			apply := func() error { return c.enableServices(ctx, n, register) }
+			if i > 0 {
+				apply = nil
+			}
+			if err := r.change(n, "", apply, "register %s to start at boot", svc); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// reloadTLS makes n's running servers take the TLS files just written (a
+// renewed certificate): the data node at once, as CONFIG SET of a
+// certificate file reloads it even when its path is unchanged; the
+// sentinel, which accepts no CONFIG SET of them, at its turn in the
+// rolling restart.
+func (r *upRun) reloadTLS(ctx context.Context, n *Node) error {
+	c := r.c
+	if n.Facts.RedisPid > 0 && c.speaksTLS(n, false) {
+		t := render.NewTLSConf(c.Inv)
+		do := command("CONFIG", "SET", "tls-cert-file", t.CertFile, "tls-key-file", t.KeyFile, "tls-ca-cert-file", t.CAFile)
+		if err := r.change(n, "", func() error { return do(ctx, c.Data(n)) }, "live: reload the TLS certificate of %s (CONFIG SET tls-cert-file)", c.Layout.RedisService); err != nil {
+			return err
+		}
+	}
+	if n.Spec.Sentinel && n.Facts.SentinelPid > 0 && c.speaksTLS(n, true) {
+		r.mu.Lock()
+		r.sentinelRestarts[n] = append(r.sentinelRestarts[n], "the TLS certificate")
+		r.mu.Unlock()
+	}
+	return nil
+}
+
+// applyLive changes the settings of a running server without restarting it.
+func (r *upRun) applyLive(ctx context.Context, n *Node, ch fileChange) error {
+	c := r.c
+	var ops []liveOp
+	var restart []string
+	var err error
+	isRedis := ch.File.Path == c.Layout.RedisConf
+	if isRedis && slices.Contains(ch.Keys, "aclfile") {
+		now, want := "with ACL users", "without them"
+		if c.Inv.Redis.ACL() {
+			now, want = "without ACL users", "with them"
+		}
+		return fmt.Errorf("%s runs %s, and the inventory wants it %s (redis.users, redis.default_user): "+
+			"switching a running cluster is not supported yet; set the inventory back, or uninstall and set the cluster up again",
+			c.Layout.RedisService, now, want)
+	}
+	var cl *redis.Client
+	if isRedis {
+		cl = c.Data(n)
+		ops, restart = c.redisLiveOps(ch)
+	} else {
+		cl = c.Sentinel(n)
+		ops, restart, err = c.sentinelLiveOps(ch)
+	}
+	if err != nil {
+		return err
+	}
+	for _, op := range ops {
+		if err := r.change(n, "", func() error { return op.do(ctx, cl) }, "live: %s", op.desc); err != nil {
+			return err
+		}
+	}
+	if len(restart) > 0 {
+		r.mu.Lock()
+		if isRedis {
+			r.restarts[n] = restart
+		} else {
+			r.sentinelRestarts[n] = restart
+		}
+		r.mu.Unlock()
+		if !isRedis {
+			// A sentinel rewrites its file from memory: the file is written
+			// while it is stopped, in the rolling restart.
+			return nil
+		}
+	}
+	// The server rewrote its file (CONFIG REWRITE writes what runs, so a
+	// setting that needs a restart is undone there): bring the file in line
+	// again; the process takes the rest when it restarts.
+	var again []fileChange
+	if !r.opts.DryRun {
+		if again, err = c.planFiles(ctx, n, r.master.Spec.Address); err != nil {
+			return err
+		}
+	} else if len(restart) > 0 {
+		again = []fileChange{ch}
+	}
+	for _, a := range again {
+		if a.File.Path != ch.File.Path {
+			continue
+		}
+		apply := func() error { return c.writeFiles(ctx, n, []fileChange{a}) }
+		if len(restart) == 0 {
+			return apply() // formatting only: nothing a person needs to see
+		}
+		return r.change(n, fileDiff(a), apply, "update %s (%s; takes effect at the restart)", a.File.Path, strings.Join(restart, ", "))
+	}
+	return nil
+}
+
+// applyACLLive changes the users of a running data node to what the
+// inventory says, without a restart (see aclLiveOps).
+func (r *upRun) applyACLLive(ctx context.Context, n *Node, ch fileChange) error {
+	ops, err := r.c.aclLiveOps(ch)
+	if err != nil {
+		return err
+	}
+	cl := r.c.Data(n)
+	for _, op := range ops {
+		if err := r.change(n, "", func() error { return op.do(ctx, cl) }, "live: %s", op.desc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rewriteIfChanged writes one file of n again when it differs from what
+// redisctl wants (merged, so the server's own state stays).
+func (r *upRun) rewriteIfChanged(ctx context.Context, n *Node, file string) error {
+	changes, err := r.c.planFiles(ctx, n, r.master.Spec.Address)
+	if err != nil {
+		return err
+	}
+	for _, ch := range changes {
+		if ch.File.Path == file {
+			return r.c.writeFiles(ctx, n, []fileChange{ch})
+		}
+	}
+	return nil
+}

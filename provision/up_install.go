@@ -1,0 +1,100 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// The install and prepare steps of up: the build (or the binary cache)
+// runs beside the preparation of the hosts and the search for the live
+// master; only starting services waits for it.
+
+// pendingInstall is the install running beside the steps that follow it.
+type pendingInstall struct {
+	done   chan struct{}
+	cancel context.CancelFunc
+	nodes  []*Node // installed (or staged) by Install
+	whats  map[*Node]string
+	err    error
+}
+
+func (r *upRun) install(ctx context.Context) error {
+	var todo []*Node
+	for _, n := range r.c.Nodes {
+		if r.c.needsInstall(n) {
+			todo = append(todo, n)
+		}
+	}
+	if len(todo) == 0 {
+		r.opts.Progress.Printf("", "every host has %s; nothing to install", r.c.target())
+		return nil
+	}
+	what := func(n *Node) string {
+		if stages(n) && installedBuild(n.Facts) == r.c.target() {
+			return fmt.Sprintf("put a build of %s with TLS beside the one without in %s (switched to at each restart)", r.c.target(), r.c.Layout.BinDir)
+		}
+		if stages(n) {
+			return fmt.Sprintf("put %s beside %s in %s (switched to at each restart)", r.c.target(), installedBuild(n.Facts), r.c.Layout.BinDir)
+		}
+		return fmt.Sprintf("install %s in %s", r.c.target(), r.c.Layout.BinDir)
+	}
+	if r.opts.DryRun {
+		for _, n := range todo {
+			if r.c.needsLibSSL(n) {
+				r.change(n, "", nil, "install the OpenSSL library with %s (Redis built with TLS needs it)", n.Pkg.Name())
+			}
+			r.change(n, "", nil, "%s", what(n))
+		}
+		return nil
+	}
+	whats := map[*Node]string{}
+	for _, n := range todo {
+		whats[n] = what(n)
+	}
+	// The build (or the copy of cached binaries) runs while the hosts are
+	// prepared and the live master is found. Nothing is configured before
+	// it has succeeded everywhere (waitInstall): a host that cannot build
+	// must leave the others without a config, or the next run would find
+	// replicas configured for a master that never started.
+	ctx, cancel := context.WithCancel(ctx)
+	in := &pendingInstall{done: make(chan struct{}), cancel: cancel}
+	r.installing = in
+	go func() {
+		defer close(in.done)
+		in.nodes, in.err = r.c.Install(ctx, r.src, r.opts.CacheDir)
+		in.whats = whats
+	}()
+	return nil
+}
+
+// waitInstall waits for the install started by install, then records what
+// it did; it runs before anything is configured or started.
+func (r *upRun) waitInstall(ctx context.Context) error {
+	in := r.installing
+	if in == nil {
+		return nil
+	}
+	select {
+	case <-in.done:
+	case <-ctx.Done():
+		in.cancel()
+		<-in.done
+	}
+	r.installing = nil
+	for _, n := range in.nodes {
+		r.c.installedNow(n)
+		r.change(n, "", nil, "%s", in.whats[n])
+	}
+	return in.err
+}
+
+func (r *upRun) prepare(ctx context.Context) error {
+	return eachHost(ctx, r.c.Nodes, nodeName, "prepare", func(ctx context.Context, n *Node) error {
+		missing, err := r.c.missingOnHost(ctx, n)
+		if err != nil || len(missing) == 0 {
+			return err
+		}
+		return r.change(n, "", func() error { return r.c.prepareHost(ctx, n) }, "create %s", strings.Join(missing, ", "))
+	})
+}

@@ -1,0 +1,192 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The rolling restart step of up: servers whose settings or build need a
+// restart are restarted one at a time (replicas, then the master after a
+// graceful failover, then the sentinels), each waited for before the next.
+
+// rollingRestart restarts the servers whose new settings need a restart,
+// never more than one at a time: the replicas, each waited for until it is
+// back in sync; then, when the master needs one, a graceful failover away
+// from it and its restart as a replica; then the sentinels, one by one.
+func (r *upRun) rollingRestart(ctx context.Context) error {
+	c := r.c
+	r.planUpgrade()
+	r.tlsBuildRestarts()
+	if len(r.restarts) == 0 && len(r.sentinelRestarts) == 0 {
+		return nil
+	}
+	if !r.opts.DryRun {
+		if h := c.CheckHealth(ctx, nil); h.Verdict != Healthy {
+			return fmt.Errorf("settings need a restart, but the cluster is %s; refusing to restart anything until it is healthy: %s", h.Verdict, h.ProblemsText())
+		}
+	}
+	for _, n := range r.replicas() {
+		if keys := r.restarts[n]; keys != nil {
+			if err := r.change(n, "", func() error { return r.restartData(ctx, n) }, "restart %s to apply %s", c.Layout.RedisService, strings.Join(keys, ", ")); err != nil {
+				return err
+			}
+		}
+	}
+	if keys := r.restarts[r.master]; keys != nil {
+		old := r.master
+		err := r.change(old, "", func() error { return r.failoverAway(ctx, old) }, "fail over away from %s with SENTINEL FAILOVER, to restart it", old.Spec.Name)
+		if err != nil {
+			return err
+		}
+		if err := r.change(old, "", func() error { return r.restartData(ctx, old) }, "restart %s to apply %s", c.Layout.RedisService, strings.Join(keys, ", ")); err != nil {
+			return err
+		}
+	}
+	for _, n := range c.Nodes {
+		if keys := r.sentinelRestarts[n]; keys != nil {
+			if err := r.change(n, "", func() error { return r.restartSentinel(ctx, n) }, "restart %s to apply %s", c.Layout.SentinelService, strings.Join(keys, ", ")); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// restartData restarts one data node with its current config (written
+// again first: Sentinel may have rewritten it during a failover) and waits
+// until it is back in sync and the cluster is healthy.
+func (r *upRun) restartData(ctx context.Context, n *Node) error {
+	c := r.c
+	if err := r.rewriteIfChanged(ctx, n, c.Layout.RedisConf); err != nil {
+		return err
+	}
+	if err := c.switchBinaries(ctx, n); err != nil {
+		return err
+	}
+	if _, err := c.stopService(ctx, n, c.Layout.RedisService, c.Layout.RedisPid); err != nil {
+		return err
+	}
+	if _, _, err := c.startService(ctx, n, c.Layout.RedisService, c.Layout.RedisPid); err != nil {
+		return err
+	}
+	if err := c.waitPing(ctx, n, false, 20*time.Second); err != nil {
+		return err
+	}
+	if err := c.WaitReplication(ctx, r.master, r.replicas(), r.opts.SyncTimeout); err != nil {
+		return err
+	}
+	if err := c.Verify(ctx, r.master, r.opts.SyncTimeout); err != nil {
+		return err
+	}
+	c.P.Printf(n.Spec.Name, "restarted %s on %s; back in sync", c.Layout.RedisService, c.target())
+	return nil
+}
+
+func (r *upRun) restartSentinel(ctx context.Context, n *Node) error {
+	c := r.c
+	if _, err := c.stopService(ctx, n, c.Layout.SentinelService, c.Layout.SentinelPid); err != nil {
+		return err
+	}
+	if err := r.rewriteIfChanged(ctx, n, c.Layout.SentinelConf); err != nil {
+		return err
+	}
+	if err := c.switchBinaries(ctx, n); err != nil {
+		return err
+	}
+	if _, _, err := c.startService(ctx, n, c.Layout.SentinelService, c.Layout.SentinelPid); err != nil {
+		return err
+	}
+	if err := c.Verify(ctx, r.master, r.opts.SyncTimeout); err != nil {
+		return err
+	}
+	c.P.Printf(n.Spec.Name, "restarted %s on %s; it sees the master, every replica and every other sentinel", c.Layout.SentinelService, c.target())
+	return nil
+}
+
+// planUpgrade adds to the rolling restart every server that runs another
+// build than the inventory's (found so by findMaster's observation, before
+// anything was started): an upgrade, or a change of engine, is a rolling
+// restart onto the new binaries (see upgrade.go). A resumed upgrade finds
+// only the servers still on the old build.
+func (r *upRun) planUpgrade() {
+	if r.snap == nil {
+		return
+	}
+	want := r.c.target()
+	for _, n := range r.c.Nodes {
+		nh := r.snap.Node(n.Spec.Name)
+		if nh == nil {
+			continue
+		}
+		if d := nh.Redis; d != nil && d.Running && d.Version != "" {
+			if have := (build{d.Engine, d.Version}); have != want {
+				r.restarts[n] = append(r.restarts[n], fmt.Sprintf("the upgrade from %s to %s", have, want))
+			}
+		}
+		if s := nh.Sentinel; n.Spec.Sentinel && s != nil && s.Running && s.Version != "" {
+			if have := (build{s.Engine, s.Version}); have != want {
+				r.sentinelRestarts[n] = append(r.sentinelRestarts[n], fmt.Sprintf("the upgrade from %s to %s", have, want))
+			}
+		}
+	}
+}
+
+// failoverAway moves the master role off old gracefully (writes paused,
+// replicas caught up, SENTINEL FAILOVER) and reports how long writes were
+// held.
+func (r *upRun) failoverAway(ctx context.Context, old *Node) error {
+	newMaster, bound, err := r.moveMaster(ctx, old)
+	if err != nil {
+		return err
+	}
+	if err := r.c.waitRole(ctx, old, "replica", bound); err != nil {
+		return err
+	}
+	r.master = newMaster
+	return nil
+}
+
+// moveMaster is the graceful failover both the rolling restart and the
+// removal of a master's host use: writes paused, replicas caught up,
+// SENTINEL FAILOVER, the promoted replica waited for, the old master made
+// its replica, writes resumed, and the time writes were held noted; then
+// every sentinel is waited for to name the new master. It returns the new
+// master and the bound used for the waits, for the caller's own wait on
+// old.
+func (r *upRun) moveMaster(ctx context.Context, old *Node) (*Node, time.Duration, error) {
+	c := r.c
+	start := time.Now()
+	unpause, err := c.gracefulFailover(ctx, old)
+	if err != nil {
+		return nil, 0, err
+	}
+	bound := time.Duration(c.Inv.Sentinel.DownAfterMS)*time.Millisecond + 2*time.Duration(min(c.Inv.Sentinel.FailoverTimeoutMS, 10000))*time.Millisecond + 15*time.Second
+	promoted, err := c.waitPromoted(ctx, old, bound)
+	if err != nil {
+		return nil, 0, errors.Join(err, unpause())
+	}
+	// Writes resume once the old master is a replica: a client still sent
+	// there by a sentinel that has not heard of the switch gets READONLY
+	// and asks again; nothing it writes is acknowledged and then lost.
+	if err := c.demote(ctx, old, promoted); err != nil {
+		return nil, 0, errors.Join(err, unpause())
+	}
+	held := time.Since(start)
+	if err := unpause(); err != nil {
+		return nil, 0, err
+	}
+	newMaster, err := c.waitNewMaster(ctx, old, bound)
+	if err != nil {
+		return nil, 0, err
+	}
+	if newMaster != promoted {
+		return nil, 0, fmt.Errorf("%s was promoted and %s made its replica, but the sentinels then agreed on %s; run up again once status shows one master", promoted.Spec.Name, old.Spec.Name, newMaster.Spec.Name)
+	}
+	note := fmt.Sprintf("writes were held for %.1fs while the master moved from %s to %s", held.Seconds(), old.Spec.Name, newMaster.Spec.Name)
+	c.P.Printf("", "%s", note)
+	r.sum.Notes = append(r.sum.Notes, note)
+	return newMaster, bound, nil
+}
