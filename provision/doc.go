@@ -8,12 +8,16 @@
 //
 // Where things are:
 //
-//   - up.go: Up, the ordered list of steps; each step checks, then acts,
-//     and every change goes through one recording function, so plan is
-//     exact. The longer steps have files of their own: up_install.go
-//     (install and prepare), up_configure.go, up_start.go (master,
-//     replicas, sentinels), up_restart.go (the rolling restart), and
-//     up_check.go, up_backup.go.
+//   - up.go: Up, the ordered list of steps; each step is a small type with
+//     its title and Run (k0sctl's phases), checks before it acts, and makes
+//     every change through one recording function, so plan is exact. The
+//     steps live by what they do: up_hosts.go (source, connect, lock,
+//     facts, host checks), up_check.go (tuning and ports), up_backup.go,
+//     up_master.go (password, the live master, the final verify),
+//     up_install.go (install and prepare), rotate.go and clusterpw.go
+//     (passwords), up_configure.go, up_start.go (master, replicas,
+//     sentinels), remove.go (removed hosts), up_restart.go (the rolling
+//     restart) and tlsswitch.go (TLS on or off).
 //   - observe.go, analysis.go: one snapshot of every node and sentinel, and
 //     the one analysis of it (verdict, problems, who the master is); health.go
 //     joins them for status.

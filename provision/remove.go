@@ -56,12 +56,17 @@ func (c *Cluster) connectExtra(ctx context.Context, connect Connector, addr stri
 	return n, err
 }
 
-// findDeparted learns from the sentinels which hosts left the inventory,
+// findDepartedStep is up's step "find removed hosts".
+type findDepartedStep struct{ *upRun }
+
+func (findDepartedStep) Title() string { return "find removed hosts" }
+
+// Run learns from the sentinels which hosts left the inventory,
 // refuses what cannot be done safely, and reaches each departed host to
 // learn what runs there. It changes nothing, except with --failover a
 // departed master's role, moved to a replica: the removal itself is
 // removeDeparted, after the remaining hosts are up.
-func (r *upRun) findDeparted(ctx context.Context) error {
+func (r findDepartedStep) Run(ctx context.Context) error {
 	c := r.c
 	gone := c.departedHosts(ctx, c.Observe(ctx))
 	if len(gone) == 0 {
@@ -256,11 +261,16 @@ func (c *Cluster) gatherExtraFacts(ctx context.Context, n *Node) error {
 	return nil
 }
 
-// removeDeparted removes the departed hosts: on each, its sentinel and its
+// removeHostsStep is up's step "remove hosts".
+type removeHostsStep struct{ *upRun }
+
+func (removeHostsStep) Title() string { return "remove hosts" }
+
+// Run removes the departed hosts: on each, its sentinel and its
 // Redis are stopped and what its manifest lists is uninstalled (with
 // uninstall's rules: what another cluster on the host still uses is kept
 // and handed over); then each remaining sentinel forgets them.
-func (r *upRun) removeDeparted(ctx context.Context) error {
+func (r removeHostsStep) Run(ctx context.Context) error {
 	c := r.c
 	if len(r.departed) == 0 {
 		return nil

@@ -179,10 +179,10 @@ var wantRemoval = []string{
 func TestRemoveHostPlanListsTheRemovalAndChangesNothing(t *testing.T) {
 	rc := newRemovalCluster(t)
 	r := rc.upRun(t, true, false)
-	if err := r.findDeparted(t.Context()); err != nil {
+	if err := (findDepartedStep{r}).Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.removeDeparted(t.Context()); err != nil {
+	if err := (removeHostsStep{r}).Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if got := changesText(r.sum); !slices.Equal(got, wantRemoval) {
@@ -206,10 +206,10 @@ func TestRemoveHostPlanListsTheRemovalAndChangesNothing(t *testing.T) {
 func TestRemoveHostOrder(t *testing.T) {
 	rc := newRemovalCluster(t)
 	r := rc.upRun(t, false, false)
-	if err := r.findDeparted(t.Context()); err != nil {
+	if err := (findDepartedStep{r}).Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.removeDeparted(t.Context()); err != nil {
+	if err := (removeHostsStep{r}).Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if got := changesText(r.sum); !slices.Equal(got, wantRemoval) {
@@ -243,7 +243,7 @@ func TestRemoveHostRefusesTheMaster(t *testing.T) {
 		rc.sentinel[n].reply("SENTINEL MASTER", sentinelMaster("10.0.0.4", "master"))
 	}
 	r := rc.upRun(t, false, false)
-	err := r.findDeparted(t.Context())
+	err := (findDepartedStep{r}).Run(t.Context())
 	if err == nil {
 		t.Fatal("removing the master was not refused")
 	}
@@ -294,16 +294,16 @@ func TestRemoveHostUnreachable(t *testing.T) {
 	rc := newRemovalCluster(t)
 	rc.conn.hosts = nil
 	r := rc.upRun(t, false, false)
-	err := r.findDeparted(t.Context())
+	err := (findDepartedStep{r}).Run(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "no route to host") || !strings.Contains(err.Error(), "up --force") {
 		t.Fatalf("err = %v, want the connect error and --force", err)
 	}
 
 	r = rc.upRun(t, false, true)
-	if err := r.findDeparted(t.Context()); err != nil {
+	if err := (findDepartedStep{r}).Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.removeDeparted(t.Context()); err != nil {
+	if err := (removeHostsStep{r}).Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if got := changesText(r.sum); !slices.Equal(got, wantRemoval[3:]) {
@@ -320,10 +320,10 @@ func TestRemoveHostNothingDeparted(t *testing.T) {
 	fc := newFakeCluster(t)
 	conn := &extraConnector{}
 	r := &upRun{c: fc.Cluster, sum: &Summary{}, master: fc.Node("node1"), opts: UpOptions{Connect: conn.connect, Progress: fc.P}}
-	if err := r.findDeparted(t.Context()); err != nil {
+	if err := (findDepartedStep{r}).Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.removeDeparted(t.Context()); err != nil {
+	if err := (removeHostsStep{r}).Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if len(conn.calls) != 0 || len(r.sum.Changes) != 0 {
@@ -380,10 +380,10 @@ func TestRemoveHostFailoverFirst(t *testing.T) {
 	rc.withDepartedMaster(t)
 	r := rc.upRun(t, false, false)
 	r.opts.Failover = true
-	if err := r.findDeparted(t.Context()); err != nil {
+	if err := (findDepartedStep{r}).Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.removeDeparted(t.Context()); err != nil {
+	if err := (removeHostsStep{r}).Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	want := append([]string{"10.0.0.4: fail over away from 10.0.0.4 with SENTINEL FAILOVER (writes held, replicas caught up), to remove it"}, wantRemoval...)
@@ -404,7 +404,7 @@ func TestRemoveHostFailoverPlan(t *testing.T) {
 	rc.withDepartedMaster(t)
 	r := rc.upRun(t, true, false)
 	r.opts.Failover = true
-	if err := r.findDeparted(t.Context()); err != nil {
+	if err := (findDepartedStep{r}).Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if m := r.plannedMaster(); m == nil || m.Spec.Name != "node1" {
@@ -425,7 +425,7 @@ func TestRemoveHostRefusesAnInventoryHostKnownByAnotherAddress(t *testing.T) {
 	rc.data["node2"].reply("INFO", replicaInfo("10.0.0.1", "up")+"run_id:5f0e6c3b2a\r\n")
 	rc.node4.DialFunc = dialTable(map[string]*fakeRedis{"10.0.0.4:7000": rc.data["node2"]})
 	r := rc.upRun(t, false, false)
-	err := r.findDeparted(t.Context())
+	err := (findDepartedStep{r}).Run(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "is node2's (the same run_id)") {
 		t.Fatalf("err = %v, want node2 named as the server at 10.0.0.4", err)
 	}

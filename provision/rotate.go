@@ -13,7 +13,12 @@ import (
 	"github.com/redisctl/redisctl/provision/render"
 )
 
-// rotatePasswords replaces, without a restart, the password of every ACL
+// rotateStep is up's step "rotate passwords".
+type rotateStep struct{ *upRun }
+
+func (rotateStep) Title() string { return "rotate passwords" }
+
+// Run replaces, without a restart, the password of every ACL
 // user whose running servers do not accept exactly the password redisctl
 // wants (a new one in the inventory, or one rotate-password generated):
 // the new password beside the old one everywhere, every user of it
@@ -21,7 +26,7 @@ import (
 // which decides from what it observes, so an interrupted rotation resumes
 // here). Servers that are not running get their files in configure, as
 // usual. A cluster without users has nothing to rotate.
-func (r *upRun) rotatePasswords(ctx context.Context) error {
+func (r rotateStep) Run(ctx context.Context) error {
 	c := r.c
 	if err := r.rotateClusterPassword(ctx); err != nil {
 		return err

@@ -96,10 +96,15 @@ func (r *upRun) tlsBuildRestarts() {
 	}
 }
 
-// switchTLS runs stages 2 and 3 for the servers that still run the other
+// tlsSwitchStep is up's step "switch TLS on or off".
+type tlsSwitchStep struct{ *upRun }
+
+func (tlsSwitchStep) Title() string { return "switch TLS on or off" }
+
+// Run runs stages 2 and 3 for the servers that still run the other
 // way than the inventory says (to TLS, or back to plaintext), and verifies
 // the cluster as it now speaks.
-func (r *upRun) switchTLS(ctx context.Context) error {
+func (r tlsSwitchStep) Run(ctx context.Context) error {
 	c := r.c
 	if c.tls == nil {
 		return nil

@@ -7,12 +7,17 @@ import (
 	"slices"
 )
 
-// backupFirst is up's backup before it changes a live cluster (UpOptions
+// backupStep is up's step "back up before changing anything".
+type backupStep struct{ *upRun }
+
+func (backupStep) Title() string { return "back up before changing anything" }
+
+// Run is up's backup before it changes a live cluster (UpOptions
 // BackupDir). Whether up will change anything is decided the way plan
 // decides it: a dry run of up on the same inventory, whose changes are
 // exactly those up then makes. No change, no backup; a fresh install has
 // nothing to back up. In a plan the backup is listed when there is a change.
-func (r *upRun) backupFirst(ctx context.Context) error {
+func (r backupStep) Run(ctx context.Context) error {
 	dir := r.opts.BackupDir
 	if dir == "" {
 		return nil

@@ -25,7 +25,7 @@ func TestUpBackupFreshInstall(t *testing.T) {
 	for _, n := range fc.Nodes {
 		n.Facts.RedisPid = 0
 	}
-	if err := r.backupFirst(context.Background()); err != nil {
+	if err := (backupStep{r}).Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if len(r.sum.Changes) != 0 || len(r.sum.Notes) != 1 || !strings.Contains(r.sum.Notes[0], "nothing to back up") {

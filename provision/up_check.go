@@ -17,10 +17,15 @@ func (e *BlockedError) Error() string {
 		"open them in the hosts' firewalls (redisctl check shows every path)", strings.Join(e.Paths, "\n"))
 }
 
-// checkTuning runs the host checks in one round trip per host: blocked
+// tuningStep is up's step "check tuning and ports".
+type tuningStep struct{ *upRun }
+
+func (tuningStep) Title() string { return "check tuning and ports" }
+
+// Run runs the host checks in one round trip per host: blocked
 // paths between hosts stop up before it changes anything; the rest are
 // warnings, fixed with --apply-tuning.
-func (r *upRun) checkTuning(ctx context.Context) error {
+func (r tuningStep) Run(ctx context.Context) error {
 	p := r.opts.Progress
 	var rep *TuningReport
 	var err error

@@ -16,7 +16,12 @@ import (
 // Redis allows it (CONFIG SET, SENTINEL SET, ACL SETUSER), or left for the
 // rolling restart.
 
-func (r *upRun) configure(ctx context.Context) error {
+// configureStep is up's step "configure".
+type configureStep struct{ *upRun }
+
+func (configureStep) Title() string { return "configure" }
+
+func (r configureStep) Run(ctx context.Context) error {
 	c := r.c
 	return eachHost(ctx, c.Nodes, nodeName, "configure", func(ctx context.Context, n *Node) error {
 		changes, err := c.planFiles(ctx, n, r.master.Spec.Address)

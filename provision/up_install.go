@@ -19,7 +19,12 @@ type pendingInstall struct {
 	err    error
 }
 
-func (r *upRun) install(ctx context.Context) error {
+// installStep is up's step "install redis".
+type installStep struct{ *upRun }
+
+func (installStep) Title() string { return "install redis" }
+
+func (r installStep) Run(ctx context.Context) error {
 	var todo []*Node
 	for _, n := range r.c.Nodes {
 		if r.c.needsInstall(n) {
@@ -68,9 +73,14 @@ func (r *upRun) install(ctx context.Context) error {
 	return nil
 }
 
-// waitInstall waits for the install started by install, then records what
+// waitInstallStep is up's step "wait for the install".
+type waitInstallStep struct{ *upRun }
+
+func (waitInstallStep) Title() string { return "wait for the install" }
+
+// Run waits for the install started by install, then records what
 // it did; it runs before anything is configured or started.
-func (r *upRun) waitInstall(ctx context.Context) error {
+func (r waitInstallStep) Run(ctx context.Context) error {
 	in := r.installing
 	if in == nil {
 		return nil
@@ -89,7 +99,12 @@ func (r *upRun) waitInstall(ctx context.Context) error {
 	return in.err
 }
 
-func (r *upRun) prepare(ctx context.Context) error {
+// prepareStep is up's step "prepare hosts".
+type prepareStep struct{ *upRun }
+
+func (prepareStep) Title() string { return "prepare hosts" }
+
+func (r prepareStep) Run(ctx context.Context) error {
 	return eachHost(ctx, r.c.Nodes, nodeName, "prepare", func(ctx context.Context, n *Node) error {
 		missing, err := r.c.missingOnHost(ctx, n)
 		if err != nil || len(missing) == 0 {

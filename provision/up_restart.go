@@ -12,11 +12,16 @@ import (
 // restart are restarted one at a time (replicas, then the master after a
 // graceful failover, then the sentinels), each waited for before the next.
 
-// rollingRestart restarts the servers whose new settings need a restart,
+// rollingRestartStep is up's step "rolling restart".
+type rollingRestartStep struct{ *upRun }
+
+func (rollingRestartStep) Title() string { return "rolling restart" }
+
+// Run restarts the servers whose new settings need a restart,
 // never more than one at a time: the replicas, each waited for until it is
 // back in sync; then, when the master needs one, a graceful failover away
 // from it and its restart as a replica; then the sentinels, one by one.
-func (r *upRun) rollingRestart(ctx context.Context) error {
+func (r rollingRestartStep) Run(ctx context.Context) error {
 	c := r.c
 	r.planUpgrade()
 	r.tlsBuildRestarts()

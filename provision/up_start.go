@@ -28,7 +28,12 @@ type runningServer struct {
 	pingErr error
 }
 
-func (r *upRun) startMaster(ctx context.Context) error {
+// startMasterStep is up's step "start the master".
+type startMasterStep struct{ *upRun }
+
+func (startMasterStep) Title() string { return "start the master" }
+
+func (r startMasterStep) Run(ctx context.Context) error {
 	if err := r.findRunning(ctx); err != nil {
 		return err
 	}
@@ -164,11 +169,16 @@ func (r *upRun) replicas() []*Node {
 	return out
 }
 
-// startReplicas starts the replicas that are not running, all at once:
+// startReplicasStep is up's step "start the replicas".
+type startReplicasStep struct{ *upRun }
+
+func (startReplicasStep) Title() string { return "start the replicas" }
+
+// Run starts the replicas that are not running, all at once:
 // each syncs from the master on its own (one diskless transfer serves
 // those that connect together, repl-diskless-sync-max-replicas), and on
 // 15 hosts one after the other took seconds.
-func (r *upRun) startReplicas(ctx context.Context) error {
+func (r startReplicasStep) Run(ctx context.Context) error {
 	if err := eachHost(ctx, r.replicas(), nodeName, "start redis", func(ctx context.Context, n *Node) error {
 		return r.start(ctx, n, false)
 	}); err != nil {
@@ -180,9 +190,14 @@ func (r *upRun) startReplicas(ctx context.Context) error {
 	return r.c.WaitReplication(ctx, r.master, r.replicas(), r.opts.SyncTimeout)
 }
 
-// startSentinels starts the master's sentinel, then the others at once:
+// startSentinelsStep is up's step "start the sentinels".
+type startSentinelsStep struct{ *upRun }
+
+func (startSentinelsStep) Title() string { return "start the sentinels" }
+
+// Run starts the master's sentinel, then the others at once:
 // each knows its peers from its config (myid, known-sentinel).
-func (r *upRun) startSentinels(ctx context.Context) error {
+func (r startSentinelsStep) Run(ctx context.Context) error {
 	if r.master.Spec.Sentinel {
 		if err := r.start(ctx, r.master, true); err != nil {
 			return err

@@ -1,0 +1,178 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// The first steps of up: the source, the connections, the lock, what each
+// host has, and the checks that refuse a host before anything is changed.
+
+// connectStep is up's step "connect".
+type connectStep struct{ *upRun }
+
+func (connectStep) Title() string { return "connect" }
+
+// Run connects to every host of the inventory.
+func (r connectStep) Run(ctx context.Context) error {
+	c, err := Connect(ctx, r.inv, r.opts.Connect, r.opts.Progress)
+	r.c = c
+	return err
+}
+
+// sourceStep is up's step "verify the redis source".
+type sourceStep struct{ *upRun }
+
+func (sourceStep) Title() string { return "verify the redis source" }
+
+func (r sourceStep) Run(ctx context.Context) error {
+	src, err := FetchSource(ctx, r.inv.Redis.Source, r.inv.Redis.SHA256, r.opts.CacheDir, r.opts.Progress)
+	r.src = src
+	return err
+}
+
+// lockStep is up's step "lock the cluster".
+type lockStep struct{ *upRun }
+
+func (lockStep) Title() string { return "lock the cluster" }
+
+// Run takes the cluster's lock on every host, so that no other up,
+// uninstall or failover-test decides on a cluster this run is changing. A
+// plan changes nothing and takes no lock.
+func (r lockStep) Run(ctx context.Context) error {
+	if r.opts.DryRun {
+		return nil
+	}
+	// The host checks only read (sysctls, limits, the ports between hosts)
+	// and nothing is decided on them before the lock is held, so they run
+	// beside the lock's round trip instead of after it.
+	r.startChecks(ctx)
+	// The facts are read in the same round trip as the lock.
+	unlock, err := r.c.LockAndGatherFacts(ctx, "up")
+	r.unlock = unlock
+	return err
+}
+
+// pendingChecks are host checks running in the background.
+type pendingChecks struct {
+	done chan struct{}
+	rep  *TuningReport
+	err  error
+}
+
+// factsStep is up's step "gather facts".
+type factsStep struct{ *upRun }
+
+func (factsStep) Title() string { return "gather facts" }
+
+// Run reads the facts of every host the lock's round trip did not
+// read (all of them in a plan, which takes no lock), while the host checks
+// run (CheckHosts reads nothing the facts give); checkTuning decides on
+// their result after the steps that refuse on the facts.
+func (r factsStep) Run(ctx context.Context) error {
+	r.startChecks(ctx)
+	return r.c.GatherFacts(ctx)
+}
+
+// startChecks starts the host checks in the background, once.
+func (r *upRun) startChecks(ctx context.Context) {
+	if r.checks != nil {
+		return
+	}
+	pc := &pendingChecks{done: make(chan struct{})}
+	r.checks = pc
+	go func() {
+		defer close(pc.done)
+		pc.rep, pc.err = r.c.CheckHosts(ctx)
+	}()
+}
+
+// hostCheckStep is up's step "check hosts".
+type hostCheckStep struct{ *upRun }
+
+func (hostCheckStep) Title() string { return "check hosts" }
+
+func (r hostCheckStep) Run(ctx context.Context) error {
+	c := r.c
+	var errs []error
+	for _, n := range c.Nodes {
+		f := n.Facts
+		fail := func(format string, args ...any) {
+			errs = append(errs, &HostError{Host: n.Spec.Name, Err: fmt.Errorf(format, args...)})
+		}
+		if !portOwnedByUs(f.RedisPortOwner, f.RedisPid) {
+			fail("port %d is taken by another program (%s); free it or choose another redis.port", c.Inv.Redis.Port, f.RedisPortOwner)
+		}
+		if n.Spec.Sentinel && !portOwnedByUs(f.SentinelPortOwner, f.SentinelPid) {
+			fail("port %d is taken by another program (%s); free it or choose another sentinel.port", c.Inv.Sentinel.Port, f.SentinelPortOwner)
+		}
+		if !portOwnedByUs(f.PlaintextPortOwner, f.RedisPid) {
+			fail("port %d is taken by another program (%s); free it or choose another tls.plaintext_port", c.Inv.TLS.PlaintextPort, f.PlaintextPortOwner)
+		}
+		bin := c.Layout.BinDir + "/redis-server"
+		have := installedBuild(f)
+		other := have.Version != "" && have != c.target()
+		if other && !n.Manifest.Has(bin) && n.Manifest.Shared() {
+			fail("%s is %s, installed for another cluster on this host (%s); clusters on one host share %s, so set redis.engine and redis.version to %s", bin, have, strings.Join(named(n.Manifest.Others), ", "), c.Layout.BinDir, have)
+		} else if other && !n.Manifest.Has(bin) {
+			fail("%s is %s and was not installed by redisctl; refusing to replace it (remove it, or set redis.engine and redis.version to %s)", bin, have, have)
+		} else if other {
+			if err := checkVersionChange(have, c.target()); err != nil {
+				fail("%v", err)
+			}
+		}
+		if top, ok := rdbFormat(c.target()); ok && f.RDBFormat > top && f.RedisPid == 0 {
+			// Redis would refuse to start on it ("Can't handle RDB format
+			// version"); say so before anything is written.
+			fail("%s holds an RDB file of format %d (written by a newer build), which %s cannot load (it reads up to %d), so redis would refuse to start; move the file away (it is data: keep it) or set redis.version to the build that wrote it", c.Layout.DataDir, f.RDBFormat, c.target(), top)
+		}
+		if n.Init != nil && n.Init.Notify() && have == c.target() && !f.RedisSystemd {
+			// No install will replace it: a Type=notify unit would make
+			// systemd wait forever for a readiness message.
+			fail("%s was built without systemd support (USE_SYSTEMD=yes), which the Type=notify units need; remove it so up builds one with it", bin)
+		}
+		if n.Init == nil {
+			fail("unknown init system %q (redisctl knows SysV init and systemd)", f.Init)
+		}
+		if c.needsLibSSL(n) && n.Pkg == nil {
+			fail("no OpenSSL library (libssl.so) found, which Redis built with TLS needs to run, and no apt-get, dnf or yum to install it; install libssl3 (Debian, Ubuntu) or openssl-libs (RHEL, Fedora)")
+		}
+		r.opts.Progress.Printf(n.Spec.Name, "%s %s %s, %s, %s%s", f.OSID, f.OSVersion, f.Arch, f.Init, have, running(f))
+	}
+	return errors.Join(errs...)
+}
+
+// named lists cluster names, an older redisctl's unnamed manifest as such.
+func named(clusters []string) []string {
+	out := make([]string, len(clusters))
+	for i, c := range clusters {
+		out[i] = c
+		if c == "" {
+			out[i] = "a cluster recorded by an older redisctl"
+		}
+	}
+	return out
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "not installed"
+	}
+	return s
+}
+
+func running(f *Facts) string {
+	var s []string
+	if f.RedisPid > 0 {
+		s = append(s, fmt.Sprintf("redis pid %d", f.RedisPid))
+	}
+	if f.SentinelPid > 0 {
+		s = append(s, fmt.Sprintf("sentinel pid %d", f.SentinelPid))
+	}
+	if len(s) == 0 {
+		return ", nothing running"
+	}
+	return ", running: " + strings.Join(s, ", ")
+}
