@@ -298,3 +298,36 @@ func TestFactsScriptConfigTLS(t *testing.T) {
 		t.Errorf("plaintext configs read as TLS: redis %v, sentinel %v", f.RedisConfTLS, f.SentinelConfTLS)
 	}
 }
+
+// Which libraries the installed redis-server links is read from the start
+// of the binary (where an ELF file's dynamic strings are): a build that
+// names libssl there is a TLS build, one that does not is not.
+func TestFactsScriptBinaryLibraries(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	for _, c := range []struct {
+		name, tail string
+		tls        bool
+	}{
+		{"TLS build", "# NEEDED libssl.so.3 libcrypto.so.3\n", true},
+		{"plain build", "# NEEDED libm.so.6 libc.so.6\n", false},
+		{"libssl named only past the first MiB", "#" + strings.Repeat("x", 1<<20) + "\n# libssl.so.3\n", false},
+	} {
+		l := testInventory(t).Layout()
+		l.StateDir, l.DataDir, l.BinDir = t.TempDir(), t.TempDir(), t.TempDir()
+		bin := "#!/bin/sh\necho 'Redis server v=7.0.15 sha=00000000:0 malloc=libc bits=64 build=1'\nexit 0\n" + c.tail
+		if err := os.WriteFile(filepath.Join(l.BinDir, "redis-server"), []byte(bin), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(sh, "-c", factsScript(l, factPorts{redis: 1, sentinel: 1}, "dump.rdb")).Output()
+		if err != nil {
+			t.Fatalf("%s: facts script: %v\n%s", c.name, err, out)
+		}
+		f := parseFacts(string(out), factPorts{redis: 1, sentinel: 1})
+		if f.RedisVersion != "7.0.15" || f.RedisTLS != c.tls {
+			t.Errorf("%s: version %q, TLS %v; want 7.0.15, %v\n%s", c.name, f.RedisVersion, f.RedisTLS, c.tls, out)
+		}
+	}
+}
