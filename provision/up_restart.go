@@ -90,16 +90,23 @@ func (r *upRun) restartData(ctx context.Context, n *Node) error {
 	return nil
 }
 
+// restartSentinel restarts n's sentinel with its new config (and build).
+// The config is merged while the sentinel is stopped, since a running
+// sentinel rewrites its file on its own; if that fails, the sentinel is
+// started again as it was, so that a failed run leaves no sentinel down.
 func (r *upRun) restartSentinel(ctx context.Context, n *Node) error {
 	c := r.c
+	if err := c.switchBinaries(ctx, n); err != nil {
+		return err
+	}
 	if _, err := c.stopService(ctx, n, c.Layout.SentinelService, c.Layout.SentinelPid); err != nil {
 		return err
 	}
 	if err := r.rewriteIfChanged(ctx, n, c.Layout.SentinelConf); err != nil {
-		return err
-	}
-	if err := c.switchBinaries(ctx, n); err != nil {
-		return err
+		if _, _, serr := c.startService(context.WithoutCancel(ctx), n, c.Layout.SentinelService, c.Layout.SentinelPid); serr != nil {
+			return fmt.Errorf("%w; starting %s again as it was failed too: %v", err, c.Layout.SentinelService, serr)
+		}
+		return fmt.Errorf("%w (%s was started again with its old config)", err, c.Layout.SentinelService)
 	}
 	if _, _, err := c.startService(ctx, n, c.Layout.SentinelService, c.Layout.SentinelPid); err != nil {
 		return err
