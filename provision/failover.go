@@ -145,7 +145,7 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 		return rep, err
 	}
 
-	bound := time.Duration(inv.Sentinel.DownAfterMS)*time.Millisecond + 2*time.Duration(min(inv.Sentinel.FailoverTimeoutMS, 10000))*time.Millisecond + 15*time.Second
+	bound := promotionBound(inv)
 	p.Printf("", "==> wait for every sentinel to name a new master (at most %s)", bound.Round(time.Second))
 	if resume != nil {
 		var once sync.Once

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redisctl/redisctl/provision/inventory"
 	"github.com/redisctl/redisctl/provision/redisx"
 )
 
@@ -27,7 +28,11 @@ import (
 // none lands where it would be discarded.
 func (c *Cluster) gracefulFailover(ctx context.Context, old *Node) (func() error, error) {
 	cl := c.Data(old)
-	pauseMS := max(10000, 2*c.Inv.Sentinel.FailoverTimeoutMS)
+	// The pause outlasts every wait before the caller lifts it (the
+	// replicas' catch-up, then the promotion), so that it cannot end on its
+	// own while the old master is still a master; it ends by itself only if
+	// redisctl is gone.
+	pauseMS := max(10000, 2*c.Inv.Sentinel.FailoverTimeoutMS, int((catchUpBound+promotionBound(c.Inv)+5*time.Second)/time.Millisecond))
 	c.P.Printf(old.Spec.Name, "CLIENT PAUSE %d WRITE", pauseMS)
 	// go-redis's ClientPause has no WRITE mode, which leaves reads (and
 	// INFO below) served.
@@ -41,7 +46,7 @@ func (c *Cluster) gracefulFailover(ctx context.Context, old *Node) (func() error
 		c.P.Printf(old.Spec.Name, "CLIENT UNPAUSE")
 		return c.Data(old).ClientUnpause(context.WithoutCancel(ctx)).Err()
 	}
-	err := waitFor(ctx, "every replica to reach the master's replication offset", 10*time.Second, 20*time.Millisecond, func(ctx context.Context) (bool, string) {
+	err := waitFor(ctx, "every replica to reach the master's replication offset", catchUpBound, 20*time.Millisecond, func(ctx context.Context) (bool, string) {
 		s, err := cl.Info(ctx, "replication").Result()
 		if err != nil {
 			return false, err.Error()
@@ -64,6 +69,17 @@ func (c *Cluster) gracefulFailover(ctx context.Context, old *Node) (func() error
 		return nil, errors.Join(err, unpause())
 	}
 	return unpause, nil
+}
+
+// catchUpBound bounds the wait for the replicas to reach a paused master's
+// offset.
+const catchUpBound = 10 * time.Second
+
+// promotionBound bounds the wait for Sentinel to promote a replica, and for
+// every sentinel to name it: the time to see the master down, two failover
+// attempts (each at most 10 s of failover-timeout), and a margin.
+func promotionBound(inv *inventory.Inventory) time.Duration {
+	return time.Duration(inv.Sentinel.DownAfterMS)*time.Millisecond + 2*time.Duration(min(inv.Sentinel.FailoverTimeoutMS, 10000))*time.Millisecond + 15*time.Second
 }
 
 // replicasBehind returns, for each of a master's replicas (links, from

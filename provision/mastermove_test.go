@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -150,5 +151,24 @@ func TestDemote(t *testing.T) {
 	err := s.demote(rollingCtx(t), s.Node("node2"), s.Node("node3"))
 	if err == nil || !strings.Contains(err.Error(), "node2: CONFIG REWRITE after REPLICAOF") || !strings.Contains(err.Error(), "Permission denied") {
 		t.Errorf("err = %v, want CONFIG REWRITE's failure", err)
+	}
+}
+
+// With a short failover-timeout, the pause still outlasts the waits before
+// it is lifted (catch-up and promotion), so that it cannot end on its own
+// while the old master still takes writes.
+func TestGracefulFailoverPauseOutlastsTheWaits(t *testing.T) {
+	s := newRollingSim(t)
+	s.Inv.Sentinel.FailoverTimeoutMS = 3000
+	r := s.upRun(false, []string{"node1"}, nil)
+	if err := (rollingRestartStep{r}).Run(rollingCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	want := int((catchUpBound + promotionBound(s.Inv) + 5*time.Second) / time.Millisecond)
+	if want <= 10000 {
+		t.Fatalf("the waits' bound %d ms is no longer than the old pause", want)
+	}
+	if ev := fmt.Sprintf("node1: CLIENT PAUSE %d WRITE", want); !slices.Contains(s.Events(), ev) {
+		t.Errorf("events %q, want %q", s.Events(), ev)
 	}
 }

@@ -175,7 +175,7 @@ func (r *upRun) moveMaster(ctx context.Context, old *Node) (*Node, time.Duration
 	if err != nil {
 		return nil, 0, err
 	}
-	bound := time.Duration(c.Inv.Sentinel.DownAfterMS)*time.Millisecond + 2*time.Duration(min(c.Inv.Sentinel.FailoverTimeoutMS, 10000))*time.Millisecond + 15*time.Second
+	bound := promotionBound(c.Inv)
 	promoted, err := c.waitPromoted(ctx, old, bound)
 	if err != nil {
 		return nil, 0, errors.Join(err, unpause())
