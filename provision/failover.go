@@ -465,9 +465,13 @@ func (c *Cluster) startWriter(ctx context.Context, interval time.Duration) *writ
 		ReadTimeout:      time.Second,
 		WriteTimeout:     time.Second,
 		MaxRetries:       -1,
-		PoolSize:         2,
-		DisableIdentity:  true,
-		Protocol:         2,
+		// One dial per write: go-redis would otherwise dial a refused
+		// master 5 times, 100 ms apart, inside one SET, and a write that
+		// fails would not be counted as failed.
+		DialerRetries:   1,
+		PoolSize:        2,
+		DisableIdentity: true,
+		Protocol:        2,
 	})
 	cl.AddHook(c.P.redisHook("writer"))
 	ctx, cancel := context.WithCancel(ctx)
