@@ -61,11 +61,7 @@ func TestTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pw, err := os.ReadFile(filepath.Join(dir, "redis.password"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("E2E_PASSWORD", strings.TrimSpace(string(pw)))
+	useStoredPassword(t, dir)
 	t.Setenv("E2E_TLS_CA", caFile)
 	waitHealthy(t, inv)
 	master := currentMaster(t)
@@ -120,19 +116,7 @@ func TestTLS(t *testing.T) {
 	})
 
 	t.Run("status shows every link over TLS", func(t *testing.T) {
-		d, r := tlsStatus(t, inv)
-		if r.code != 0 || d.Verdict != "healthy" {
-			t.Fatalf("status: exit %d, verdict %s\n%s", r.code, d.Verdict, r.stdout)
-		}
-		for _, n := range d.Nodes {
-			if n.TLS == nil || !n.TLS.Client || !n.TLS.Replication || !n.TLS.Sentinel {
-				t.Errorf("%s: tls %+v, want client, replication and sentinel", n.Name, n.TLS)
-				continue
-			}
-			if left := time.Until(n.TLS.CertExpires); left < 800*24*time.Hour {
-				t.Errorf("%s: certificate ends in %s, want about 825 days", n.Name, left)
-			}
-		}
+		d := tlsStatusAllLinks(t, inv, 800*24*time.Hour, 826*24*time.Hour)
 		if len(d.Warnings) > 0 {
 			t.Errorf("warnings on a new cluster: %v", d.Warnings)
 		}
@@ -264,6 +248,45 @@ func tlsStatus(t *testing.T, inv string) (tlsStatusDoc, result) {
 		t.Fatalf("status -o json is not JSON: %v\n%s", err, r.stdout)
 	}
 	return d, r
+}
+
+// tlsStatusAllLinks runs status on a TLS cluster and checks that it is
+// healthy, that every host's links (client, replication, sentinel) speak
+// TLS, and that each certificate served ends between minLeft and maxLeft
+// from now.
+func tlsStatusAllLinks(t *testing.T, inv string, minLeft, maxLeft time.Duration) tlsStatusDoc {
+	t.Helper()
+	d, r := tlsStatus(t, inv)
+	if r.code != 0 || d.Verdict != "healthy" {
+		t.Fatalf("status: exit %d, verdict %s\n%s", r.code, d.Verdict, r.stdout)
+	}
+	for _, n := range d.Nodes {
+		if n.TLS == nil || !n.TLS.Client || !n.TLS.Replication || !n.TLS.Sentinel {
+			t.Errorf("%s: tls %+v, want client, replication and sentinel", n.Name, n.TLS)
+			continue
+		}
+		if left := time.Until(n.TLS.CertExpires); left < minLeft || left > maxLeft {
+			t.Errorf("%s: the served certificate ends in %s, want %s to %s", n.Name, left.Round(time.Hour), minLeft, maxLeft)
+		}
+	}
+	return d
+}
+
+// useStoredPassword has the helpers log in with the password up stored in
+// dir (the password_file of editedInventory's inventories).
+func useStoredPassword(t *testing.T, dir string) {
+	t.Helper()
+	t.Setenv("E2E_PASSWORD", strings.TrimSpace(string(readFile(t, filepath.Join(dir, "redis.password")))))
+}
+
+// readFile returns a control-side file's contents, or fails the test.
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 // hostCerts returns each host's redis.crt.
@@ -427,11 +450,7 @@ func TestTLSSwitch(t *testing.T) {
 	inv := tlsInventory(t, base, dir)
 	t.Cleanup(func() { run(t, inv, "uninstall", "--yes") })
 	mustRun(t, plainInv, "up")
-	pw, err := os.ReadFile(filepath.Join(dir, "redis.password"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("E2E_PASSWORD", strings.TrimSpace(string(pw)))
+	useStoredPassword(t, dir)
 	waitHealthy(t, plainInv)
 	caFile := filepath.Join(dir, masterName+".ca.crt")
 

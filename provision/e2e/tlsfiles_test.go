@@ -48,14 +48,7 @@ func TestTLSOwnFiles(t *testing.T) {
 
 	// node2's key file holds node3's key: refused before anything is done.
 	node2Key := filepath.Join(own, "node2.key")
-	good, err := os.ReadFile(node2Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := os.ReadFile(filepath.Join(own, "node3.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	good, other := readFile(t, node2Key), readFile(t, filepath.Join(own, "node3.key"))
 	if err := os.WriteFile(node2Key, other, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -75,11 +68,7 @@ func TestTLSOwnFiles(t *testing.T) {
 
 	r = mustRun(t, inv, "up")
 	t.Logf("MEASURE fresh up with the operator's TLS files: %s", r.took.Round(100*time.Millisecond))
-	pw, err := os.ReadFile(filepath.Join(dir, "redis.password"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("E2E_PASSWORD", strings.TrimSpace(string(pw)))
+	useStoredPassword(t, dir)
 	t.Setenv("E2E_TLS_CA", caFile)
 	waitHealthy(t, inv)
 	checkSeedState(t, currentMaster(t)) // over TLS, verified with the operator's CA
@@ -92,19 +81,7 @@ func TestTLSOwnFiles(t *testing.T) {
 			t.Errorf("%s: %s/redis.crt is not the operator's certificate", h.Name, tlsDir)
 		}
 	}
-	d, sr := tlsStatus(t, inv)
-	if sr.code != 0 || d.Verdict != "healthy" {
-		t.Fatalf("status: exit %d, verdict %s\n%s", sr.code, d.Verdict, sr.stdout)
-	}
-	for _, n := range d.Nodes {
-		if n.TLS == nil || !n.TLS.Client || !n.TLS.Replication || !n.TLS.Sentinel {
-			t.Errorf("%s: tls %+v, want client, replication and sentinel", n.Name, n.TLS)
-			continue
-		}
-		if left := time.Until(n.TLS.CertExpires); left < 399*24*time.Hour || left > 401*24*time.Hour {
-			t.Errorf("%s: the served certificate ends in %s, want the operator's (400 days)", n.Name, left)
-		}
-	}
+	tlsStatusAllLinks(t, inv, 399*24*time.Hour, 401*24*time.Hour) // the operator's: 400 days
 	before := pids(t)
 	r = mustRun(t, inv, "up")
 	if got := applied(r.stdout + r.stderr); len(got) > 0 {
