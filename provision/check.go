@@ -428,20 +428,20 @@ func (w *timedWriter) Write(b []byte) (int, error) {
 }
 
 // CheckHosts runs the check script on every host at once (one round trip
-// each) and decides the verdicts.
+// each; none where up's lock round trip ran it) and decides the verdicts.
 func (c *Cluster) CheckHosts(ctx context.Context) (*TuningReport, error) {
 	hosts := map[string]*hostTuning{}
 	var mu sync.Mutex
 	err := eachHost(ctx, c.Nodes, nodeName, "check", func(ctx context.Context, n *Node) error {
-		var probes []string
-		for _, t := range c.targets() {
-			if t.node != n {
-				probes = append(probes, t.node.Spec.Address+" "+strconv.Itoa(t.port))
-			}
+		if t := c.takeChecked(n); t != nil {
+			mu.Lock()
+			hosts[n.Spec.Name] = t
+			mu.Unlock()
+			return nil
 		}
 		var out timedWriter
 		before := time.Now()
-		if err := n.Host.Run(ctx, checkScript(c.Inv, probes), nil, &out, nil); err != nil {
+		if err := n.Host.Run(ctx, checkScript(c.Inv, c.probesFrom(n)), nil, &out, nil); err != nil {
 			return err
 		}
 		t := parseTuning(out.String())

@@ -88,19 +88,13 @@ type Cluster struct {
 	// tls.go); nil without TLS.
 	tls *clusterTLS
 
-	// factsOut is each host's facts script output read with its lock
-	// (LockAndGatherFacts), for GatherFacts.
-	factsMu  sync.Mutex
-	factsOut map[*Node]string
-}
-
-func (c *Cluster) setFactsOutput(n *Node, out string) {
-	c.factsMu.Lock()
-	defer c.factsMu.Unlock()
-	if c.factsOut == nil {
-		c.factsOut = map[*Node]string{}
-	}
-	c.factsOut[n] = out
+	// What up's lock round trip read on each host (LockAndGatherFacts):
+	// the facts script's output for GatherFacts, the host checks for
+	// CheckHosts, and the files for configure.
+	factsMu    sync.Mutex
+	factsOut   map[*Node]string
+	checked    map[*Node]*hostTuning
+	prefetched map[*Node]*prefetch
 }
 
 // takeFactsOutput returns, once, the facts output read with n's lock.

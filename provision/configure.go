@@ -167,6 +167,12 @@ type fileChange struct {
 // host. Config files are merged (see mergeConfig) so that state Redis and
 // Sentinel wrote into them survives.
 func (c *Cluster) planFiles(ctx context.Context, n *Node, masterAddr string) ([]fileChange, error) {
+	return c.planFilesFrom(ctx, n, masterAddr, nil)
+}
+
+// planFilesFrom is planFiles comparing with pre, the files read in up's
+// lock round trip, where they cover every file it reads.
+func (c *Cluster) planFilesFrom(ctx context.Context, n *Node, masterAddr string, pre *prefetch) ([]fileChange, error) {
 	opts := render.HostOptions{RedisVersion: runningVersion(n), Credentials: c.Creds,
 		RedisTLS: c.renderTLS(n, false), SentinelTLS: c.renderTLS(n, true)}
 	files, err := render.HostFilesWith(c.Inv, n.Spec, masterAddr, n.Facts.Init, opts)
@@ -180,9 +186,13 @@ func (c *Cluster) planFiles(ctx context.Context, n *Node, masterAddr string) ([]
 	for i, f := range files {
 		paths[i] = f.Path
 	}
-	onHost, err := n.Host.ReadFiles(ctx, append(paths, c.tlsPaths()...))
-	if err != nil {
-		return nil, err
+	paths = append(paths, c.tlsPaths()...)
+	onHost, ok := pre.covers(paths)
+	if !ok {
+		var err error
+		if onHost, err = n.Host.ReadFiles(ctx, paths); err != nil {
+			return nil, err
+		}
 	}
 	if opts.TLS, err = c.hostTLSFiles(n, onHost); err != nil {
 		return nil, err

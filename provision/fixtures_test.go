@@ -117,18 +117,59 @@ func newTestHost(name, facts string) *testHost {
 	// The run lock (its scripts are tested for real in lock_test.go). The
 	// facts script up runs with it is answered as the host answers it
 	// alone.
-	h.On(`^d=/var/lib/redisctl; f=/var/lib/redisctl/\S+\.lock\n`, func(cmd string, _ []byte) fakehost.Result {
+	h.On(lockCmdPattern, h.lockReply)
+	return h
+}
+
+// lockCmdPattern matches the run lock's scripts.
+const lockCmdPattern = `^d=/var/lib/redisctl; f=/var/lib/redisctl/\S+\.lock\n`
+
+// lockReply answers the run lock's scripts: the lock is taken, and the
+// scripts run with it are answered by lockRound.
+func (h *testHost) lockReply(cmd string, stdin []byte) fakehost.Result {
+	{
 		const open, end = "after_acquire() { (\n", "\n) 2>/dev/null; echo " + afterAcquireDone + "; }"
-		if _, body, ok := strings.Cut(cmd, open); ok {
+		_, marker, _ := strings.Cut(strings.TrimSpace(string(stdin)), "\n")
+		if _, body, ok := strings.Cut(cmd, open); ok && marker != "" {
 			if script, _, ok := strings.Cut(body, end); ok {
-				if r, ok := h.Host.Reply(script); ok && r.Status == 0 {
-					return fakehost.Result{Stdout: "acquired\n" + r.Stdout + "\n" + afterAcquireDone + "\n"}
+				if out, ok := h.lockRound(script, marker); ok {
+					return fakehost.Result{Stdout: "acquired\n" + out + afterAcquireDone + "\n"}
 				}
 			}
 		}
 		return fakehost.Result{Stdout: "acquired\n"}
-	})
-	return h
+	}
+}
+
+// lockRound answers the scripts up runs with its lock (joinParts) as the
+// host answers each alone, the files read from what the host has.
+func (h *testHost) lockRound(script, marker string) (string, bool) {
+	inner, ok := strings.CutPrefix(script, "(\n")
+	if inner, ok = strings.CutSuffix(inner, "\n) 2>/dev/null"); !ok {
+		return "", false
+	}
+	var outs []string
+	for _, part := range strings.Split(inner, partJoin) {
+		if list, ok := strings.CutPrefix(part, prefetchTag+" "); ok {
+			list, _, _ = strings.Cut(list, "\n")
+			var b strings.Builder
+			for i, p := range strings.Fields(list) {
+				if f, ok := h.Host.File(strings.Trim(p, "'")); ok {
+					fmt.Fprintf(&b, "%s %d\n%s\n%s end\n", marker, i, f.Data, marker)
+				} else {
+					fmt.Fprintf(&b, "%s %d missing\n", marker, i)
+				}
+			}
+			outs = append(outs, b.String())
+			continue
+		}
+		r, ok := h.Host.Reply(part)
+		if !ok || r.Status != 0 {
+			return "", false
+		}
+		outs = append(outs, r.Stdout)
+	}
+	return strings.Join(outs, "\n"+marker+" part\n"), true
 }
 
 func (h *testHost) ReadFile(ctx context.Context, path string) ([]byte, error) {

@@ -93,9 +93,20 @@ type lockOptions struct {
 	note       func(host, msg string) // takeover and heartbeat notes
 	// afterAcquire, when set, is a read-only script run in the same round
 	// trip right after the lock is taken on a host at the first attempt;
-	// collect gets its output. (up gathers the facts this way.)
+	// collect gets its output. (up reads the facts, the host checks and
+	// its files this way: see lockround.go.) The script may use $m, a
+	// random marker that came on stdin, to frame what it prints.
 	afterAcquire func(n *Node) string
-	collect      func(n *Node, out string)
+	collect      func(n *Node, out acquiredOutput)
+}
+
+// acquiredOutput is what an afterAcquire script printed.
+type acquiredOutput struct {
+	text   string
+	marker string    // the value of $m: random, known to this run only
+	sent   time.Time // when the command left
+	// arrival tells when byte i of text arrived.
+	arrival func(i int) time.Time
 }
 
 // Lock takes the cluster's lock on every connected host at once and starts
@@ -128,18 +139,6 @@ func (c *Cluster) lockOptions() lockOptions {
 		now:        time.Now,
 		note:       func(host, msg string) { c.P.Printf(host, "%s", msg) },
 	}
-}
-
-// LockAndGatherFacts is Lock, with each host's facts read in the same round
-// trip as its lock where it is taken at the first attempt; GatherFacts
-// then reads only the others.
-func (c *Cluster) LockAndGatherFacts(ctx context.Context, command string) (release func(), err error) {
-	opts := c.lockOptions()
-	opts.afterAcquire = func(*Node) string {
-		return factsScript(c.Layout, portsOf(c.Inv), rdbFile(c.Inv))
-	}
-	opts.collect = c.setFactsOutput
-	return c.lock(ctx, command, opts)
 }
 
 // clusterLock is one run's lock on the hosts where it took it.
@@ -265,7 +264,7 @@ const afterAcquireDone = "redisctl:after-acquire-done"
 
 // lockAcquireScript creates the lock with the content on stdin and prints
 // "acquired", or "held <age in seconds>" and the holder's content.
-const lockAcquireScript = `content=$(cat)
+const lockAcquireScript = `IFS= read -r content; IFS= read -r m || :
 %[1]s
 mkstate
 i=0
@@ -340,7 +339,13 @@ func (l *clusterLock) acquire(ctx context.Context, n *Node, content []byte) (ok 
 		if l.opts.afterAcquire != nil && attempt == 0 {
 			after = "after_acquire() { (\n" + l.opts.afterAcquire(n) + "\n) 2>/dev/null; echo " + afterAcquireDone + "; }"
 		}
-		out, err := l.run(ctx, n, l.script(lockAcquireScript, after), content)
+		marker, err := newRunID()
+		if err != nil {
+			return false, nil, err
+		}
+		sent := time.Now()
+		var arrivals arrivalLog
+		out, err := l.runTo(ctx, n, l.script(lockAcquireScript, after), append(append(content[:len(content):len(content)], '\n'), marker+"\n"...), &arrivals)
 		if err != nil {
 			return false, nil, err
 		}
@@ -349,7 +354,9 @@ func (l *clusterLock) acquire(ctx context.Context, n *Node, content []byte) (ok 
 			// Only a complete output counts; otherwise the caller reads
 			// again.
 			if extra, ok := strings.CutSuffix(rest, afterAcquireDone); ok && l.opts.collect != nil {
-				l.opts.collect(n, extra)
+				skip := len(first) + 1
+				l.opts.collect(n, acquiredOutput{text: extra, marker: marker, sent: sent,
+					arrival: func(i int) time.Time { return arrivals.at(skip + i) }})
 			}
 			return true, nil, nil
 		}
@@ -417,14 +424,53 @@ func describeHolder(h LockHolder, file string) string {
 
 // run runs one lock script with stdin and returns its output.
 func (l *clusterLock) run(ctx context.Context, n *Node, script string, stdin []byte) (string, error) {
-	var out strings.Builder
-	err := n.Host.Run(ctx, script, bytes.NewReader(stdin), &out, nil)
+	return l.runTo(ctx, n, script, stdin, &arrivalLog{})
+}
+
+// runTo is run, its output kept in out.
+func (l *clusterLock) runTo(ctx context.Context, n *Node, script string, stdin []byte, out *arrivalLog) (string, error) {
+	err := n.Host.Run(ctx, script, bytes.NewReader(stdin), out, nil)
 	var ee *remote.ExitError
 	if errors.As(err, &ee) && ee.Status == 3 {
 		// The script refused and said why; the script itself is in the debug log.
 		err = errors.New(remote.Tail(ee.Stderr, 1))
 	}
 	return strings.TrimRight(out.String(), "\n"), err
+}
+
+// arrivalLog is a command's output with the time each part of it arrived.
+type arrivalLog struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	ends  []int // the end of each write
+	times []time.Time
+}
+
+func (a *arrivalLog) Write(p []byte) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.buf.Write(p)
+	a.ends = append(a.ends, a.buf.Len())
+	a.times = append(a.times, time.Now())
+	return len(p), nil
+}
+
+func (a *arrivalLog) String() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.buf.String()
+}
+
+// at is when byte i arrived (now, for a byte that has not).
+func (a *arrivalLog) at(i int) time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for k, end := range a.ends {
+		if i < end {
+			return a.times[k]
+		}
+	}
+	return time.Now()
 }
 
 // heartbeat refreshes the lock on every host until release, and says once

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -458,10 +459,10 @@ func TestLockRunsAfterAcquireInItsRoundTrip(t *testing.T) {
 	f.opts.afterAcquire = func(*Node) string {
 		return factsScript(f.c.Layout, portsOf(f.c.Inv), rdbFile(f.c.Inv))
 	}
-	f.opts.collect = func(n *Node, out string) {
+	f.opts.collect = func(n *Node, out acquiredOutput) {
 		mu.Lock()
 		defer mu.Unlock()
-		got[n.Spec.Name] = out
+		got[n.Spec.Name] = out.text
 	}
 	release, err := f.c.lock(context.Background(), "up", f.opts)
 	if err != nil {
@@ -482,5 +483,75 @@ func TestLockRunsAfterAcquireInItsRoundTrip(t *testing.T) {
 	}
 	if out, ok := got[f.hosts[2].Name()]; ok {
 		t.Errorf("facts collected with a takeover: %q", out)
+	}
+}
+
+// The lock's first round trip reads, for real in sh, the host checks, the
+// facts and the files configure compares, each part framed by the run's
+// marker; the clock is timed within the round trip. A file that is a link
+// makes the files unread (configure's own read then refuses it), while the
+// checks and the facts are still kept.
+func TestLockRoundReadsChecksFactsAndFiles(t *testing.T) {
+	f := newLockFixture(t)
+	for i := range f.c.Inv.Hosts {
+		// The probes connect to the other hosts: loopback only.
+		f.c.Inv.Hosts[i].Address = fmt.Sprintf("127.0.0.%d", i+1)
+		f.c.Inv.Redis.Port, f.c.Inv.Sentinel.Port = 1, 2 // nothing listens there
+	}
+	dir := t.TempDir()
+	l := &f.c.Layout
+	l.RedisConf, l.SentinelConf = filepath.Join(dir, "redis.conf"), filepath.Join(dir, "sentinel.conf")
+	l.RedisInitScript, l.SentinelInitScript = filepath.Join(dir, "redis.init"), filepath.Join(dir, "sentinel.init")
+	l.RedisUnit, l.SentinelUnit, l.TLSDir = filepath.Join(dir, "redis.service"), filepath.Join(dir, "sentinel.service"), filepath.Join(dir, "tls")
+	conf := "port 7000\nrequirepass \"secret\"\n"
+	if err := os.WriteFile(l.RedisConf, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	round := func() {
+		t.Helper()
+		sent := time.Now()
+		release, err := f.c.lock(context.Background(), "up", f.c.withLockRound(f.opts))
+		if err != nil {
+			t.Fatal(err)
+		}
+		release()
+		for _, n := range f.c.Nodes {
+			if out, ok := f.c.takeFactsOutput(n); !ok || !strings.Contains(out, "os_id=") {
+				t.Errorf("%s: facts %q", n.Spec.Name, out)
+			}
+			ck := f.c.takeChecked(n)
+			if ck == nil {
+				t.Fatalf("%s: no host checks kept", n.Spec.Name)
+			}
+			if ck.Clock == 0 || ck.Before.Before(sent) || ck.Answer.Before(ck.Before) || ck.Answer.After(time.Now()) {
+				t.Errorf("%s: clock %.3f read between %s and %s, sent at %s", n.Spec.Name, ck.Clock, ck.Before, ck.Answer, sent)
+			}
+			if len(ck.Probes) != 2*(len(f.c.Nodes)-1) {
+				t.Errorf("%s: probes %+v", n.Spec.Name, ck.Probes)
+			}
+		}
+	}
+	round()
+	for _, n := range f.c.Nodes {
+		files, ok := f.c.takePrefetch(n).covers([]string{l.RedisConf, l.SentinelConf, l.RedisUnit})
+		if !ok || string(files[l.RedisConf]) != conf || len(files) != 1 {
+			t.Errorf("%s: files read with the lock: %q (%v)", n.Spec.Name, files, ok)
+		}
+		if _, ok := f.c.takePrefetch(n).covers([]string{l.RedisConf}); ok {
+			t.Errorf("%s: the files were handed out twice", n.Spec.Name)
+		}
+	}
+	// A link where a config is: nothing read, the rest kept.
+	if err := os.Rename(l.RedisConf, l.RedisConf+".real"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(l.RedisConf+".real", l.RedisConf); err != nil {
+		t.Fatal(err)
+	}
+	round()
+	for _, n := range f.c.Nodes {
+		if p := f.c.takePrefetch(n); p != nil {
+			t.Errorf("%s: files read through a link: %q", n.Spec.Name, p.files)
+		}
 	}
 }

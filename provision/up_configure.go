@@ -23,8 +23,22 @@ func (configureStep) Title() string { return "configure" }
 
 func (r configureStep) Run(ctx context.Context) error {
 	c := r.c
+	// The files read with the lock are as this run found them; they
+	// stand for the hosts' files only while this run has changed nothing.
+	r.mu.Lock()
+	usePrefetch := len(r.sum.Changes) == 0 && !r.failedOver && !r.opts.DryRun
+	r.mu.Unlock()
 	return eachHost(ctx, c.Nodes, nodeName, "configure", func(ctx context.Context, n *Node) error {
-		changes, err := c.planFiles(ctx, n, r.master.Spec.Address)
+		pre := c.takePrefetch(n)
+		if !usePrefetch {
+			pre = nil
+		}
+		changes, err := c.planFilesFrom(ctx, n, r.master.Spec.Address, pre)
+		if pre != nil && (err != nil || len(changes) > 0) {
+			// Something to change: decided again on the files as they
+			// are now, which is what is written.
+			changes, err = c.planFiles(ctx, n, r.master.Spec.Address)
+		}
 		if err != nil {
 			return err
 		}

@@ -45,11 +45,8 @@ func (r lockStep) Run(ctx context.Context) error {
 	if r.opts.DryRun {
 		return nil
 	}
-	// The host checks only read (sysctls, limits, the ports between hosts)
-	// and nothing is decided on them before the lock is held, so they run
-	// beside the lock's round trip instead of after it.
-	r.startChecks(ctx)
-	// The facts are read in the same round trip as the lock.
+	// The facts, the host checks and the files configure compares are
+	// read in the same round trip as the lock (lockround.go).
 	unlock, err := r.c.LockAndGatherFacts(ctx, "up")
 	r.unlock = unlock
 	return err
@@ -69,8 +66,9 @@ func (factsStep) Title() string { return "gather facts" }
 
 // Run reads the facts of every host the lock's round trip did not
 // read (all of them in a plan, which takes no lock), while the host checks
-// run (CheckHosts reads nothing the facts give); checkTuning decides on
-// their result after the steps that refuse on the facts.
+// run where it did not run them either (CheckHosts reads nothing the facts
+// give); checkTuning decides on their result after the steps that refuse
+// on the facts.
 func (r factsStep) Run(ctx context.Context) error {
 	r.startChecks(ctx)
 	return r.c.GatherFacts(ctx)

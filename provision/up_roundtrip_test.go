@@ -88,8 +88,9 @@ func TestUpNoChangeRoundTrips(t *testing.T) {
 	// read in one command; 8 with every server's live pid read at once; 7
 	// with the manifest read by the facts script; 6 with the facts read
 	// in the lock's round trip; 5 with prepare answered by the facts; 4
-	// with the running servers' pids taken from the facts (and a PING).
-	const bound = 4
+	// with the running servers' pids taken from the facts (and a PING); 2
+	// with the host checks and the files read in the lock's round trip.
+	const bound = 2
 	for _, h := range fc.hosts {
 		var list []string
 		for _, c := range h.Host.Calls() { // every command, the lock's and the checks' too
@@ -193,5 +194,58 @@ func TestUpNoChangeWithoutACLCommands(t *testing.T) {
 	}
 	if len(sum.Changes) != 0 {
 		t.Fatalf("a no-change up changed %v", sum.Changes)
+	}
+}
+
+// The files read with the lock decide only that nothing changes: a host
+// whose files differ from what up renders is read again, and what up
+// writes is decided on that read. Here node2's init script was edited
+// after up wrote it, and, after the lock's round trip, edited once more:
+// up restores the script from the second edit, not the first.
+func TestUpRereadsTheFilesItChanges(t *testing.T) {
+	fc := healthyUpCluster(t)
+	h := fc.hosts[1]
+	script := fc.Layout.RedisInitScript
+	f, ok := h.Host.File(script)
+	if !ok {
+		t.Fatal("no init script on node2")
+	}
+	h.SetFile(script, []byte("#!/bin/sh\n# edited by hand\n"), f.Mode, f.Owner)
+	// The lock's round trip reads the first edit; the second comes after it.
+	h.On(lockCmdPattern, func(cmd string, stdin []byte) fakehost.Result {
+		r := h.lockReply(cmd, stdin)
+		if strings.Contains(cmd, prefetchTag) {
+			h.SetFile(script, []byte("#!/bin/sh\n# edited again\n"), f.Mode, f.Owner)
+		}
+		return r
+	})
+	sum, err := runUp(t, fc.Inv, &testConnector{hosts: fc.hosts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changed []string
+	for _, ch := range sum.Changes {
+		changed = append(changed, ch.String())
+	}
+	if len(sum.Changes) != 1 || sum.Changes[0].Host != "node2" || !strings.Contains(sum.Changes[0].What, script) {
+		t.Fatalf("changes %q, want node2's %s written", changed, script)
+	}
+	if d := sum.Changes[0].Diff; !strings.Contains(d, "-# edited again") || strings.Contains(d, "edited by hand") {
+		t.Errorf("the change was decided on the file as the lock read it, not as it is:\n%s", d)
+	}
+	if got, _ := h.Host.File(script); string(got.Data) != string(f.Data) {
+		t.Errorf("node2's %s is %q after up, want it as rendered", script, got.Data)
+	}
+	for _, th := range fc.hosts {
+		want := 0
+		if th == h {
+			want = 1 // read again before writing
+		}
+		th.mu.Lock()
+		reads := th.readCalls
+		th.mu.Unlock()
+		if reads != want {
+			t.Errorf("%s: %d reads outside the lock's round trip, want %d", th.Name(), reads, want)
+		}
 	}
 }

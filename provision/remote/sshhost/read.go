@@ -89,51 +89,15 @@ func (h *Host) ReadFiles(ctx context.Context, paths []string) (map[string][]byte
 		return nil, err
 	}
 	marker := hex.EncodeToString(nonce)
-	var b strings.Builder
-	b.WriteString("m=$(cat)\n")
-	for _, p := range paths {
-		fmt.Fprintf(&b, `if [ -L %[1]s ]; then printf 'redisctl: %%s is a symbolic link; refusing to read it as root (check who made it, remove it, and run again)\n' %[1]s >&2; exit 1; fi
-`, remote.Quote(p))
-	}
-	for i, p := range paths {
-		fmt.Fprintf(&b, `if [ -e %[1]s ]; then printf '%%s %[2]d\n' "$m"; dd if=%[1]s iflag=nofollow bs=65536 status=none || exit 1; printf '\n%%s end\n' "$m"; else printf '%%s %[2]d missing\n' "$m"; fi
-`, remote.Quote(p), i)
-	}
+	script := "m=$(cat)\n" + remote.ReadFilesScript(paths, "m",
+		`printf 'redisctl: %%s is a symbolic link; refusing to read it as root (check who made it, remove it, and run again)\n' %[1]s >&2; exit 1`)
 	var out bytes.Buffer
-	if err := h.Run(ctx, b.String(), strings.NewReader(marker+"\n"), &out, nil); err != nil {
+	if err := h.Run(ctx, script, strings.NewReader(marker+"\n"), &out, nil); err != nil {
 		return nil, err
 	}
-	files, err := parseFrames(out.Bytes(), marker, paths)
+	files, err := remote.ParseFrames(out.Bytes(), marker, paths)
 	if err != nil {
 		return nil, fmt.Errorf("%s: read %s: %w", h.name, strings.Join(paths, " "), err)
-	}
-	return files, nil
-}
-
-// parseFrames splits ReadFiles' output: for file i, "MARKER i missing\n",
-// or "MARKER i\n", the content, "\nMARKER end\n".
-func parseFrames(out []byte, marker string, paths []string) (map[string][]byte, error) {
-	files := map[string][]byte{}
-	end := []byte("\n" + marker + " end\n")
-	for i, p := range paths {
-		head := fmt.Sprintf("%s %d\n", marker, i)
-		if rest, ok := bytes.CutPrefix(out, []byte(fmt.Sprintf("%s %d missing\n", marker, i))); ok {
-			out = rest
-			continue
-		}
-		rest, ok := bytes.CutPrefix(out, []byte(head))
-		if !ok {
-			return nil, fmt.Errorf("unexpected output before %s", p)
-		}
-		k := bytes.Index(rest, end)
-		if k < 0 {
-			return nil, fmt.Errorf("output of %s is cut short", p)
-		}
-		files[p] = append([]byte{}, rest[:k]...)
-		out = rest[k+len(end):]
-	}
-	if len(out) != 0 {
-		return nil, fmt.Errorf("unexpected output after the files")
 	}
 	return files, nil
 }
