@@ -53,7 +53,7 @@ type FailoverReport struct {
 	WritesFailed      int      `json:"writes_failed"`
 	AckedMissing      int      `json:"acknowledged_writes_missing"`
 	Restored          bool     `json:"old_master_restored"`
-	RestoreSeconds    float64  `json:"restore_seconds,omitempty"`
+	RestoreSeconds    *float64 `json:"restore_seconds,omitempty"` // absent with --no-restore
 	FinalVerdict      Verdict  `json:"final_verdict"`
 	FinalProblems     []string `json:"final_problems,omitempty"`
 	Notes             []string `json:"notes,omitempty"`
@@ -211,7 +211,8 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 			return rep, err
 		}
 		rep.Restored = true
-		rep.RestoreSeconds = secs(time.Since(rs))
+		restore := secs(time.Since(rs))
+		rep.RestoreSeconds = &restore
 	}
 
 	p.Printf("", "==> stop the writer and read back every acknowledged write")

@@ -103,6 +103,9 @@ func TestFailoverTestModes(t *testing.T) {
 			if rep.AgreementSeconds < l.reactAfter.Seconds() {
 				t.Errorf("agreement after %.2fs, before the sentinels even reacted (%s)", rep.AgreementSeconds, l.reactAfter)
 			}
+			if rep.RestoreSeconds == nil {
+				t.Error("a restore ran and the report has no restore_seconds")
+			}
 			if !rep.Restored || rep.FinalVerdict != Healthy || len(rep.FinalProblems) != 0 {
 				t.Errorf("restored %v, final verdict %s %v; want restored and healthy", rep.Restored, rep.FinalVerdict, rep.FinalProblems)
 			}
@@ -249,8 +252,8 @@ func TestFailoverTestNoRestore(t *testing.T) {
 	if err != nil {
 		t.Fatalf("FailoverTest: %v", err)
 	}
-	if rep.NewMaster != "node2" || rep.Restored || rep.RestoreSeconds != 0 || rep.AckedMissing != 0 || rep.WritesAcked < 40 {
-		t.Errorf("report: new master %q, restored %v (%.2fs), %d missing of %d acknowledged",
+	if rep.NewMaster != "node2" || rep.Restored || rep.RestoreSeconds != nil || rep.AckedMissing != 0 || rep.WritesAcked < 40 {
+		t.Errorf("report: new master %q, restored %v (%v s), %d missing of %d acknowledged",
 			rep.NewMaster, rep.Restored, rep.RestoreSeconds, rep.AckedMissing, rep.WritesAcked)
 	}
 	if got := ftHostCalls(l.hosts[0], ftServiceCmds); !slices.Equal(got, []string{"/etc/init.d/redis_7000 stop"}) {

@@ -344,3 +344,26 @@ func TestUpRefusesAnRDBFileTooNew(t *testing.T) {
 		}
 	}
 }
+
+// A TLS cluster's plaintext port (tls.plaintext_port) held by another
+// program is refused in check hosts, naming the program, before anything
+// is changed.
+func TestUpPlaintextPortTakenByAnotherProgram(t *testing.T) {
+	hosts := freshHosts()
+	hosts[2] = newTestHost("node3", freshFacts+"listen_begin\nLISTEN 0 511 0.0.0.0:7100 0.0.0.0:* users:((\"memcached\",pid=777,fd=6))\nlisten_end\n")
+	inv := testInventory(t)
+	inv.TLS.Enabled, inv.TLS.Plaintext, inv.TLS.PlaintextPort = true, true, 7100
+
+	_, err := runUp(t, inv, &testConnector{hosts: hosts})
+
+	msg := wantStep(t, err, "check hosts")
+	want := "check hosts failed: node3: port 7100 is taken by another program (memcached[777]); free it or choose another tls.plaintext_port"
+	if msg != want {
+		t.Errorf("message:\n  %s\nwant:\n  %s", msg, want)
+	}
+	for _, h := range hosts {
+		if calls := h.Calls(); len(calls) != 0 {
+			t.Errorf("%s: ran %q, want nothing but the lock with the facts", h.Name(), calls)
+		}
+	}
+}
