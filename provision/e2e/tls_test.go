@@ -90,13 +90,7 @@ func TestTLS(t *testing.T) {
 	t.Run("plaintext is refused and redis-cli --tls with the CA works", func(t *testing.T) {
 		for _, h := range labHosts() {
 			for _, port := range []int{redisPort, sentinelPort} {
-				plain := redis.NewClient(&redis.Options{Addr: addr(h, port), Password: password(t), MaxRetries: -1,
-					DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, DisableIdentity: true, Protocol: 2})
-				ctx, cancel := ctx5()
-				err := plain.Ping(ctx).Err()
-				cancel()
-				plain.Close()
-				if err == nil {
+				if plainPing(t, h, port) == nil {
 					t.Errorf("%s: a plaintext PING to port %d was answered", h.Name, port)
 				}
 				// redis-cli on the host, with TLS and the CA: the server
@@ -340,12 +334,8 @@ func signHost(t *testing.T, caFile, caKeyFile, name, ip string, valid time.Durat
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
-	tmpl := &x509.Certificate{
+	return makeCert(t, &x509.Certificate{
 		SerialNumber: big.NewInt(now.UnixNano()),
 		Subject:      pkix.Name{CommonName: name},
 		NotBefore:    now.Add(-time.Minute),
@@ -354,8 +344,22 @@ func signHost(t *testing.T, caFile, caKeyFile, name, ip string, valid time.Durat
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		IPAddresses:  []net.IP{net.ParseIP(ip)},
 		DNSNames:     []string{name},
+	}, ca, caKey)
+}
+
+// makeCert makes a new ECDSA key and a certificate of it from tmpl, signed
+// by parent's key (self-signed when parent is nil), both PEM (the key
+// PKCS#8).
+func makeCert(t *testing.T, tmpl, parent *x509.Certificate, parentKey any) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -482,14 +486,9 @@ func TestTLSSwitch(t *testing.T) {
 	checkSeedState(t, master) // over TLS only: the helpers' clients verify with the CA
 	for _, h := range labHosts() {
 		for _, port := range []int{redisPort, sentinelPort} {
-			plain := redis.NewClient(&redis.Options{Addr: addr(h, port), Password: password(t), MaxRetries: -1,
-				DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, DisableIdentity: true, Protocol: 2})
-			ctx, cancel := ctx5()
-			if plain.Ping(ctx).Err() == nil {
+			if plainPing(t, h, port) == nil {
 				t.Errorf("%s: port %d still answers without TLS", h.Name, port)
 			}
-			cancel()
-			plain.Close()
 		}
 	}
 	before := pids(t)
@@ -538,14 +537,9 @@ func TestTLSSwitch(t *testing.T) {
 	}
 	checkSeedState(t, master) // plaintext now
 	for _, h := range labHosts() {
-		c := redis.NewClient(&redis.Options{Addr: addr(h, redisPort+100), Password: password(t), MaxRetries: -1,
-			DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, DisableIdentity: true, Protocol: 2})
-		ctx, cancel := ctx5()
-		if c.Ping(ctx).Err() == nil {
+		if plainPing(t, h, redisPort+100) == nil {
 			t.Errorf("%s: port %d still answers after the switch back to plaintext", h.Name, redisPort+100)
 		}
-		cancel()
-		c.Close()
 	}
 	for _, h := range labHosts() {
 		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 2 * time.Second}, Config: &tls.Config{InsecureSkipVerify: true}}
@@ -579,14 +573,9 @@ func TestTLSSwitch(t *testing.T) {
 	}
 	checkSeedState(t, currentMaster(t))
 	for _, h := range labHosts() {
-		c := redis.NewClient(&redis.Options{Addr: addr(h, redisPort+100), Password: password(t), MaxRetries: -1,
-			DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, DisableIdentity: true, Protocol: 2})
-		ctx, cancel := ctx5()
-		if err := c.Ping(ctx).Err(); err != nil {
+		if err := plainPing(t, h, redisPort+100); err != nil {
 			t.Errorf("%s: plaintext port %d after the switch to TLS: %v", h.Name, redisPort+100, err)
 		}
-		cancel()
-		c.Close()
 	}
 }
 
@@ -596,14 +585,7 @@ func TestTLSSwitch(t *testing.T) {
 func testPlaintextPort(t *testing.T, base, dir, inv string) (withPlain string) {
 	const plainPort = redisPort + 100
 	withPlain = editedInventory(t, base, dir, "", fmt.Sprintf("tls:\n  enabled: true\n  plaintext: true\n  plaintext_port: %d", plainPort))
-	answers := func(h labHost, port int) error {
-		plain := redis.NewClient(&redis.Options{Addr: addr(h, port), Password: password(t), MaxRetries: -1,
-			DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, DisableIdentity: true, Protocol: 2})
-		defer plain.Close()
-		ctx, cancel := ctx5()
-		defer cancel()
-		return plain.Ping(ctx).Err()
-	}
+	answers := func(h labHost, port int) error { return plainPing(t, h, port) }
 	want := fmt.Sprintf("CONFIG SET port %d", plainPort)
 	if p := mustRun(t, withPlain, "plan"); !strings.Contains(p.stdout+p.stderr, want) {
 		t.Errorf("plan does not say %q:\n%s", want, p.stdout+p.stderr)
@@ -772,4 +754,16 @@ func (w *switchWriter) gapStart() time.Time {
 		}
 	}
 	return at
+}
+
+// plainPing sends a PING with the cluster password, without TLS, to port
+// on h: nil when it is answered.
+func plainPing(t *testing.T, h labHost, port int) error {
+	t.Helper()
+	plain := redis.NewClient(&redis.Options{Addr: addr(h, port), Password: password(t), MaxRetries: -1,
+		DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, DisableIdentity: true, Protocol: 2})
+	defer plain.Close()
+	ctx, cancel := ctx5()
+	defer cancel()
+	return plain.Ping(ctx).Err()
 }
