@@ -35,6 +35,8 @@
 //     up's rolling restart and failover-test; failover.go: failover-test.
 //   - lock.go, manifest.go: the per-cluster run lock and the record of what
 //     redisctl installed on each host; uninstall.go removes it.
+//     lockround.go: what up reads in the lock's round trip (the host
+//     checks, the facts, the files configure compares).
 //   - backup.go, restore.go, up_backup.go: a backup from a replica in sync
 //     with its sha256 and key count, loading one back on the master, and
 //     up's backup before it changes a live cluster.
