@@ -3,6 +3,7 @@ package provision
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -271,9 +272,21 @@ func (c *Cluster) writeFiles(ctx context.Context, n *Node, changes []fileChange)
 	if err := recordNewFiles(ctx, n, changes); err != nil {
 		return err
 	}
-	for _, ch := range changes {
-		if err := n.Host.PutFile(ctx, ch.File.Path, ch.New, ch.File.Mode, ch.File.Owner); err != nil {
-			return fmt.Errorf("write %s: %w", ch.File.Path, err)
+	// All at once: each is its own upload and rename, and they do not
+	// depend on each other.
+	errs := make([]error, len(changes))
+	var wg sync.WaitGroup
+	for i, ch := range changes {
+		wg.Go(func() {
+			if err := n.Host.PutFile(ctx, ch.File.Path, ch.New, ch.File.Mode, ch.File.Owner); err != nil {
+				errs[i] = fmt.Errorf("write %s: %w", ch.File.Path, err)
+			}
+		})
+	}
+	wg.Wait()
+	for i, ch := range changes {
+		if errs[i] != nil {
+			continue
 		}
 		what := "updated"
 		if ch.Old == nil {
@@ -284,7 +297,7 @@ func (c *Cluster) writeFiles(ctx context.Context, n *Node, changes []fileChange)
 		}
 		c.P.Printf(n.Spec.Name, "%s %s", what, ch.File.Path)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // recordNewFiles records in n's manifest, and saves it once, the files of

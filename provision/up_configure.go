@@ -49,6 +49,12 @@ func (r configureStep) Run(ctx context.Context) error {
 			}
 		}
 		tlsChanged := false
+		var writes []fileChange
+		for _, ch := range changes {
+			if !ch.Live {
+				writes = append(writes, ch)
+			}
+		}
 		for _, ch := range changes {
 			if path.Dir(ch.File.Path) == c.Layout.TLSDir {
 				tlsChanged = true
@@ -62,7 +68,14 @@ func (r configureStep) Run(ctx context.Context) error {
 				if ch.Old != nil && len(ch.Keys) > 0 {
 					what = fmt.Sprintf("update %s (%s)", ch.File.Path, strings.Join(ch.Keys, ", "))
 				}
-				err = r.change(n, fileDiff(ch), func() error { return c.writeFiles(ctx, n, []fileChange{ch}) }, "%s", what)
+				// Every file written at once, with the first of them: the
+				// others are recorded as written by it.
+				var apply func() error
+				if writes != nil {
+					all := writes
+					apply, writes = func() error { return c.writeFiles(ctx, n, all) }, nil
+				}
+				err = r.change(n, fileDiff(ch), apply, "%s", what)
 			}
 			if err != nil {
 				return err
