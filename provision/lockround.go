@@ -6,6 +6,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/redisctl/redisctl/provision/inventory"
 	"github.com/redisctl/redisctl/provision/remote"
@@ -68,21 +69,18 @@ func (c *Cluster) collectLockRound(n *Node, out acquiredOutput) {
 }
 
 // takeChecked returns, once, the host checks read with n's lock.
-func (c *Cluster) takeChecked(n *Node) *hostTuning {
-	c.factsMu.Lock()
-	defer c.factsMu.Unlock()
-	t := c.checked[n]
-	delete(c.checked, n)
-	return t
-}
+func (c *Cluster) takeChecked(n *Node) *hostTuning { return take(&c.factsMu, c.checked, n) }
 
 // takePrefetch returns, once, the files read with n's lock.
-func (c *Cluster) takePrefetch(n *Node) *prefetch {
-	c.factsMu.Lock()
-	defer c.factsMu.Unlock()
-	p := c.prefetched[n]
-	delete(c.prefetched, n)
-	return p
+func (c *Cluster) takePrefetch(n *Node) *prefetch { return take(&c.factsMu, c.prefetched, n) }
+
+// take removes n's value from m, under mu, and returns it.
+func take[T any](mu *sync.Mutex, m map[*Node]T, n *Node) T {
+	mu.Lock()
+	defer mu.Unlock()
+	v := m[n]
+	delete(m, n)
+	return v
 }
 
 // partJoin ends one part of joinParts' script and begins the next.
