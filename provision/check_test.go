@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -468,5 +469,35 @@ func TestUpApplyTuningIsPlanned(t *testing.T) {
 	}
 	if _, ok := hosts[0].File(SysctlFile); ok {
 		t.Error("a plan wrote the sysctl file")
+	}
+}
+
+// A port that gave no answer in the lock's round trip (every host checking
+// at once) is asked again, once, on its own before it is named blocked:
+// here it answers the second time, and up goes on.
+func TestUpAsksAgainAPortThatGaveNoAnswer(t *testing.T) {
+	fc := healthyUpCluster(t)
+	hosts := fc.hosts
+	var calls atomic.Int32
+	running := append([]string{"redis_pid=4100", "sentinel_pid=4200"}, openProbes...)
+	slow, fine := checkReply(tuned(append(running, "probe=10.0.0.2 8000 timeout")...)), checkReply(tuned(running...))
+	hosts[2].On(checkPattern, func(cmd string, stdin []byte) fakehost.Result {
+		if calls.Add(1) == 1 {
+			return slow(cmd, stdin)
+		}
+		return fine(cmd, stdin)
+	})
+	if _, err := runUp(t, fc.Inv, &testConnector{hosts: hosts}); err != nil {
+		t.Fatalf("up refused a port that answered when asked again: %v", err)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("node3 ran its checks %d times, want 2 (with the lock, then on their own)", n)
+	}
+	for _, h := range hosts[:2] {
+		for _, c := range h.Host.Calls() {
+			if strings.HasPrefix(c, checkScriptTag) {
+				t.Errorf("%s, whose ports all answered, ran its checks again", h.Name())
+			}
+		}
 	}
 }
