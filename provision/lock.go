@@ -336,8 +336,11 @@ func (l *clusterLock) acquire(ctx context.Context, n *Node, content []byte) (ok 
 			}
 		}
 		after := "after_acquire() { :; }"
+		runCtx := ctx
 		if l.opts.afterAcquire != nil && attempt == 0 {
 			after = "after_acquire() { (\n" + l.opts.afterAcquire(n) + "\n) 2>/dev/null; echo " + afterAcquireDone + "; }"
+			// It may print files (lockround.go); collect logs what may be.
+			runCtx = withUnloggedOutput(ctx)
 		}
 		marker, err := newRunID()
 		if err != nil {
@@ -345,7 +348,7 @@ func (l *clusterLock) acquire(ctx context.Context, n *Node, content []byte) (ok 
 		}
 		sent := time.Now()
 		var arrivals arrivalLog
-		out, err := l.runTo(ctx, n, l.script(lockAcquireScript, after), append(append(content[:len(content):len(content)], '\n'), marker+"\n"...), &arrivals)
+		out, err := l.runTo(runCtx, n, l.script(lockAcquireScript, after), append(append(content[:len(content):len(content)], '\n'), marker+"\n"...), &arrivals)
 		if err != nil {
 			return false, nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisctl/redisctl/provision/inventory"
 	"github.com/redisctl/redisctl/provision/remote/fakehost"
 )
 
@@ -507,6 +509,20 @@ func TestLockRoundReadsChecksFactsAndFiles(t *testing.T) {
 	if err := os.WriteFile(l.RedisConf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A TLS key among the files: read, and kept out of the debug log.
+	const keyData = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg-not-a-real-key"
+	key := "-----BEGIN PRIVATE KEY-----\n" + keyData + "\n-----END PRIVATE KEY-----\n"
+	if err := os.MkdirAll(l.TLSDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(l.TLSDir, inventory.TLSKeyFile), []byte(key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logDir := t.TempDir()
+	f.c.P = NewProgress(io.Discard, logDir, "test", false)
+	for i, n := range f.c.Nodes {
+		n.Host = f.c.P.Logged(f.hosts[i])
+	}
 	round := func() {
 		t.Helper()
 		sent := time.Now()
@@ -533,13 +549,35 @@ func TestLockRoundReadsChecksFactsAndFiles(t *testing.T) {
 	}
 	round()
 	for _, n := range f.c.Nodes {
-		files, ok := f.c.takePrefetch(n).covers([]string{l.RedisConf, l.SentinelConf, l.RedisUnit})
-		if !ok || string(files[l.RedisConf]) != conf || len(files) != 1 {
+		keyFile := filepath.Join(l.TLSDir, inventory.TLSKeyFile)
+		files, ok := f.c.takePrefetch(n).covers([]string{l.RedisConf, l.SentinelConf, l.RedisUnit, keyFile})
+		if !ok || string(files[l.RedisConf]) != conf || string(files[keyFile]) != key || len(files) != 2 {
 			t.Errorf("%s: files read with the lock: %q (%v)", n.Spec.Name, files, ok)
 		}
 		if _, ok := f.c.takePrefetch(n).covers([]string{l.RedisConf}); ok {
 			t.Errorf("%s: the files were handed out twice", n.Spec.Name)
 		}
+	}
+	if err := f.c.P.Close(); err != nil {
+		t.Fatal(err)
+	}
+	logs, _ := filepath.Glob(filepath.Join(logDir, "*"))
+	if len(logs) != 1 {
+		t.Fatalf("debug logs: %v", logs)
+	}
+	data, err := os.ReadFile(logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), keyData) || strings.Contains(string(data), "secret") {
+		t.Errorf("the debug log holds the files read with the lock:\n%s", data)
+	}
+	if !strings.Contains(string(data), "facts: os_id=") || !strings.Contains(string(data), "checks: clock=") {
+		t.Errorf("the debug log lacks the facts and the checks read with the lock:\n%s", data)
+	}
+	f.c.P = testProgress(t)
+	for i, n := range f.c.Nodes {
+		n.Host = f.hosts[i]
 	}
 	// A link where a config is: nothing read, the rest kept.
 	if err := os.Rename(l.RedisConf, l.RedisConf+".real"); err != nil {

@@ -52,6 +52,13 @@ func (c *Cluster) collectLockRound(n *Node, out acquiredOutput) {
 	if len(parts) != 3 {
 		return
 	}
+	// The debug log gets the checks' and the facts' output, as when they
+	// run on their own, and never the files.
+	for i, what := range []string{"checks", "facts"} {
+		for _, line := range strings.Split(strings.TrimSpace(parts[i]), "\n") {
+			c.P.Debugf("[%s] %s: %s", n.Spec.Name, what, maskLine(line))
+		}
+	}
 	t := parseTuning(parts[0])
 	t.Before, t.Answer = out.sent, out.arrival(strings.Index(parts[0], "clock="))
 	paths := c.prefetchPaths(n)

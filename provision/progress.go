@@ -165,11 +165,25 @@ func (w *lineWriter) emit(line string) {
 	}
 }
 
+// unloggedOutput marks a command whose standard output holds file
+// contents (withUnloggedOutput).
+type unloggedOutput struct{}
+
+// withUnloggedOutput makes the debug log keep a command and its exit but
+// not its standard output: for a command that prints files, which may
+// hold secrets (a TLS key, a config with a password).
+func withUnloggedOutput(ctx context.Context) context.Context {
+	return context.WithValue(ctx, unloggedOutput{}, true)
+}
+
 func (l *loggedHost) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) error {
 	l.p.Debugf("[%s] $ %s", l.Name(), cmd)
 	ow, ew := &lineWriter{p: l, stream: "out"}, &lineWriter{p: l, stream: "err"}
 	var o, e io.Writer = ow, ew
-	if stdout != nil {
+	if stdout != nil && ctx.Value(unloggedOutput{}) != nil {
+		o = stdout
+		l.p.Debugf("[%s] (its output holds file contents: not logged)", l.Name())
+	} else if stdout != nil {
 		o = io.MultiWriter(stdout, ow)
 	}
 	if stderr != nil {
