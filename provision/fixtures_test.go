@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -392,4 +393,24 @@ func sentinelReplica(ip string) []string {
 func sentinelPeer(ip, flags string, lastOKPingMS int) []string {
 	return []string{"name", "0123456789abcdef0123456789abcdef0123" + strings.ReplaceAll(ip, ".", ""), "ip", ip, "port", "8000",
 		"flags", flags, "last-ok-ping-reply", fmt.Sprint(lastOKPingMS)}
+}
+
+// eventLog records, in order, what a fake cluster saw happen; tests compare
+// it with the order a procedure must keep.
+type eventLog struct {
+	evMu   sync.Mutex
+	events []string
+}
+
+func (l *eventLog) event(e string) {
+	l.evMu.Lock()
+	l.events = append(l.events, e)
+	l.evMu.Unlock()
+}
+
+// Events returns what happened so far, in order.
+func (l *eventLog) Events() []string {
+	l.evMu.Lock()
+	defer l.evMu.Unlock()
+	return slices.Clone(l.events)
 }

@@ -24,22 +24,9 @@ import (
 // in order, node4's commands and the sentinels' resets and rediscoveries.
 type removalCluster struct {
 	*fakeCluster
-	node4  *testHost
-	conn   *extraConnector
-	mu     sync.Mutex
-	events []string
-}
-
-func (rc *removalCluster) event(e string) {
-	rc.mu.Lock()
-	rc.events = append(rc.events, e)
-	rc.mu.Unlock()
-}
-
-func (rc *removalCluster) Events() []string {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return slices.Clone(rc.events)
+	node4 *testHost
+	conn  *extraConnector
+	eventLog
 }
 
 // node4Manifest is what up recorded on node4 for the cluster.

@@ -20,23 +20,11 @@ import (
 // the sentinels' settings and the master's stop, swap and start.
 type restoreLab struct {
 	*fakeCluster
+	eventLog
 	mu        sync.Mutex
-	events    []string
 	failStart int // how many starts fail
 	file      string
 	rdb       []byte
-}
-
-func (l *restoreLab) event(e string) {
-	l.mu.Lock()
-	l.events = append(l.events, e)
-	l.mu.Unlock()
-}
-
-func (l *restoreLab) Events() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.events...)
 }
 
 func newRestoreLab(t *testing.T) *restoreLab {
@@ -72,11 +60,11 @@ func newRestoreLab(t *testing.T) *restoreLab {
 		defer l.mu.Unlock()
 		if l.failStart > 0 {
 			l.failStart--
-			l.events = append(l.events, "start redis: fails")
+			l.event("start redis: fails")
 			return fakehost.Result{Status: 1, Stderr: "Bad file format reading the append only file"}
 		}
 		running = true
-		l.events = append(l.events, "start redis")
+		l.event("start redis")
 		return fakehost.Result{}
 	})
 	h.On(`^sha256sum -- `, func(cmd string, _ []byte) fakehost.Result {

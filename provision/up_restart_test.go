@@ -51,7 +51,7 @@ type rollingSim struct {
 	// peersLost is how many SENTINEL SENTINELS replies a restarted
 	// sentinel lists no peer (as a real one, until the hello messages).
 	peersLost map[string]int
-	events    []string
+	eventLog
 }
 
 var rollingNames = []string{"node1", "node2", "node3"}
@@ -195,19 +195,6 @@ func (s *rollingSim) serve(node string, h *testHost) {
 	}
 }
 
-func (s *rollingSim) event(e string) {
-	s.mu.Lock()
-	s.events = append(s.events, e)
-	s.mu.Unlock()
-}
-
-// Events returns what happened so far, in order.
-func (s *rollingSim) Events() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.events)
-}
-
 func (s *rollingSim) namedMaster() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -241,7 +228,7 @@ func (s *rollingSim) dataInfo(node string) any {
 		link = "down"
 	case s.restarted[key]:
 		delete(s.restarted, key)
-		s.events = append(s.events, node+": seen back in sync")
+		s.event(node + ": seen back in sync")
 	}
 	if k, ok := s.behind[node]; ok {
 		if k > 0 {
@@ -249,7 +236,7 @@ func (s *rollingSim) dataInfo(node string) any {
 			offset = 990
 		} else {
 			delete(s.behind, node)
-			s.events = append(s.events, node+": seen at the master's offset")
+			s.event(node + ": seen at the master's offset")
 		}
 	}
 	return strings.Replace(replicaInfo(master, link), "slave_repl_offset:1000", fmt.Sprintf("slave_repl_offset:%d", offset), 1)
@@ -283,7 +270,7 @@ func (s *rollingSim) sentinelPeers(node string) any {
 	}
 	if key := node + " sentinel"; s.restarted[key] {
 		delete(s.restarted, key)
-		s.events = append(s.events, node+" sentinel: seen knowing its peers again")
+		s.event(node + " sentinel: seen knowing its peers again")
 	}
 	var peers []any
 	for _, o := range rollingNames {
