@@ -174,7 +174,19 @@ func (c *Cluster) targets() []target {
 // checkScript is the script each host runs: it only reads, and connects
 // to the other hosts' ports. probes are "ADDR PORT" pairs.
 func checkScript(inv *inventory.Inventory, probes []string) string {
+	return checkScriptWith(inv, probes, false)
+}
+
+// checkScriptWith is checkScript; with initRead, the caller reads the init
+// script itself (the lock's round trip reads it beside the checks) and adds
+// its NOFILE line (nofileLine), and the script does not start a sed for it.
+func checkScriptWith(inv *inventory.Inventory, probes []string, initRead bool) string {
 	l := inv.Layout()
+	nofileScript := "# NOFILE of the init script: read by the caller"
+	if !initRead {
+		nofileScript = fmt.Sprintf(`if [ -f %[1]s ]; then echo "nofile_script=$(sed -n '/^NOFILE=/{s/^NOFILE=\([0-9]*\).*/\1/p;q;}' %[1]s)"; fi`,
+			remote.Quote(l.RedisInitScript))
+	}
 	var b strings.Builder
 	b.WriteString(checkScriptTag + "\n")
 	// The clock first: its line is timed when it arrives.
@@ -193,9 +205,10 @@ awk 'FILENAME == "/proc/sys/vm/overcommit_memory" {print "overcommit=" $0} FILEN
   FILENAME == "/proc/sys/fs/nr_open" {print "nr_open=" $0} /^MemTotal:/ {print "mem_total_kb=" $2} /^MemAvailable:/ {print "mem_avail_kb=" $2}
   /^Max open files/ {print "nofile_running=" $4} /^VmRSS:/ {print "redis_rss_kb=" $2}' $_f 2>/dev/null
 if [ -d /run/systemd/system ] && [ -f %[5]s ]; then echo "nofile_unit=$(systemctl show -p LimitNOFILE --value %[6]s 2>/dev/null)"; fi
-if [ -f %[7]s ]; then echo "nofile_script=$(sed -n '/^NOFILE=/{s/^NOFILE=\([0-9]*\).*/\1/p;q;}' %[7]s)"; fi
+%[14]s
 d=%[8]s; while [ ! -d "$d" ]; do d=${d%%/*}; [ -n "$d" ] || d=/; done
-echo "disk_path=$d"; echo "disk_free_kb=$(df -Pk -- "$d" 2>/dev/null | awk 'NR==2 {print $4}')"
+# df -P prints a header of 7 words, then a line whose 4th word is the free space.
+echo "disk_path=$d"; set -- $(df -Pk -- "$d" 2>/dev/null); echo "disk_free_kb=${11-}"
 if [ -f %[9]s ]; then echo "rdb_bytes=$(stat -c %%s -- %[9]s)"; fi
 if [ -d /run/systemd/system ] && command -v timedatectl >/dev/null 2>&1; then
   # timedatectl waits up to 25 s for a systemd-timedated that hangs: the
@@ -232,7 +245,7 @@ probe() {
 		remote.Quote(l.RedisUnit), remote.Quote(l.RedisService), remote.Quote(l.RedisInitScript),
 		remote.Quote(l.DataDir), remote.Quote(path.Join(l.DataDir, rdbFile(inv))), remote.Quote(SysctlFile),
 		remote.Quote(thpUnitPath(l)), remote.Quote(path.Join(l.InitDir, THPService)),
-		probeTimeout)
+		probeTimeout, nofileScript)
 	// With bash and timeout, one bash connects to each port in turn,
 	// starting no process for a port that answers (a no-change up on a
 	// healthy cluster); only when a port gets no answer before
@@ -281,6 +294,25 @@ const probeEachBash = "for t; do\n" + probeOneBash + "done\n"
 
 // probeAllBash probes every "ADDR PORT" argument at once, a subshell each.
 const probeAllBash = "for t; do (\n" + probeOneBash + ") & done\nwait\n"
+
+// nofileLine is the line checkScript prints for the NOFILE of the init
+// script, from its content (nil: there is none): the digits after the
+// first line that starts with NOFILE=, as its sed reads them.
+func nofileLine(script []byte) string {
+	if script == nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(script), "\n") {
+		if v, ok := strings.CutPrefix(line, "NOFILE="); ok {
+			end := 0
+			for end < len(v) && v[end] >= '0' && v[end] <= '9' {
+				end++
+			}
+			return "nofile_script=" + v[:end] + "\n"
+		}
+	}
+	return "nofile_script=\n"
+}
 
 // checkScriptTag starts the check script, so logs (and tests) tell it apart.
 const checkScriptTag = "# redisctl host checks"

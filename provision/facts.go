@@ -104,6 +104,18 @@ func platformPart(s string) bool {
 // all of it (a grep through a build without TLS read all 11 MB); what needs
 // parsing is parsed by parseFacts, not by sed in the script.
 func factsScript(l inventory.Layout, ports factPorts, rdb string) string {
+	return factsScriptWith(l, ports, rdb, false)
+}
+
+// factsScriptWith is factsScript; with confsRead, the caller reads the
+// configs itself (the lock's round trip reads them beside the facts) and
+// adds their tls-port facts (confTLSLines), and the script does not.
+func factsScriptWith(l inventory.Layout, ports factPorts, rdb string, confsRead bool) string {
+	confTLS := "# tls-port of the configs: read by the caller"
+	if !confsRead {
+		confTLS = fmt.Sprintf(`for f in %[1]s %[2]s; do if [ -f "$f" ] && [ ! -L "$f" ] && dd if="$f" iflag=nofollow bs=65536 status=none 2>/dev/null | grep -q '^tls-port'; then
+  case "$f" in %[1]s) echo redis_conf_tls=yes;; *) echo sentinel_conf_tls=yes;; esac; fi; done`, remote.Quote(l.RedisConf), remote.Quote(l.SentinelConf))
+	}
 	return fmt.Sprintf(`
 if [ -r /etc/os-release ]; then . /etc/os-release; fi
 echo "os_id=${ID:-unknown}"; echo "os_version=${VERSION_ID:-}"; echo "os_like=${ID_LIKE:-}"
@@ -117,8 +129,7 @@ if [ -x %[1]s/redis-server ]; then printf 'redis_version_line='; %[1]s/redis-ser
   case "$_libs" in *libsystemd.so*) [ -n "$_sd" ] && echo redis_systemd=yes;; esac
   case "$_libs" in *libssl.so*) echo redis_tls=yes;; esac; fi
 if [ -e /usr/include/openssl/ssl.h ]; then echo ssl_headers=yes; fi
-for f in %[10]s %[11]s; do if [ -f "$f" ] && [ ! -L "$f" ] && dd if="$f" iflag=nofollow bs=65536 status=none 2>/dev/null | grep -q '^tls-port'; then
-  case "$f" in %[10]s) echo redis_conf_tls=yes;; *) echo sentinel_conf_tls=yes;; esac; fi; done
+%[10]s
 for f in /lib/*/libssl.so.* /usr/lib/*/libssl.so.* /lib64/libssl.so.* /usr/lib64/libssl.so.* /usr/lib/libssl.so.*; do if [ -e "$f" ]; then echo libssl=yes; break; fi; done
 if id -u redis >/dev/null 2>&1; then echo redis_user=yes; fi
 %[6]s
@@ -134,7 +145,25 @@ for d in %[8]s; do [ -d "$d" ] && [ ! -L "$d" ] || echo "missing=$d"; done
 for f in %[9]s; do [ -e "$f" ] && [ ! -L "$f" ] || echo "missing=$f"; done
 echo missing_checked=yes
 `, l.BinDir, l.RedisPid, l.SentinelPid, ports.filter(), l.StateDir, livePidFunc, remote.Quote(path.Join(l.DataDir, rdb)),
-		quoteAll(l.ConfDir, path.Dir(l.DataDir), l.DataDir, l.SentinelDir, l.TLSDir), quoteAll(l.RedisLog, l.SentinelLog), remote.Quote(l.RedisConf), remote.Quote(l.SentinelConf))
+		quoteAll(l.ConfDir, path.Dir(l.DataDir), l.DataDir, l.SentinelDir, l.TLSDir), quoteAll(l.RedisLog, l.SentinelLog), confTLS)
+}
+
+// confTLSLines are the lines factsScript prints for the configs' tls-port
+// lines, from the configs' content (nil: the file is not there).
+func confTLSLines(redisConf, sentinelConf []byte) string {
+	var b strings.Builder
+	for _, f := range []struct {
+		data []byte
+		key  string
+	}{{redisConf, "redis_conf_tls"}, {sentinelConf, "sentinel_conf_tls"}} {
+		for _, line := range strings.Split(string(f.data), "\n") {
+			if strings.HasPrefix(line, "tls-port") {
+				b.WriteString(f.key + "=yes\n")
+				break
+			}
+		}
+	}
+	return b.String()
 }
 
 func quoteAll(words ...string) string {

@@ -245,9 +245,12 @@ umask 077
 refuse() { echo "$*" >&2; exit 3; }
 mkstate() {
   [ -L "$d" ] && refuse "$d is a symbolic link; refusing to use it"
-  if [ ! -d "$d" ]; then mkdir -p -- "$d" || exit 1; fi
+  install -d -o root -g root -m 700 -- "$d" || exit 1
   [ -L "$d" ] && refuse "$d is a symbolic link; refusing to use it"
-  chown root:root -- "$d" && chmod 700 -- "$d" || exit 1
+}
+holds() {
+  _c=; IFS= read -r _c <"$f" 2>/dev/null
+  case $_c in *"$1"*) return 0 ;; esac; return 1
 }
 age() {
   now=$(date +%%s) && m=$(stat -c %%Y -- "$1" 2>/dev/null || date -r "$1" +%%s) || return 1
@@ -308,20 +311,20 @@ const lockHeartbeatScript = `if [ -f "$f" ] && [ ! -L "$f" ] && %[1]s; then touc
 const lockReleaseScript = `t=$f.takeover.%[2]s
 if [ -f "$f" ] && [ ! -L "$f" ] && %[1]s; then
   if (set -C; : > "$t") 2>/dev/null; then
-    if %[1]s; then rm -f -- "$f" && echo released; fi
-    rm -f -- "$t"
+    if %[1]s; then rm -f -- "$f" "$t" && echo released; else rm -f -- "$t"; fi
   else echo busy; fi
 else echo "not ours"; fi
-rmdir -- "$d" 2>/dev/null || :
+set -- "$d"/*; [ -e "$1" ] || [ -L "$1" ] || rmdir -- "$d" 2>/dev/null || :
 `
 
 func (l *clusterLock) script(body string, args ...any) string {
 	return fmt.Sprintf(lockPrelude, remote.Quote(l.c.Layout.StateDir), remote.Quote(l.file)) + fmt.Sprintf(body, args...)
 }
 
-// holds is a shell test true while the lock file holds run id.
+// holds is a shell test true while the lock file holds run id. The lock
+// file is one line (create writes it), read by the shell: no process.
 func holds(runID string) string {
-	return "grep -qF -- " + remote.Quote(`"run_id":"`+runID+`"`) + ` "$f"`
+	return "holds " + remote.Quote(`"run_id":"`+runID+`"`)
 }
 
 // acquire takes the lock on one host: ok when taken, a *LockedError when

@@ -38,9 +38,15 @@ func newLockHost(t *testing.T, name, stateDir string) *lockHost {
 	h := &lockHost{Host: fakehost.New(name), root: t.TempDir()}
 	env := os.Environ()
 	if os.Geteuid() != 0 {
-		// chown root:root needs root; everything else runs as it would.
+		// Owner root needs root: install runs without -o and -g;
+		// everything else runs as it would.
 		bin := t.TempDir()
-		if err := os.WriteFile(filepath.Join(bin, "chown"), []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		real, err := exec.LookPath("install")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fake := "#!/bin/sh\nfor a; do shift; case $skip$a in -o | -g) skip=1 ;; 1*) skip= ;; *) set -- \"$@\" \"$a\" ;; esac; done\nexec " + real + " \"$@\"\n"
+		if err := os.WriteFile(filepath.Join(bin, "install"), []byte(fake), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		env = append(env, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
@@ -490,9 +496,11 @@ func TestLockRunsAfterAcquireInItsRoundTrip(t *testing.T) {
 
 // The lock's first round trip reads, for real in sh, the host checks, the
 // facts and the files configure compares, each part framed by the run's
-// marker; the clock is timed within the round trip. A file that is a link
-// makes the files unread (configure's own read then refuses it), while the
-// checks and the facts are still kept.
+// marker; the clock is timed within the round trip, and the checks and
+// the facts take the init script's NOFILE and the configs' tls-port from
+// the files read. A file that is a link makes the files unread
+// (configure's own read then refuses it), and nothing is kept: each read
+// then runs on its own.
 func TestLockRoundReadsChecksFactsAndFiles(t *testing.T) {
 	f := newLockFixture(t)
 	for i := range f.c.Inv.Hosts {
@@ -505,8 +513,11 @@ func TestLockRoundReadsChecksFactsAndFiles(t *testing.T) {
 	l.RedisConf, l.SentinelConf = filepath.Join(dir, "redis.conf"), filepath.Join(dir, "sentinel.conf")
 	l.RedisInitScript, l.SentinelInitScript = filepath.Join(dir, "redis.init"), filepath.Join(dir, "sentinel.init")
 	l.RedisUnit, l.SentinelUnit, l.TLSDir = filepath.Join(dir, "redis.service"), filepath.Join(dir, "sentinel.service"), filepath.Join(dir, "tls")
-	conf := "port 7000\nrequirepass \"secret\"\n"
+	conf := "port 7000\nrequirepass \"secret\"\ntls-port 7000\n"
 	if err := os.WriteFile(l.RedisConf, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(l.RedisInitScript, []byte("#!/bin/sh\nNOFILE=10032 # open files\nNOFILE=5\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	// A TLS key among the files: read, and kept out of the debug log.
@@ -532,12 +543,19 @@ func TestLockRoundReadsChecksFactsAndFiles(t *testing.T) {
 		}
 		release()
 		for _, n := range f.c.Nodes {
-			if out, ok := f.c.takeFactsOutput(n); !ok || !strings.Contains(out, "os_id=") {
+			out, ok := f.c.takeFactsOutput(n)
+			if !ok || !strings.Contains(out, "os_id=") {
 				t.Errorf("%s: facts %q", n.Spec.Name, out)
+			}
+			if facts := parseFacts(out, portsOf(f.c.Inv)); !facts.RedisConfTLS || facts.SentinelConfTLS {
+				t.Errorf("%s: tls-port in redis.conf %v, in sentinel.conf %v; want true, false", n.Spec.Name, facts.RedisConfTLS, facts.SentinelConfTLS)
 			}
 			ck := f.c.takeChecked(n)
 			if ck == nil {
 				t.Fatalf("%s: no host checks kept", n.Spec.Name)
+			}
+			if ck.NoFileScript != "10032" {
+				t.Errorf("%s: NOFILE of the init script %q, want 10032", n.Spec.Name, ck.NoFileScript)
 			}
 			if ck.Clock == 0 || ck.Before.Before(sent) || ck.Answer.Before(ck.Before) || ck.Answer.After(time.Now()) {
 				t.Errorf("%s: clock %.3f read between %s and %s, sent at %s", n.Spec.Name, ck.Clock, ck.Before, ck.Answer, sent)
@@ -579,17 +597,27 @@ func TestLockRoundReadsChecksFactsAndFiles(t *testing.T) {
 	for i, n := range f.c.Nodes {
 		n.Host = f.hosts[i]
 	}
-	// A link where a config is: nothing read, the rest kept.
+	// A link where a config is: nothing read, nothing kept.
 	if err := os.Rename(l.RedisConf, l.RedisConf+".real"); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Symlink(l.RedisConf+".real", l.RedisConf); err != nil {
 		t.Fatal(err)
 	}
-	round()
+	release, err := f.c.lock(context.Background(), "up", f.c.withLockRound(f.opts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
 	for _, n := range f.c.Nodes {
 		if p := f.c.takePrefetch(n); p != nil {
 			t.Errorf("%s: files read through a link: %q", n.Spec.Name, p.files)
+		}
+		if out, ok := f.c.takeFactsOutput(n); ok {
+			t.Errorf("%s: facts kept without the files they take a part of: %q", n.Spec.Name, out)
+		}
+		if ck := f.c.takeChecked(n); ck != nil {
+			t.Errorf("%s: checks kept without the files they take a part of", n.Spec.Name)
 		}
 	}
 }

@@ -37,8 +37,8 @@ func (c *Cluster) LockAndGatherFacts(ctx context.Context, command string) (relea
 // facts and the files.
 func (c *Cluster) withLockRound(opts lockOptions) lockOptions {
 	opts.afterAcquire = func(n *Node) string {
-		return joinParts(checkScript(c.Inv, c.probesFrom(n)),
-			factsScript(c.Layout, portsOf(c.Inv), rdbFile(c.Inv)),
+		return joinParts(checkScriptWith(c.Inv, c.probesFrom(n), true),
+			factsScriptWith(c.Layout, portsOf(c.Inv), rdbFile(c.Inv), true),
 			prefetchScript(c.prefetchPaths(n)))
 	}
 	opts.collect = c.collectLockRound
@@ -46,12 +46,23 @@ func (c *Cluster) withLockRound(opts lockOptions) lockOptions {
 }
 
 // collectLockRound keeps what the lock's round trip read on n: all three
-// parts, or nothing.
+// parts, or nothing. The checks and the facts take what they need of the
+// files from the files read (the init script's NOFILE, the configs'
+// tls-port), so where the files could not be read (one is a link) nothing
+// is kept, and each read runs on its own.
 func (c *Cluster) collectLockRound(n *Node, out acquiredOutput) {
 	parts := splitParts(out.text, out.marker)
 	if len(parts) != 3 {
 		return
 	}
+	paths := c.prefetchPaths(n)
+	files, ok := parsePrefetch(parts[2], out.marker, paths)
+	if !ok {
+		return
+	}
+	l := c.Layout
+	parts[0] += nofileLine(files[l.RedisInitScript])
+	parts[1] += confTLSLines(files[l.RedisConf], files[l.SentinelConf])
 	// The debug log gets the checks' and the facts' output, as when they
 	// run on their own, and never the files.
 	for i, what := range []string{"checks", "facts"} {
@@ -61,8 +72,6 @@ func (c *Cluster) collectLockRound(n *Node, out acquiredOutput) {
 	}
 	t := parseTuning(parts[0])
 	t.Before, t.Answer = out.sent, out.arrival(strings.Index(parts[0], "clock="))
-	paths := c.prefetchPaths(n)
-	files, ok := parsePrefetch(parts[2], out.marker, paths)
 	c.factsMu.Lock()
 	defer c.factsMu.Unlock()
 	if c.factsOut == nil {
@@ -70,9 +79,7 @@ func (c *Cluster) collectLockRound(n *Node, out acquiredOutput) {
 	}
 	c.factsOut[n] = parts[1]
 	c.checked[n] = t
-	if ok {
-		c.prefetched[n] = &prefetch{paths: paths, files: files}
-	}
+	c.prefetched[n] = &prefetch{paths: paths, files: files}
 }
 
 // takeChecked returns, once, the host checks read with n's lock.
@@ -160,15 +167,14 @@ func (p *prefetch) covers(paths []string) (map[string][]byte, bool) {
 }
 
 // prefetchPaths are the files planFiles may read on n, for either init
-// system: what render.HostFilesWith writes, and the TLS directory's files.
+// system: what render.HostFilesWith writes, and the TLS directory's files;
+// and the sentinel's config even on a host without one, whose tls-port
+// line the facts report.
 func (c *Cluster) prefetchPaths(n *Node) []string {
 	l := c.Layout
-	paths := []string{l.RedisConf}
+	paths := []string{l.RedisConf, l.SentinelConf}
 	if c.Inv.Redis.ACL() {
 		paths = append(paths, render.ACLFile(c.Inv))
-	}
-	if n.Spec.Sentinel {
-		paths = append(paths, l.SentinelConf)
 	}
 	paths = append(paths, path.Join(l.TLSDir, inventory.TLSCAFile), path.Join(l.TLSDir, inventory.TLSCertFile), path.Join(l.TLSDir, inventory.TLSKeyFile),
 		l.RedisInitScript, l.RedisUnit)

@@ -104,9 +104,12 @@ func livePidScript(pidFile, exe string) string {
 
 // livePidFunc defines the shell function live_pid PIDFILE EXE behind
 // livePidScript, for scripts that check several pid files; it also leaves
-// the pid (or nothing) in $_lp_pid. It starts one process (readlink of
-// /proc/PID/exe), plus one for the first EXE it is given when it is not
-// run in a subshell ($(live_pid ...) forgets it).
+// the pid (or nothing) in $_lp_pid. A process still running EXE starts no
+// process (test -ef compares /proc/PID/exe with EXE, links followed); one
+// whose EXE was replaced while it ran (an upgrade: its exe link reads
+// "PATH (deleted)") starts a readlink of /proc/PID/exe, plus one of EXE
+// the first time when it is not run in a subshell ($(live_pid ...)
+// forgets it).
 const livePidFunc = `live_pid() {
 	_lp_pid=
 	[ -f "$1" ] && [ ! -L "$1" ] || return 0
@@ -114,9 +117,11 @@ const livePidFunc = `live_pid() {
 	read -r _p _rest 2>/dev/null <"$1"
 	case $_p in '' | *[!0-9]*) return 0 ;; esac
 	kill -0 "$_p" 2>/dev/null || return 0
-	if [ "$2" != "${_lp_exe-}" ]; then _lp_exe=$2; _lp_w=$(readlink -f -- "$2" 2>/dev/null) || _lp_w=$2; fi
+	if [ "/proc/$_p/exe" -ef "$2" ]; then _lp_pid=$_p; echo "$_p"; return 0; fi
 	_e=$(readlink "/proc/$_p/exe" 2>/dev/null) || return 0
-	case $_e in "$_lp_w" | "$_lp_w (deleted)") _lp_pid=$_p; echo "$_p" ;; esac
+	case $_e in *" (deleted)") ;; *) return 0 ;; esac
+	if [ "$2" != "${_lp_exe-}" ]; then _lp_exe=$2; _lp_w=$(readlink -f -- "$2" 2>/dev/null) || _lp_w=$2; fi
+	case $_e in "$_lp_w (deleted)") _lp_pid=$_p; echo "$_p" ;; esac
 }
 `
 

@@ -37,10 +37,39 @@ func TestLivePidScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	self := write("self.pid", strconv.Itoa(os.Getpid()))
+	// A copy of sleep whose file is replaced while it runs, as an upgrade
+	// replaces redis-server: its /proc/PID/exe reads "PATH (deleted)".
+	data, err := os.ReadFile(sleepBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upgraded := filepath.Join(dir, "upgraded")
+	if err := os.WriteFile(upgraded, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := exec.Command(upgraded, "30")
+	if err := old.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = old.Process.Kill(); _ = old.Wait() }()
+	if err := os.Remove(upgraded); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(upgraded, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	oldPid := strconv.Itoa(old.Process.Pid)
+	exeLink := filepath.Join(dir, "exe-link")
+	if err := os.Symlink(sleepBin, exeLink); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name, file, exe, want string
 	}{
 		{"our process", good, sleepBin, pid},
+		{"our process, its executable named through a link", good, exeLink, pid},
+		{"our process, its executable replaced while it runs", write("old.pid", oldPid+"\n"), upgraded, oldPid},
+		{"another executable replaced while it runs", write("old2.pid", oldPid+"\n"), sleepBin, ""},
 		{"another program's pid", self, sleepBin, ""},
 		{"our pid but another executable", good, "/usr/local/bin/redis-server", ""},
 		{"a symbolic link", link, sleepBin, ""},
