@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"strconv"
@@ -153,6 +154,7 @@ type clusterLock struct {
 	stopped chan struct{}
 	once    sync.Once
 	lost    sync.Map // node name -> true once a heartbeat found the lock gone
+	held    sync.Map // *Node -> *heldSession: the session that took the lock, still open
 }
 
 func (c *Cluster) lock(ctx context.Context, command string, opts lockOptions) (func(), error) {
@@ -272,7 +274,7 @@ const lockAcquireScript = `IFS= read -r content; IFS= read -r m || :
 mkstate
 i=0
 while [ $i -lt 5 ]; do
-  if create; then echo acquired; after_acquire; exit 0; fi
+  if create; then echo acquired; after_acquire; hold; exit 0; fi
   [ -e "$f" ] && [ ! -f "$f" ] && refuse "$f is not a regular file"
   if [ -f "$f" ] && a=$(age "$f") && held=$(cat -- "$f"); then printf 'held %%s\n%%s\n' "$a" "$held"; exit 0; fi
   # Released (and the directory perhaps removed) meanwhile: again.
@@ -349,14 +351,28 @@ func (l *clusterLock) acquire(ctx context.Context, n *Node, content []byte) (ok 
 		if err != nil {
 			return false, nil, err
 		}
+		stdin := append(append(content[:len(content):len(content)], '\n'), marker+"\n"...)
 		sent := time.Now()
 		var arrivals arrivalLog
-		out, err := l.runTo(runCtx, n, l.script(lockAcquireScript, after), append(append(content[:len(content):len(content)], '\n'), marker+"\n"...), &arrivals)
+		var out string
+		var held *heldSession
+		if remote.StreamsStdin(n.Host) {
+			// The session stays open once the lock is taken, waiting for
+			// the word to release it (see hold).
+			script := l.script(lockAcquireScript, after+"\n"+l.holdFunc())
+			held, out, err = l.startHeld(runCtx, n, script, stdin, &arrivals, marker+" holding")
+		} else {
+			out, err = l.runTo(runCtx, n, l.script(lockAcquireScript, after+"\nhold() { :; }"), stdin, &arrivals)
+		}
 		if err != nil {
 			return false, nil, err
 		}
 		first, rest, _ := strings.Cut(out, "\n")
 		if first == "acquired" {
+			if held != nil {
+				rest = strings.TrimSuffix(rest, "\n"+marker+" holding")
+				l.held.Store(n, held)
+			}
 			// Only a complete output counts; otherwise the caller reads
 			// again.
 			if extra, ok := strings.CutSuffix(rest, afterAcquireDone); ok && l.opts.collect != nil {
@@ -435,13 +451,98 @@ func (l *clusterLock) run(ctx context.Context, n *Node, script string, stdin []b
 
 // runTo is run, its output kept in out.
 func (l *clusterLock) runTo(ctx context.Context, n *Node, script string, stdin []byte, out *arrivalLog) (string, error) {
-	err := n.Host.Run(ctx, script, bytes.NewReader(stdin), out, nil)
+	err := refusal(n.Host.Run(ctx, script, bytes.NewReader(stdin), out, nil))
+	return strings.TrimRight(out.String(), "\n"), err
+}
+
+// refusal is a lock script's error: the reason it printed when it refused.
+func refusal(err error) error {
 	var ee *remote.ExitError
 	if errors.As(err, &ee) && ee.Status == 3 {
 		// The script refused and said why; the script itself is in the debug log.
-		err = errors.New(remote.Tail(ee.Stderr, 1))
+		return errors.New(remote.Tail(ee.Stderr, 1))
 	}
-	return strings.TrimRight(out.String(), "\n"), err
+	return err
+}
+
+// holdFunc is the shell function hold, which the acquire script calls once
+// it has taken the lock: it says so (the line "$m holding") and waits on
+// stdin; the line "release" releases the lock as lockReleaseScript does.
+// A no-change up thus releases its lock without another session and sudo
+// on each host. Anything else on stdin, or its end (the connection lost),
+// leaves the lock, which goes stale as when the run is killed.
+func (l *clusterLock) holdFunc() string {
+	return "hold() {\n  printf '%s holding\\n' \"$m\"\n  IFS= read -r _cmd || exit 0\n  [ \"$_cmd\" = release ] || exit 0\n" +
+		fmt.Sprintf(lockReleaseScript, holds(l.self.RunID), remote.Quote(l.self.RunID)) + "}"
+}
+
+// heldSession is the session that took a host's lock, open and waiting for
+// the word to release it (holdFunc).
+type heldSession struct {
+	stdin  *io.PipeWriter
+	done   chan error // the command's end
+	out    *arrivalLog
+	from   int // where its output after the holding line starts
+	cancel context.CancelFunc
+}
+
+// startHeld runs the acquire script with stdin left open after its first
+// bytes, and returns its output once it printed the line holding (the lock
+// is taken, the session stays open: held is not nil) or once it ended.
+// The session does not end with ctx: it is the release's to end.
+func (l *clusterLock) startHeld(ctx context.Context, n *Node, script string, stdin []byte, out *arrivalLog, holding string) (held *heldSession, text string, err error) {
+	pr, pw := io.Pipe()
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	h := &heldSession{stdin: pw, done: make(chan error, 1), out: out, cancel: cancel}
+	seen := out.notify("\n" + holding + "\n")
+	go func() {
+		err := n.Host.Run(hctx, script, io.MultiReader(bytes.NewReader(stdin), pr), out, nil)
+		// Whatever is still waiting to write to the command gives up.
+		_ = pw.CloseWithError(io.ErrClosedPipe)
+		h.done <- refusal(err)
+	}()
+	select {
+	case <-seen:
+		h.from = out.Len()
+		return h, strings.TrimRight(out.String(), "\n"), nil
+	case err := <-h.done:
+		cancel()
+		return nil, strings.TrimRight(out.String(), "\n"), err
+	case <-ctx.Done():
+		cancel()
+		<-h.done
+		return nil, "", ctx.Err()
+	}
+}
+
+// release sends the word and waits for the session to end; an error when
+// the lock may still be there (the session had ended, or did not say what
+// it did).
+func (h *heldSession) release(ctx context.Context) error {
+	defer h.cancel()
+	select {
+	case err := <-h.done:
+		return fmt.Errorf("the session ended before the release: %v", err)
+	default:
+	}
+	go func() {
+		_, _ = io.WriteString(h.stdin, "release\n")
+		_ = h.stdin.Close()
+	}()
+	select {
+	case err := <-h.done:
+		if err != nil {
+			return err
+		}
+		switch got := strings.TrimSpace(h.out.From(h.from)); got {
+		case "released", "not ours":
+			return nil
+		default:
+			return fmt.Errorf("unexpected answer %q", got)
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // arrivalLog is a command's output with the time each part of it arrived.
@@ -450,15 +551,44 @@ type arrivalLog struct {
 	buf   bytes.Buffer
 	ends  []int // the end of each write
 	times []time.Time
+	watch string        // notify's: closes seen once the output holds it
+	seen  chan struct{} // closed once
 }
 
 func (a *arrivalLog) Write(p []byte) (int, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	from := max(a.buf.Len()-len(a.watch), 0)
 	a.buf.Write(p)
 	a.ends = append(a.ends, a.buf.Len())
 	a.times = append(a.times, time.Now())
+	if a.seen != nil && a.watch != "" && bytes.Contains(a.buf.Bytes()[from:], []byte(a.watch)) {
+		close(a.seen)
+		a.watch = ""
+	}
 	return len(p), nil
+}
+
+// notify returns a channel closed once the output holds s.
+func (a *arrivalLog) notify(s string) <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.watch, a.seen = s, make(chan struct{})
+	return a.seen
+}
+
+// Len is the length of the output so far.
+func (a *arrivalLog) Len() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.buf.Len()
+}
+
+// From is the output from byte i on.
+func (a *arrivalLog) From(i int) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return string(a.buf.Bytes()[i:])
 }
 
 func (a *arrivalLog) String() string {
@@ -522,12 +652,21 @@ func (l *clusterLock) release() {
 	})
 }
 
-// removeLocks removes this run's lock from the hosts it holds it on.
+// removeLocks removes this run's lock from the hosts it holds it on:
+// through the session that took it where that is still open, otherwise
+// in a session of its own.
 func (l *clusterLock) removeLocks(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	script := l.script(lockReleaseScript, holds(l.self.RunID), remote.Quote(l.self.RunID))
 	err := eachHost(ctx, l.nodes, nodeName, "release lock", func(ctx context.Context, n *Node) error {
+		if h, ok := l.held.LoadAndDelete(n); ok {
+			err := h.(*heldSession).release(ctx)
+			if err == nil {
+				return nil
+			}
+			l.c.P.Debugf("[%s] release the lock in the session that took it: %v; releasing it in a session of its own", n.Spec.Name, err)
+		}
 		_, err := l.run(ctx, n, script, nil)
 		return err
 	})

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/redisctl/redisctl/provision/inventory"
+	"github.com/redisctl/redisctl/provision/remote"
 	"github.com/redisctl/redisctl/provision/remote/fakehost"
 )
 
@@ -27,15 +28,114 @@ import (
 // directory of its own (the host's root). What the fake cannot show (noclobber,
 // mtimes, symlinks) is then the shell's real behaviour.
 
-// lockHost is a fake host whose commands run in a local sh under root.
+// lockHost is a fake host whose commands run in a local sh under root. It
+// streams stdin as an SSH host does (remote.StdinStreamer), so the lock's
+// session stays open until its release, unless noStream is set: then its
+// Run reads all of stdin first (fakehost's), and the lock is released in
+// a session of its own.
 type lockHost struct {
 	*fakehost.Host
-	root string
+	root     string
+	stateDir string
+	env      []string
+	noStream bool
+
+	mu      sync.Mutex
+	runs    []string               // the commands run while streaming
+	running map[*exec.Cmd]struct{} // while streaming
+}
+
+// killRunning kills the commands running on h and waits until they ended.
+func (h *lockHost) killRunning(t *testing.T) {
+	t.Helper()
+	h.mu.Lock()
+	var cmds []*exec.Cmd
+	for c := range h.running {
+		cmds = append(cmds, c)
+	}
+	h.mu.Unlock()
+	if len(cmds) == 0 {
+		t.Fatalf("%s: no command running", h.Name())
+	}
+	for _, c := range cmds {
+		_ = c.Process.Kill()
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		h.mu.Lock()
+		n := len(h.running)
+		h.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: killed commands still running", h.Name())
+		}
+	}
+}
+
+func (h *lockHost) StreamsStdin() bool { return !h.noStream }
+
+// Run runs cmd in sh, its stdin given as it comes.
+func (h *lockHost) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if h.noStream {
+		return h.Host.Run(ctx, cmd, stdin, stdout, stderr)
+	}
+	h.mu.Lock()
+	h.runs = append(h.runs, cmd)
+	h.mu.Unlock()
+	c := exec.CommandContext(ctx, "sh", "-c", strings.ReplaceAll(cmd, h.stateDir, h.root+h.stateDir))
+	c.Env = h.env
+	var errOut bytes.Buffer
+	c.Stdout, c.Stderr = stdout, &errOut
+	if stderr != nil {
+		c.Stderr = io.MultiWriter(&errOut, stderr)
+	}
+	if stdin != nil {
+		w, err := c.StdinPipe()
+		if err != nil {
+			return err
+		}
+		go func() {
+			_, _ = io.Copy(w, stdin)
+			_ = w.Close()
+		}()
+	}
+	if err := c.Start(); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	if h.running == nil {
+		h.running = map[*exec.Cmd]struct{}{}
+	}
+	h.running[c] = struct{}{}
+	h.mu.Unlock()
+	err := c.Wait()
+	h.mu.Lock()
+	delete(h.running, c)
+	h.mu.Unlock()
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			return err
+		}
+		return &remote.ExitError{Host: h.Name(), Cmd: cmd, Status: ee.ExitCode(), Stderr: errOut.String()}
+	}
+	return nil
+}
+
+// Calls are the commands run, in order.
+func (h *lockHost) Calls() []string {
+	if h.noStream {
+		return h.Host.Calls()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.runs)
 }
 
 func newLockHost(t *testing.T, name, stateDir string) *lockHost {
 	t.Helper()
-	h := &lockHost{Host: fakehost.New(name), root: t.TempDir()}
+	h := &lockHost{Host: fakehost.New(name), root: t.TempDir(), stateDir: stateDir}
 	env := os.Environ()
 	if os.Geteuid() != 0 {
 		// Owner root needs root: install runs without -o and -g;
@@ -51,6 +151,7 @@ func newLockHost(t *testing.T, name, stateDir string) *lockHost {
 		}
 		env = append(env, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	}
+	h.env = env
 	h.On(`.`, func(cmd string, stdin []byte) fakehost.Result {
 		c := exec.Command("sh", "-c", strings.ReplaceAll(cmd, stateDir, h.root+stateDir))
 		c.Env = env
@@ -329,6 +430,47 @@ func TestLockReleaseKeepsAnotherRunsLock(t *testing.T) {
 	for _, i := range []int{1, 2} {
 		if h := f.holder(t, i); h != nil {
 			t.Errorf("host %d: our lock is left: %+v", i, h)
+		}
+	}
+}
+
+// Where the host streams stdin (an SSH host), the session that took the
+// lock stays open and releases it when told: one command per host for the
+// whole lock. Where it does not, or where that session ended before the
+// release, the lock is released in a session of its own. Either way no
+// lock and no state directory is left.
+func TestLockReleasedInTheSessionThatTookIt(t *testing.T) {
+	f := newLockFixture(t)
+	f.hosts[2].noStream = true
+	release, err := f.c.lock(context.Background(), "up", f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range f.hosts {
+		if f.holder(t, i) == nil {
+			t.Fatalf("host %d: no lock while it is held", i)
+		}
+	}
+	if len(f.hosts[0].Calls()) != 1 || len(f.hosts[1].Calls()) != 1 {
+		t.Fatalf("commands before the release: %d, %d; want 1 each", len(f.hosts[0].Calls()), len(f.hosts[1].Calls()))
+	}
+	// Host 1's session ends (the connection lost) before the release.
+	f.hosts[1].killRunning(t)
+	release()
+	for i := range f.hosts {
+		if h := f.holder(t, i); h != nil {
+			t.Errorf("host %d: lock left after the release: %+v", i, h)
+		}
+		if _, err := os.Stat(f.hosts[i].root + f.c.Layout.StateDir); !os.IsNotExist(err) {
+			t.Errorf("host %d: state directory left after the release: %v", i, err)
+		}
+	}
+	if calls := f.hosts[0].Calls(); len(calls) != 1 {
+		t.Errorf("host 0 ran %d commands, want 1 (the release in the lock's session): %q", len(calls), calls)
+	}
+	for _, i := range []int{1, 2} {
+		if calls := f.hosts[i].Calls(); len(calls) != 2 || !strings.Contains(calls[1], "released") {
+			t.Errorf("host %d ran %q, want the lock and its release in a session of its own", i, calls)
 		}
 	}
 }

@@ -129,6 +129,9 @@ type loggedHost struct {
 	p *Progress
 }
 
+// StreamsStdin is the wrapped host's (remote.StdinStreamer).
+func (l *loggedHost) StreamsStdin() bool { return remote.StreamsStdin(l.Host) }
+
 type lineWriter struct {
 	p      *loggedHost
 	stream string

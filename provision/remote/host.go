@@ -62,6 +62,21 @@ type Host interface {
 	Close() error
 }
 
+// StdinStreamer is a Host whose Run gives stdin to the command as it is
+// read, not all at once, and returns when the command ends, whether or not
+// stdin did: a command can wait on stdin for a word from the caller (the
+// lock's session waits for its release). fakehost's Run reads all of stdin
+// first, so it is not one.
+type StdinStreamer interface {
+	StreamsStdin() bool
+}
+
+// StreamsStdin reports whether h is a StdinStreamer that streams.
+func StreamsStdin(h Host) bool {
+	s, ok := h.(StdinStreamer)
+	return ok && s.StreamsStdin()
+}
+
 // ExitError is a remote command that ran and exited non-zero (or was killed
 // by a signal). Error() is one line; Stderr holds the whole error output.
 type ExitError struct {

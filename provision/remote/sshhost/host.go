@@ -30,7 +30,15 @@ type Host struct {
 
 	sftpMu sync.Mutex
 	sftp   *sftp.Client
+
+	// sessions holds a slot for each command running (Run): sshd refuses
+	// sessions past its MaxSessions (10 by default) on one connection, and
+	// the SFTP subsystem and a kill (stop) need one each besides.
+	sessions chan struct{}
 }
+
+// maxRunSessions is how many commands Run runs at once on one host.
+const maxRunSessions = 6
 
 var _ remote.Host = (*Host)(nil)
 
@@ -142,7 +150,7 @@ func dialHost(ctx context.Context, c Config, ring *keyring) (*Host, error) {
 		}
 		return nil, err
 	}
-	return &Host{ep: ep, client: client, jump: jump, done: make(chan struct{})}, nil
+	return &Host{ep: ep, client: client, jump: jump, done: make(chan struct{}), sessions: make(chan struct{}, maxRunSessions)}, nil
 }
 
 // note tells c.Note which ~/.ssh/config options ep's settings ignored.

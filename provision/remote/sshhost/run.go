@@ -86,12 +86,24 @@ func newToken() string {
 	return hex.EncodeToString(b)
 }
 
+// StreamsStdin implements remote.StdinStreamer: Run gives stdin to the
+// command as it is read, and returns when the command ends.
+func (h *Host) StreamsStdin() bool { return true }
+
 // Run runs cmd as root in a new session: directly for a root login, through
 // `sudo -n` otherwise. When ctx ends, the command's process group gets TERM,
-// then KILL, and Run returns the context's error.
+// then KILL, and Run returns the context's error. stdin reaches the command
+// as it is read, and Run returns when the command ends, whether or not
+// stdin did (see StreamsStdin).
 func (h *Host) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s: command %q: %w", h.name, short(cmd), err)
+	}
+	select {
+	case h.sessions <- struct{}{}:
+		defer func() { <-h.sessions }()
+	case <-ctx.Done():
+		return fmt.Errorf("%s: command %q: %w", h.name, short(cmd), ctx.Err())
 	}
 	sess, err := h.client.NewSession()
 	if err != nil {
@@ -99,7 +111,18 @@ func (h *Host) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, std
 	}
 	defer sess.Close()
 	errBuf := &tailBuffer{max: maxStderr}
-	sess.Stdin = stdin
+	if stdin != nil {
+		// Copied here, not by the session: Run returns when the command
+		// ends, even while stdin has more to give (StreamsStdin).
+		w, err := sess.StdinPipe()
+		if err != nil {
+			return fmt.Errorf("%s: open SSH session: %w", h.name, err)
+		}
+		go func() {
+			_, _ = io.Copy(w, stdin)
+			_ = w.Close()
+		}()
+	}
 	sess.Stdout = stdout
 	sess.Stderr = errBuf
 	if stderr != nil {
