@@ -78,6 +78,7 @@ type upRun struct {
 	checks           *pendingChecks           // the host checks, run while the facts are gathered
 	snap             *Snapshot                // findMaster's observation, before anything was started
 	installing       *pendingInstall          // the install running beside prepare and findMaster
+	replication      *pendingReplication      // the replicas' wait, running beside the sentinels' start
 	unlock           func()
 	mu               sync.Mutex
 }
@@ -151,6 +152,10 @@ func Up(ctx context.Context, inv *inventory.Inventory, opts UpOptions) (*Summary
 			in.cancel()
 			<-in.done
 		}
+		if w := r.replication; w != nil { // a step failed before the sentinels' ended it
+			w.cancel()
+			<-w.done
+		}
 		if r.unlock != nil {
 			r.unlock()
 		}
@@ -166,6 +171,11 @@ func Up(ctx context.Context, inv *inventory.Inventory, opts UpOptions) (*Summary
 		p.Printf("", "==> %s", s.Title())
 		if err := s.Run(ctx); err != nil {
 			title := s.Title()
+			if se, ok := err.(*StepError); ok {
+				// A step that ends an earlier step's wait (the replicas')
+				// names that step when the wait failed.
+				title, err = se.Step, se.Err
+			}
 			if in := r.installing; in != nil {
 				// The install runs beside the steps after it: when it
 				// failed too, it failed first in the procedure's order,

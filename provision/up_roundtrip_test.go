@@ -249,3 +249,29 @@ func TestUpRereadsTheFilesItChanges(t *testing.T) {
 		}
 	}
 }
+
+// The wait for a started replica's link runs beside the sentinels' start;
+// when the link never comes up, up still fails, naming the replicas' step
+// and the replica.
+func TestUpWaitsForTheReplicaItStarted(t *testing.T) {
+	fc := healthyUpCluster(t)
+	h := fc.hosts[2] // node3, a replica, found stopped
+	if r, ok := h.Host.Reply("\nif [ -r /etc/os-release ]"); ok {
+		facts := strings.Replace(r.Stdout, "redis_pid=4100\n", "redis_pid=\n", 1)
+		facts = strings.Replace(facts, "LISTEN 0 511 0.0.0.0:7000 0.0.0.0:* users:((\"redis-server\",pid=4100,fd=6))\n", "", 1)
+		h.Answer(factsPattern, fakehost.Result{Stdout: facts})
+	} else {
+		t.Fatal("no facts answer to change")
+	}
+	var started atomic.Bool
+	redisStoppedUntilStarted(fc, h, &started)
+	fc.data["node3"].reply("INFO", replicaInfo("10.0.0.1", "down"))
+	_, err := runUp(t, fc.Inv, &testConnector{hosts: fc.hosts})
+	msg := wantStep(t, err, "start the replicas")
+	if !strings.Contains(msg, "node3 link down") {
+		t.Errorf("error %q does not name node3's link", msg)
+	}
+	if !started.Load() {
+		t.Error("node3's redis was not started")
+	}
+}

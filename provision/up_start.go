@@ -178,6 +178,11 @@ func (startReplicasStep) Title() string { return "start the replicas" }
 // each syncs from the master on its own (one diskless transfer serves
 // those that connect together, repl-diskless-sync-max-replicas), and on
 // 15 hosts one after the other took seconds.
+//
+// The wait for every replica's link to the master runs beside the next
+// step, the sentinels' start, which ends with it (a replica's first sync
+// and a new sentinel's first reconnect to a peer not yet listening each
+// take up to a second, and need not take them one after the other).
 func (r startReplicasStep) Run(ctx context.Context) error {
 	if err := eachHost(ctx, r.replicas(), nodeName, "start redis", func(ctx context.Context, n *Node) error {
 		return r.start(ctx, n, false)
@@ -187,7 +192,38 @@ func (r startReplicasStep) Run(ctx context.Context) error {
 	if r.opts.DryRun {
 		return nil
 	}
-	return r.c.WaitReplication(ctx, r.master, r.replicas(), r.opts.SyncTimeout)
+	wctx, cancel := context.WithCancel(ctx)
+	w := &pendingReplication{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		w.err = r.c.WaitReplication(wctx, r.master, r.replicas(), r.opts.SyncTimeout)
+	}()
+	r.replication = w
+	return nil
+}
+
+// pendingReplication is startReplicasStep's wait for the replicas' links,
+// running beside the sentinels' start.
+type pendingReplication struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+}
+
+// waitReplication ends the wait startReplicasStep began: its error, if it
+// failed, as the replicas' step's.
+func (r *upRun) waitReplication() error {
+	w := r.replication
+	if w == nil {
+		return nil
+	}
+	r.replication = nil
+	<-w.done
+	w.cancel()
+	if w.err != nil {
+		return &StepError{Step: startReplicasStep{}.Title(), Err: w.err}
+	}
+	return nil
 }
 
 // startSentinelsStep is up's step "start the sentinels".
@@ -195,21 +231,17 @@ type startSentinelsStep struct{ *upRun }
 
 func (startSentinelsStep) Title() string { return "start the sentinels" }
 
-// Run starts the master's sentinel, then the others at once:
-// each knows its peers from its config (myid, known-sentinel).
+// Run starts the sentinels that are not running, all at once: each knows
+// its peers from its config (myid, known-sentinel), and one that comes up
+// before a peer listens connects again within a second (Sentinel's ping
+// period), as it would after the master's sentinel alone; then it waits
+// for the replicas' links (startReplicasStep).
 func (r startSentinelsStep) Run(ctx context.Context) error {
-	if r.master.Spec.Sentinel {
-		if err := r.start(ctx, r.master, true); err != nil {
-			return err
-		}
-	}
-	var rest []*Node
-	for _, n := range r.replicas() {
-		if n.Spec.Sentinel {
-			rest = append(rest, n)
-		}
-	}
-	return eachHost(ctx, rest, nodeName, "start sentinel", func(ctx context.Context, n *Node) error {
+	err := eachHost(ctx, r.c.Sentinels(), nodeName, "start sentinel", func(ctx context.Context, n *Node) error {
 		return r.start(ctx, n, true)
 	})
+	if werr := r.waitReplication(); werr != nil {
+		return werr // first in the procedure's order
+	}
+	return err
 }

@@ -62,8 +62,15 @@ func (c *Cluster) waitSnapshot(ctx context.Context, expected string, timeout, in
 // data node left out (see observe).
 func (c *Cluster) waitObserving(ctx context.Context, expected string, timeout, interval, callTimeout time.Duration, skip *Node, check func(*Snapshot, Analysis) (done bool, seen string)) error {
 	e := c.Expectations()
+	start, last := time.Now(), ""
 	return waitFor(ctx, expected, timeout, interval, func(ctx context.Context) (bool, string) {
 		s := c.observe(ctx, callTimeout, skip)
-		return check(s, Analyze(s, e))
+		done, seen := check(s, Analyze(s, e))
+		if seen != last && !done {
+			// What the wait is waiting on, each time it changes.
+			c.P.Debugf("waiting for %s (%s): %s", expected, time.Since(start).Round(time.Millisecond), seen)
+			last = seen
+		}
+		return done, seen
 	})
 }
