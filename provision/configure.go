@@ -349,14 +349,14 @@ func (c *Cluster) enableServices(ctx context.Context, n *Node, svcs []string) er
 // a link: a link is refused, a new file is made with O_EXCL under a umask
 // that gives its mode, chown -h changes the file and never a target, and
 // chmod runs only where no one but root can swap the file. It prints the
-// file when it created it.
+// file when it created it. It runs after ensureDirsScript, whose safe_dir
+// it uses.
 func logFileScript(file, owner string) string {
 	return fmt.Sprintf(`f=%[1]s
 if [ -L "$f" ]; then printf 'redisctl: %%s is a symbolic link; refusing to follow it as root (check who made it, remove it, and run again)\n' "$f" >&2; exit 3; fi
 if [ ! -e "$f" ]; then (umask 137; set -C; : > "$f") && echo "$f"; fi
 chown -h %[2]s "$f"
-set -- $(stat -L -c '%%u %%a' -- "$(dirname -- "$f")")
-if [ "$1" = 0 ] && [ $(( 0$2 & 022 )) = 0 ]; then chmod 640 "$f"; fi
+if safe_dir "${f%%/*}"; then chmod 640 "$f"; fi
 `, remote.Quote(file), remote.Quote(owner))
 }
 

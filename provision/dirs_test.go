@@ -134,6 +134,35 @@ func TestEnsureDirsNeverFollowsLinks(t *testing.T) {
 		}
 	})
 
+	t.Run("new directories in root's: made with their owner and mode, and named", func(t *testing.T) {
+		top := filepath.Join(base, "top")
+		inner := filepath.Join(top, "inner")
+		groupWritable := filepath.Join(base, "open")
+		if err := os.Mkdir(groupWritable, 0o700); err != nil || os.Chmod(groupWritable, 0o775) != nil {
+			t.Fatal(err)
+		}
+		spec := []dirSpec{{Path: top, Mode: 0o755}, {Path: inner, Owner: owner, Mode: 0o750}}
+		out, err := run(ensureDirsScript(spec, never))
+		if err != nil || out != top+"\n"+inner+"\n" {
+			t.Fatalf("%v: %q, want both directories named", err, out)
+		}
+		if u, m := ownerOf(top); u != 0 || m.Perm() != 0o755 {
+			t.Errorf("%s: uid %d mode %v, want root 0755", top, u, m)
+		}
+		if u, m := ownerOf(inner); u != uid || m.Perm() != 0o750 {
+			t.Errorf("%s: uid %d mode %v, want nobody 0750", inner, u, m)
+		}
+		// Again: nothing to make, nothing named.
+		if out, err := run(ensureDirsScript(spec, never)); err != nil || out != "" {
+			t.Errorf("second run: %v: %q", err, out)
+		}
+		// A root directory in a directory others may write is refused.
+		out, err = run(ensureDirsScript([]dirSpec{{Path: filepath.Join(groupWritable, "state"), Mode: 0o700}}, never))
+		if err == nil || !strings.Contains(out, "another user can write") {
+			t.Errorf("root directory in a group-writable one: %v: %s", err, out)
+		}
+	})
+
 	t.Run("a log file link is refused; a new log file is 0640", func(t *testing.T) {
 		logs := filepath.Join(base, "log")
 		if err := os.Mkdir(logs, 0o755); err != nil {
@@ -147,7 +176,7 @@ func TestEnsureDirsNeverFollowsLinks(t *testing.T) {
 		if err := os.Symlink(shadow, link); err != nil {
 			t.Fatal(err)
 		}
-		out, err := run(logFileScript(link, owner))
+		out, err := run(safeDirFunc + logFileScript(link, owner))
 		if err == nil || !strings.Contains(out, link+" is a symbolic link") {
 			t.Fatalf("want a refusal naming %s, got %v: %s", link, err, out)
 		}
@@ -155,7 +184,7 @@ func TestEnsureDirsNeverFollowsLinks(t *testing.T) {
 			t.Errorf("link target now uid %d mode %v", u, m)
 		}
 		fresh := filepath.Join(logs, "sentinel_8000.log")
-		if out, err := run(logFileScript(fresh, owner)); err != nil || strings.TrimSpace(out) != fresh {
+		if out, err := run(safeDirFunc + logFileScript(fresh, owner)); err != nil || strings.TrimSpace(out) != fresh {
 			t.Fatalf("%v: %q", err, out)
 		}
 		if u, m := ownerOf(fresh); u != uid || m.Perm() != 0o640 {

@@ -437,23 +437,44 @@ func (c *Cluster) ensureDirs(ctx context.Context, n *Node, dirs []dirSpec) error
 	return nil
 }
 
+// safeDirFunc defines safe_dir DIR: true when DIR is root's and no one else
+// may write in it, so no one but root can swap what is in it. A directory
+// found or made so is remembered ($_safe_dirs): one stat per directory.
+const safeDirFunc = `_safe_dirs=
+safe_dir() {
+	set -- "${1:-/}"
+	case "$_safe_dirs
+" in *"
+$1
+"*) return 0 ;; esac
+	set -- "$1" $(stat -L -c '%u %a' -- "$1" 2>/dev/null)
+	if [ "$2" = 0 ] && [ $(( 0$3 & 022 )) = 0 ]; then _safe_dirs="$_safe_dirs
+$1"; return 0; fi
+	return 1
+}
+`
+
 // ensureDirsScript is the shell script of ensureDirs; ours tells which
 // paths redisctl created earlier. It prints each directory it creates.
 func ensureDirsScript(dirs []dirSpec, ours func(string) bool) string {
 	var b strings.Builder
 	b.WriteString(`# redisctl: ensure directories
 set -e
+umask 077
 refuse() { printf 'redisctl: %s\n' "$*" >&2; exit 3; }
-ensure_dir() {
+` + safeDirFunc + `ensure_dir() {
 	p=$1 owner=$2 mode=$3 keep=$4
 	if [ -L "$p" ]; then refuse "$p is a symbolic link; refusing to follow it as root (check who made it, remove it, and run again)"; fi
 	if [ -e "$p" ] && [ ! -d "$p" ]; then refuse "$p exists and is not a directory"; fi
 	if [ "$keep" = keep ] && [ -d "$p" ]; then return 0; fi
-	set -- $(stat -L -c '%u %a' -- "$(dirname -- "$p")")
-	if [ "$1" = 0 ] && [ $(( 0$2 & 022 )) = 0 ]; then
-		if [ ! -d "$p" ]; then if mkdir -m 700 -- "$p" 2>/dev/null; then echo "$p"; elif [ ! -d "$p" ] || [ -L "$p" ]; then refuse "cannot create $p"; fi; fi
-		chown -h -- "$owner" "$p"
-		chmod -- "$mode" "$p"
+	if safe_dir "${p%/*}"; then
+		# No one but root can swap $p: one install makes it (its parent
+		# is there) or gives it its owner and mode.
+		new=; [ -d "$p" ] || new=1
+		install -d -o "${owner%%:*}" -g "${owner#*:}" -m "$mode" -- "$p" 2>/dev/null || refuse "cannot create $p"
+		if [ -n "$new" ]; then echo "$p"; fi
+		if [ "$owner" = root:root ] && [ $(( 0$mode & 022 )) = 0 ]; then _safe_dirs="$_safe_dirs
+$p"; fi
 	else
 		u=${owner%%:*}
 		if [ "$u" = root ]; then refuse "$p is in a directory another user can write; refusing to make a root-owned directory there"; fi
