@@ -3,7 +3,6 @@ package provision
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -269,25 +268,22 @@ func runningVersion(n *Node) string {
 
 // writeFiles writes planned changes and records new files in the manifest.
 func (c *Cluster) writeFiles(ctx context.Context, n *Node, changes []fileChange) error {
-	if err := recordNewFiles(ctx, n, changes); err != nil {
+	// In one round trip: the manifest when new files are recorded in it
+	// (recordNewFiles), then each file, written and renamed in turn.
+	files := make([]remote.NewFile, len(changes))
+	for i, ch := range changes {
+		files[i] = remote.NewFile{Path: ch.File.Path, Data: ch.New, Mode: ch.File.Mode, Owner: ch.File.Owner}
+	}
+	var err error
+	if recordNewFiles(n, changes) {
+		err = n.Manifest.SaveThen(ctx, n.Host, files)
+	} else {
+		err = n.Host.PutFiles(ctx, files)
+	}
+	if err != nil {
 		return err
 	}
-	// All at once: each is its own upload and rename, and they do not
-	// depend on each other.
-	errs := make([]error, len(changes))
-	var wg sync.WaitGroup
-	for i, ch := range changes {
-		wg.Go(func() {
-			if err := n.Host.PutFile(ctx, ch.File.Path, ch.New, ch.File.Mode, ch.File.Owner); err != nil {
-				errs[i] = fmt.Errorf("write %s: %w", ch.File.Path, err)
-			}
-		})
-	}
-	wg.Wait()
-	for i, ch := range changes {
-		if errs[i] != nil {
-			continue
-		}
+	for _, ch := range changes {
 		what := "updated"
 		if ch.Old == nil {
 			what = "wrote"
@@ -297,25 +293,21 @@ func (c *Cluster) writeFiles(ctx context.Context, n *Node, changes []fileChange)
 		}
 		c.P.Printf(n.Spec.Name, "%s %s", what, ch.File.Path)
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
-// recordNewFiles records in n's manifest, and saves it once, the files of
-// changes that do not exist yet, before any is written: a run cut off
-// between the two then leaves a path recorded that uninstall finds
-// missing, never a file it does not know it made. (Live changes write
-// nothing.)
-func recordNewFiles(ctx context.Context, n *Node, changes []fileChange) error {
-	added := false
+// recordNewFiles records in n's manifest the files of changes that do not
+// exist yet, and says whether it added any; writeFiles saves the manifest
+// before it writes any of them: a run cut off between the two then leaves
+// a path recorded that uninstall finds missing, never a file it does not
+// know it made. (Live changes write nothing.)
+func recordNewFiles(n *Node, changes []fileChange) (added bool) {
 	for _, ch := range changes {
 		if ch.Old == nil && !ch.Live && n.Manifest.AddCreated(ch.File.Path) {
 			added = true
 		}
 	}
-	if !added {
-		return nil
-	}
-	return n.Manifest.Save(ctx, n.Host)
+	return added
 }
 
 // services returns the service names a node runs.

@@ -146,6 +146,13 @@ func (m *Manifest) AddService(name string, enabled bool) {
 // Save writes the manifest to the host (root only, 0600), and removes an
 // adopted older manifest.json once the cluster's own file is written.
 func (m *Manifest) Save(ctx context.Context, h remote.Host) error {
+	return m.SaveThen(ctx, h, nil)
+}
+
+// SaveThen is Save, then writes files (PutFiles) in the same round trip:
+// the manifest first, so that what it records is on the host before any
+// of them, and none is written if it is not.
+func (m *Manifest) SaveThen(ctx context.Context, h remote.Host, files []remote.NewFile) error {
 	// Steps that run at once (the install beside configure) each add
 	// entries and save: saves in turn, each marshalling when its turn
 	// comes, so no save overwrites a newer one.
@@ -159,7 +166,8 @@ func (m *Manifest) Save(ctx context.Context, h remote.Host) error {
 	if err != nil {
 		return err
 	}
-	if err := h.PutFile(ctx, m.path, append(data, '\n'), 0o600, ""); err != nil {
+	all := append([]remote.NewFile{{Path: m.path, Data: append(data, '\n'), Mode: 0o600}}, files...)
+	if err := h.PutFiles(ctx, all); err != nil {
 		return err
 	}
 	if legacy != "" {

@@ -206,6 +206,16 @@ func (l *loggedHost) PutFile(ctx context.Context, path string, data []byte, mode
 	return err
 }
 
+func (l *loggedHost) PutFiles(ctx context.Context, files []remote.NewFile) error {
+	start := time.Now()
+	err := l.Host.PutFiles(ctx, files)
+	for _, f := range files {
+		l.p.Debugf("[%s] put %s (%d bytes, %v, %q)", l.Name(), f.Path, len(f.Data), f.Mode, f.Owner)
+	}
+	l.p.Debugf("[%s] put %d files in %s: %v", l.Name(), len(files), time.Since(start).Round(time.Millisecond), errOrOK(err))
+	return err
+}
+
 func (l *loggedHost) Upload(ctx context.Context, path string, r io.Reader, mode fs.FileMode, owner string) error {
 	err := l.Host.Upload(ctx, path, r, mode, owner)
 	l.p.Debugf("[%s] upload %s (%v, %q): %v", l.Name(), path, mode, owner, errOrOK(err))

@@ -42,12 +42,6 @@ func (r configureStep) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if !r.opts.DryRun {
-			// One manifest save for every new file, not one per file.
-			if err := recordNewFiles(ctx, n, changes); err != nil {
-				return err
-			}
-		}
 		tlsChanged := false
 		var writes []fileChange
 		for _, ch := range changes {

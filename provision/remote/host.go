@@ -32,6 +32,11 @@ type Host interface {
 	// empty for root:root). The content never appears on a command line.
 	PutFile(ctx context.Context, path string, data []byte, mode fs.FileMode, owner string) error
 
+	// PutFiles writes each file as PutFile does, in order, stopping at the
+	// first that fails (its error names it); in one round trip where the
+	// host can.
+	PutFiles(ctx context.Context, files []NewFile) error
+
 	// Upload streams r to path (large files such as a source tarball), with
 	// the same atomicity, mode and owner rules as PutFile.
 	Upload(ctx context.Context, path string, r io.Reader, mode fs.FileMode, owner string) error
@@ -60,6 +65,15 @@ type Host interface {
 
 	// Close releases the connection.
 	Close() error
+}
+
+// NewFile is one file for PutFiles: its content, mode and owner
+// ("user:group", empty for root:root).
+type NewFile struct {
+	Path  string
+	Data  []byte
+	Mode  fs.FileMode
+	Owner string
 }
 
 // StdinStreamer is a Host whose Run gives stdin to the command as it is

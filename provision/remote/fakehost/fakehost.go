@@ -145,6 +145,16 @@ func (h *Host) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, std
 	return nil
 }
 
+// PutFiles implements remote.Host: PutFile for each, in order.
+func (h *Host) PutFiles(ctx context.Context, files []remote.NewFile) error {
+	for _, f := range files {
+		if err := h.PutFile(ctx, f.Path, f.Data, f.Mode, f.Owner); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // PutFile implements remote.Host.
 func (h *Host) PutFile(ctx context.Context, path string, data []byte, mode fs.FileMode, owner string) error {
 	if err := ctx.Err(); err != nil {
