@@ -15,31 +15,19 @@ import (
 	"github.com/redisctl/redisctl/provision/render"
 )
 
-// ensureUser creates the unprivileged "redis" system user when missing and
-// records that it did.
-func (c *Cluster) ensureUser(ctx context.Context, n *Node) (bool, error) {
-	if n.Facts.RedisUser {
-		return false, nil
-	}
-	script := `set -e
-if id -u redis >/dev/null 2>&1; then exit 0; fi
+// userScript creates the unprivileged "redis" system user when missing,
+// printing userCreated when it did. It runs under set -e: a failed useradd
+// stops the script.
+const userScript = `if ! id -u redis >/dev/null 2>&1; then
 shell=/usr/sbin/nologin; [ -x "$shell" ] || shell=/sbin/nologin; [ -x "$shell" ] || shell=/bin/false
 if getent group redis >/dev/null 2>&1; then g="-g redis"; else g="-U"; fi
-useradd --system $g --home-dir /var/lib/redis --no-create-home --shell "$shell" redis
-echo created`
-	out, err := remote.Output(ctx, n.Host, script)
-	if err != nil {
-		return false, fmt.Errorf("create redis user: %w", err)
-	}
-	n.Facts.RedisUser = true
-	if strings.TrimSpace(out) == "created" {
-		n.Manifest.mu.Lock()
-		n.Manifest.CreatedUser = true
-		n.Manifest.mu.Unlock()
-		return true, n.Manifest.Save(ctx, n.Host)
-	}
-	return false, nil
-}
+useradd --system $g --home-dir /var/lib/redis --no-create-home --shell "$shell" redis || { echo "redisctl: could not create the redis user (useradd failed)" >&2; exit 1; }
+echo ` + userCreated + `
+fi
+`
+
+// userCreated is the line userScript prints when it created the user.
+const userCreated = "redisctl:created-user-redis"
 
 // hostDirs are the directories redisctl owns on n, with owner and mode.
 func (c *Cluster) hostDirs(n *Node) []dirSpec {
@@ -120,35 +108,43 @@ func (c *Cluster) missingOnHost(ctx context.Context, n *Node) ([]string, error) 
 // through a temporary file in that directory, and a rewrite that fails loses
 // Sentinel's state at the next restart.
 func (c *Cluster) prepareHost(ctx context.Context, n *Node) error {
-	created, err := c.ensureUser(ctx, n)
-	if err != nil {
-		return err
-	}
-	if created {
-		c.P.Printf(n.Spec.Name, "created system user redis")
-	}
-	// The directories and the log files in one round trip, and one
-	// manifest save for what it created.
+	// The user, the directories and the log files in one round trip, and
+	// one manifest save for what it created (the user before its
+	// directories, which it owns).
 	var b strings.Builder
-	b.WriteString(ensureDirsScript(c.hostDirs(n), n.Manifest.Has))
+	b.WriteString(ensureDirsScript(nil, nil)) // set -e and the helpers
+	if !n.Facts.RedisUser {
+		b.WriteString(userScript)
+	}
+	b.WriteString(ensureDirsCalls(c.hostDirs(n), n.Manifest.Has))
 	b.WriteString("set +e\n")
 	for _, f := range c.hostLogs(n) {
 		b.WriteString(logFileScript(f, "redis:redis"))
 	}
 	out, err := remote.Output(ctx, n.Host, b.String())
-	if err != nil {
-		return err
-	}
 	added := false
 	for _, p := range strings.Fields(out) {
-		if n.Manifest.AddCreated(p) {
+		if p == userCreated {
+			// Recorded even when a later part failed: uninstall removes
+			// the user only where redisctl made it.
+			c.P.Printf(n.Spec.Name, "created system user redis")
+			n.Manifest.mu.Lock()
+			n.Manifest.CreatedUser = true
+			n.Manifest.mu.Unlock()
+			added = true
+		} else if n.Manifest.AddCreated(p) {
 			added = true
 		}
 	}
-	if !added {
-		return nil
+	if err == nil {
+		n.Facts.RedisUser = true
 	}
-	return n.Manifest.Save(ctx, n.Host)
+	if added {
+		if serr := n.Manifest.Save(ctx, n.Host); err == nil {
+			err = serr
+		}
+	}
+	return err
 }
 
 // fileChange is one file that differs from what redisctl wants.

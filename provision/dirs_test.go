@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"os/user"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/redisctl/redisctl/provision/remote/fakehost"
 )
 
 // TestEnsureDirsNeverFollowsLinks runs the directory step with the local
@@ -191,4 +194,49 @@ func TestEnsureDirsNeverFollowsLinks(t *testing.T) {
 			t.Errorf("%s: uid %d mode %v, want nobody 0640", fresh, u, m)
 		}
 	})
+}
+
+// prepareHost creates the user, the directories and the log files in one
+// command and records in the manifest, saved once, what that command says
+// it created: the user even when a later part failed, since uninstall
+// removes the user only where redisctl made it.
+func TestPrepareHostRecordsWhatItCreated(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		fc := newFakeCluster(t)
+		n, h := fc.Nodes[1], fc.hosts[1]
+		m, err := LoadManifest(context.Background(), h, fc.Layout, fc.Inv.Name, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.setFacts(&Facts{Init: "sysv"}, m, fc.Layout)
+		reply := fakehost.Result{Stdout: userCreated + "\n/etc/redis\n/var/log/redis_7000.log\n"}
+		if fail {
+			reply = fakehost.Result{Stdout: userCreated + "\n", Stderr: "redisctl: cannot create /var/lib/redis", Status: 3}
+		}
+		h.Answer(`# redisctl: ensure directories\n`, reply)
+		err = fc.prepareHost(context.Background(), n)
+		if fail != (err != nil) {
+			t.Fatalf("fail=%v: %v", fail, err)
+		}
+		var prepares, puts int
+		for _, c := range h.Calls() {
+			switch {
+			case strings.Contains(c, "# redisctl: ensure directories") && strings.Contains(c, "useradd"):
+				prepares++
+			case strings.HasPrefix(c, "put "+manifestPath(fc.Layout.StateDir, fc.Inv.Name)):
+				puts++
+			case strings.Contains(c, "ensure directories") || strings.Contains(c, "useradd"):
+				t.Errorf("another command: %q", c)
+			}
+		}
+		if prepares != 1 || puts != 1 {
+			t.Errorf("fail=%v: %d commands with the user and the directories, %d manifest saves; want 1 and 1", fail, prepares, puts)
+		}
+		if !m.CreatedUser || m.Has("/etc/redis") == fail || m.Has("/var/log/redis_7000.log") == fail {
+			t.Errorf("fail=%v: manifest %+v", fail, m)
+		}
+		if n.Facts.RedisUser == fail {
+			t.Errorf("fail=%v: redis user known as there: %v", fail, n.Facts.RedisUser)
+		}
+	}
 }

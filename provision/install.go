@@ -482,6 +482,13 @@ $p"; fi
 	fi
 }
 `)
+	b.WriteString(ensureDirsCalls(dirs, ours))
+	return b.String()
+}
+
+// ensureDirsCalls are the ensure_dir calls of ensureDirsScript for dirs.
+func ensureDirsCalls(dirs []dirSpec, ours func(string) bool) string {
+	var b strings.Builder
 	for _, d := range dirs {
 		owner := d.Owner
 		if owner == "" {
