@@ -111,14 +111,7 @@ func TestUpNoChangeRoundTrips(t *testing.T) {
 func TestUpStartsOnlyWhatIsStopped(t *testing.T) {
 	fc := healthyUpCluster(t)
 	h := fc.hosts[2] // node3, a replica
-	// Its redis is down: the facts find no live pid and nothing on the port.
-	if r, ok := h.Host.Reply("\nif [ -r /etc/os-release ]"); ok {
-		facts := strings.Replace(r.Stdout, "redis_pid=4100\n", "redis_pid=\n", 1)
-		facts = strings.Replace(facts, "LISTEN 0 511 0.0.0.0:7000 0.0.0.0:* users:((\"redis-server\",pid=4100,fd=6))\n", "", 1)
-		h.Answer(factsPattern, fakehost.Result{Stdout: facts})
-	} else {
-		t.Fatal("no facts answer to change")
-	}
+	redisFoundStopped(t, h)
 	var started atomic.Bool
 	redisStoppedUntilStarted(fc, h, &started)
 	upChangesOnly(t, fc, "node3: start redis_7000")
@@ -149,6 +142,19 @@ func TestUpStartsAServerThatDiedAfterTheFacts(t *testing.T) {
 	}
 	redisStoppedUntilStarted(fc, h, &started)
 	upChangesOnly(t, fc, "node3: start redis_7000")
+}
+
+// redisFoundStopped makes the facts of h find its redis down: no live pid
+// and nothing on the port.
+func redisFoundStopped(t *testing.T, h *testHost) {
+	t.Helper()
+	if r, ok := h.Host.Reply("\nif [ -r /etc/os-release ]"); ok {
+		facts := strings.Replace(r.Stdout, "redis_pid=4100\n", "redis_pid=\n", 1)
+		facts = strings.Replace(facts, "LISTEN 0 511 0.0.0.0:7000 0.0.0.0:* users:((\"redis-server\",pid=4100,fd=6))\n", "", 1)
+		h.Answer(factsPattern, fakehost.Result{Stdout: facts})
+	} else {
+		t.Fatal("no facts answer to change")
+	}
 }
 
 // redisStoppedUntilStarted makes h's redis look stopped (no live pid)
@@ -256,13 +262,7 @@ func TestUpRereadsTheFilesItChanges(t *testing.T) {
 func TestUpWaitsForTheReplicaItStarted(t *testing.T) {
 	fc := healthyUpCluster(t)
 	h := fc.hosts[2] // node3, a replica, found stopped
-	if r, ok := h.Host.Reply("\nif [ -r /etc/os-release ]"); ok {
-		facts := strings.Replace(r.Stdout, "redis_pid=4100\n", "redis_pid=\n", 1)
-		facts = strings.Replace(facts, "LISTEN 0 511 0.0.0.0:7000 0.0.0.0:* users:((\"redis-server\",pid=4100,fd=6))\n", "", 1)
-		h.Answer(factsPattern, fakehost.Result{Stdout: facts})
-	} else {
-		t.Fatal("no facts answer to change")
-	}
+	redisFoundStopped(t, h)
 	var started atomic.Bool
 	redisStoppedUntilStarted(fc, h, &started)
 	fc.data["node3"].reply("INFO", replicaInfo("10.0.0.1", "down"))
