@@ -67,7 +67,7 @@ func (h *Host) PutFiles(ctx context.Context, files []remote.NewFile) error {
 		dests[i] = path.Clean(f.Path)
 		// A file that fails stops the rest: its bytes, unread, would be
 		// the next file's.
-		fmt.Fprintf(&script, "(\n%s\n) || exit $?\necho written\n", stdinInstallScriptFor(dests[i], len(f.Data), f.Mode, f.Owner, true))
+		fmt.Fprintf(&script, "(\n%s\n) || exit $?\necho written\n", stdinInstallScript(dests[i], len(f.Data), f.Mode, f.Owner))
 		stdin.Write(f.Data)
 	}
 	var out bytes.Buffer
@@ -238,32 +238,27 @@ func removeStale(sc *sftp.Client, base string, fresh fs.FileInfo, keep string) {
 // directory that another user can write, the mode comes from the umask at
 // creation, never from a chmod that a swapped-in link would redirect.
 func installScript(staged, stageDir, dest string, mode fs.FileMode, owner string) string {
-	return installScriptFrom("cat -- "+remote.Quote(staged), ":", "rm -rf -- "+remote.Quote(stageDir), dest, mode, owner)
+	return installScriptFrom(`cat -- `+remote.Quote(staged)+` > "$t"`, "rm -rf -- "+remote.Quote(stageDir), dest, mode, owner)
 }
 
-// stdinInstallScript is installScript for size bytes that come on stdin:
-// a copy cut short (the connection lost) is never renamed onto dest.
+// stdinInstallScript is installScript for the size bytes that come next on
+// stdin: dd reads exactly those (more may follow, for the next file of
+// PutFiles), and a copy cut short (the connection lost) is never renamed
+// onto dest. dd's own count of full blocks says so, not a read of "$t"
+// by its path, which in a directory redis may write could be a link by
+// then.
 func stdinInstallScript(dest string, size int, mode fs.FileMode, owner string) string {
-	return stdinInstallScriptFor(dest, size, mode, owner, false)
-}
-
-// stdinInstallScriptFor is stdinInstallScript; shared says that more
-// comes on stdin after these size bytes, so exactly size bytes are read.
-func stdinInstallScriptFor(dest string, size int, mode fs.FileMode, owner string, shared bool) string {
-	copy := "cat"
-	switch {
-	case shared && size == 0:
-		copy = ":"
-	case shared:
-		copy = fmt.Sprintf("dd iflag=fullblock bs=%d count=1 status=none", size)
+	copy := `: > "$t"`
+	if size > 0 {
+		copy = fmt.Sprintf(`r=$(LC_ALL=C dd iflag=fullblock bs=%d count=1 status=noxfer 2>&1 > "$t") && case $r in *"1+0 records out"*) ;; *) false ;; esac`, size)
 	}
-	return installScriptFrom(copy, fmt.Sprintf(`[ "$(wc -c < "$t")" -eq %d ]`, size), ":", dest, mode, owner)
+	return installScriptFrom(copy, ":", dest, mode, owner)
 }
 
 // installScriptFrom is the install script whose copy, run in a subshell
-// under the umask and noclobber, writes its output to "$t"; check must then
-// succeed, and cleanup runs last whatever happened.
-func installScriptFrom(copy, check, cleanup, dest string, mode fs.FileMode, owner string) string {
+// under the umask and noclobber, writes "$t"; cleanup runs last whatever
+// happened.
+func installScriptFrom(copy, cleanup, dest string, mode fs.FileMode, owner string) string {
 	if owner == "" {
 		owner = "root:root"
 	}
@@ -285,10 +280,10 @@ if [ ! -d "$d" ]; then echo "redisctl: no directory $d" >&2; rc=%[8]d
 elif [ -L "$dest" ]; then echo "redisctl: $dest is a symbolic link; refusing to replace it as root (check who made it, remove it, and run again)" >&2; rc=1
 elif [ -d "$dest" ]; then echo "redisctl: $dest is a directory" >&2; rc=1
 elif [ $shared = yes ] && [ %[10]s != yes ]; then echo "redisctl: $d is writable by a user other than root; refusing to install $dest with mode %[5]s there" >&2; rc=1
-elif rm -f -- "$t" && (umask %[9]s; set -C; %[3]s > "$t") && %[11]s && chown -h -- %[4]s "$t" && { [ $shared = yes ] || chmod -- %[5]s "$t"; } && mv -f -T -- "$t" "$dest"; then rc=0
+elif rm -f -- "$t" && (umask %[9]s; set -C; %[3]s) && chown -h -- %[4]s "$t" && { [ $shared = yes ] || chmod -- %[5]s "$t"; } && mv -f -T -- "$t" "$dest"; then rc=0
 else rc=$?; [ -L "$t" ] || rm -f -- "$t"; fi
 %[7]s
-exit $rc`, q(dir), q(tmp), copy, q(owner), octal(mode), q(dest), cleanup, statusMissing, umask, yesNo(byUmask), check)
+exit $rc`, q(dir), q(tmp), copy, q(owner), octal(mode), q(dest), cleanup, statusMissing, umask, yesNo(byUmask))
 }
 
 func yesNo(b bool) string {
