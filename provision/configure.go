@@ -112,7 +112,7 @@ func (c *Cluster) prepareHost(ctx context.Context, n *Node) error {
 	// one manifest save for what it created (the user before its
 	// directories, which it owns).
 	var b strings.Builder
-	b.WriteString(ensureDirsScript(nil, nil)) // set -e and the helpers
+	b.WriteString(ensureDirsPrelude)
 	if !n.Facts.RedisUser {
 		b.WriteString(userScript)
 	}

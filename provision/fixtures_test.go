@@ -414,3 +414,17 @@ func (l *eventLog) Events() []string {
 	defer l.evMu.Unlock()
 	return slices.Clone(l.events)
 }
+
+// debugLog is the content of the one debug log in dir.
+func debugLog(t *testing.T, dir string) []byte {
+	t.Helper()
+	logs, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(logs) != 1 {
+		t.Fatalf("debug logs: %v", logs)
+	}
+	data, err := os.ReadFile(logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}

@@ -457,8 +457,12 @@ $1"; return 0; fi
 // ensureDirsScript is the shell script of ensureDirs; ours tells which
 // paths redisctl created earlier. It prints each directory it creates.
 func ensureDirsScript(dirs []dirSpec, ours func(string) bool) string {
-	var b strings.Builder
-	b.WriteString(`# redisctl: ensure directories
+	return ensureDirsPrelude + ensureDirsCalls(dirs, ours)
+}
+
+// ensureDirsPrelude starts ensureDirsScript: set -e, a umask, and the
+// shell functions its calls use (ensure_dir, safe_dir, refuse).
+const ensureDirsPrelude = `# redisctl: ensure directories
 set -e
 umask 077
 refuse() { printf 'redisctl: %s\n' "$*" >&2; exit 3; }
@@ -481,10 +485,7 @@ $p"; fi
 		runuser -u "$u" -- sh -c 'set -e; if [ ! -d "$1" ]; then if mkdir -m "$2" -- "$1" 2>/dev/null; then echo "$1"; elif [ ! -d "$1" ] || [ -L "$1" ]; then exit 3; fi; fi; chmod -- "$2" "$1"' redisctl "$p" "$mode"
 	fi
 }
-`)
-	b.WriteString(ensureDirsCalls(dirs, ours))
-	return b.String()
-}
+`
 
 // ensureDirsCalls are the ensure_dir calls of ensureDirsScript for dirs.
 func ensureDirsCalls(dirs []dirSpec, ours func(string) bool) string {

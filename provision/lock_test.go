@@ -721,14 +721,7 @@ func TestLockRoundReadsChecksFactsAndFiles(t *testing.T) {
 	if err := f.c.P.Close(); err != nil {
 		t.Fatal(err)
 	}
-	logs, _ := filepath.Glob(filepath.Join(logDir, "*"))
-	if len(logs) != 1 {
-		t.Fatalf("debug logs: %v", logs)
-	}
-	data, err := os.ReadFile(logs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := debugLog(t, logDir)
 	if strings.Contains(string(data), keyData) || strings.Contains(string(data), "secret") {
 		t.Errorf("the debug log holds the files read with the lock:\n%s", data)
 	}

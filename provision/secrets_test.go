@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -162,14 +160,7 @@ func TestProgressHidesSecrets(t *testing.T) {
 	if !strings.Contains(out.String(), "requirepass <hidden>") {
 		t.Errorf("progress output hides the wrong things:\n%s", out.String())
 	}
-	logs, _ := filepath.Glob(filepath.Join(dir, "*"))
-	if len(logs) != 1 {
-		t.Fatalf("debug logs: %v", logs)
-	}
-	data, err := os.ReadFile(logs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := debugLog(t, dir)
 	if !strings.Contains(string(data), "[node1] err: MasterAuth <hidden>") {
 		t.Errorf("the debug log lacks the remote output:\n%s", data)
 	}
