@@ -30,15 +30,15 @@ func saver(fc *fakeCluster, name string, rdb []byte, keys int) *testHost {
 	}
 	keyspace := "# Keyspace\r\ndb0:keys=" + strconv.Itoa(keys-2) + ",expires=1,avg_ttl=0\r\ndb3:keys=2,expires=0,avg_ttl=0\r\n"
 	fc.data[name].
-		reply("INFO", info+"\r\n# Persistence\r\nrdb_bgsave_in_progress:0\r\nrdb_last_bgsave_status:ok\r\n").
-		reply("LASTSAVE", func([]string) any { return 1700000000 + int(saves.Load()) }).
-		reply("MULTI", status("OK")).
-		reply("BGSAVE", status("QUEUED")).
-		reply("EXEC", func([]string) any {
+		Reply("INFO", info+"\r\n# Persistence\r\nrdb_bgsave_in_progress:0\r\nrdb_last_bgsave_status:ok\r\n").
+		Reply("LASTSAVE", func([]string) any { return 1700000000 + int(saves.Load()) }).
+		Reply("MULTI", status("OK")).
+		Reply("BGSAVE", status("QUEUED")).
+		Reply("EXEC", func([]string) any {
 			saves.Add(1)
 			return []any{keyspace, status("Background saving started")}
 		}).
-		reply("CONFIG GET", func(args []string) any {
+		Reply("CONFIG GET", func(args []string) any {
 			switch args[2] {
 			case "dir":
 				return []string{"dir", "/var/lib/redis/7000"}
@@ -139,7 +139,7 @@ func TestBackupNamingAndSidecars(t *testing.T) {
 		t.Errorf("metadata %+v\n result %+v\n want %+v", meta, res.BackupMeta, want)
 	}
 	// The key count and the save come from one MULTI.
-	cmds := strings.Join(fc.data["node2"].commands(), " ")
+	cmds := strings.Join(fc.data["node2"].Commands(), " ")
 	if !strings.Contains(cmds, "MULTI INFO BGSAVE EXEC") {
 		t.Errorf("commands %s: want INFO keyspace and BGSAVE in one MULTI", cmds)
 	}
@@ -225,9 +225,9 @@ func TestBackupWaitsForItsOwnSaveByCount(t *testing.T) {
 	var polls atomic.Int32
 	keyspace := "# Persistence\r\nrdb_saves:5\r\n# Keyspace\r\ndb0:keys=500,expires=0,avg_ttl=0\r\n"
 	fc.data["node1"].
-		reply("LASTSAVE", 1700000000). // never moves
-		reply("EXEC", func([]string) any { return []any{keyspace, status("Background saving scheduled")} }).
-		reply("INFO", func([]string) any {
+		Reply("LASTSAVE", 1700000000). // never moves
+		Reply("EXEC", func([]string) any { return []any{keyspace, status("Background saving scheduled")} }).
+		Reply("INFO", func([]string) any {
 			saves := "5" // the scheduled save has not run yet
 			if polls.Add(1) > 2 {
 				saves = "6"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -13,73 +12,6 @@ import (
 
 	"github.com/redisctl/redisctl/provision/remote/fakehost"
 )
-
-// checkPattern matches the host check script.
-const checkPattern = `^# redisctl host checks\n`
-
-// tunedHost is what the check script prints on a host that passes every
-// check, nothing running yet and every port of the others open (the fake
-// hosts are at 10.0.0.1-3; a host skips its own ports).
-const tunedHost = `clock=0
-overcommit=1
-somaxconn=4096
-nr_open=1048576
-thp=madvise
-init=sysv
-redis_pid=
-sentinel_pid=
-mem_total_kb=8000000
-mem_avail_kb=6000000
-disk_path=/var/lib
-disk_free_kb=50000000
-tz=Etc/UTC
-ntp_daemon=chronyd
-sysctl_d=yes
-probe=10.0.0.1 7000 refused
-probe=10.0.0.1 8000 refused
-probe=10.0.0.2 7000 refused
-probe=10.0.0.2 8000 refused
-probe=10.0.0.3 7000 refused
-probe=10.0.0.3 8000 refused
-`
-
-// checkReply answers the check script with out, its "clock=0" replaced
-// by the time of the answer, as a host with a correct clock prints it.
-func checkReply(out string) func(string, []byte) fakehost.Result {
-	return func(string, []byte) fakehost.Result {
-		now := time.Now()
-		clock := fmt.Sprintf("clock=%d.%09d", now.Unix(), now.Nanosecond())
-		return fakehost.Result{Stdout: strings.Replace(out, "clock=0\n", clock+"\n", 1)}
-	}
-}
-
-// tuned returns tunedHost with lines replaced or added ("key=value"; a
-// probe line replaces the probe of the same address and port).
-func tuned(changes ...string) string {
-	lines := strings.Split(strings.TrimSuffix(tunedHost, "\n"), "\n")
-	for _, ch := range changes {
-		k, v, _ := strings.Cut(ch, "=")
-		key := func(l string) string {
-			lk, lv, _ := strings.Cut(l, "=")
-			if lk == "probe" {
-				f := strings.Fields(lv)
-				return lk + " " + f[0] + " " + f[1]
-			}
-			return lk
-		}
-		want := key(ch)
-		replaced := false
-		for i, l := range lines {
-			if key(l) == want {
-				lines[i], replaced = k+"="+v, true
-			}
-		}
-		if !replaced {
-			lines = append(lines, ch)
-		}
-	}
-	return strings.Join(lines, "\n") + "\n"
-}
 
 // checkCluster is a cluster of fresh fake hosts whose check scripts print
 // outs[i] (tunedHost when empty), with facts gathered.
@@ -95,9 +27,9 @@ func checkCluster(t *testing.T, facts string, outs ...string) (*Cluster, []*test
 		}
 		h.On(checkPattern, checkReply(out))
 	}
-	conn := &testConnector{hosts: hosts}
+	conn := &testConnector{Hosts: hosts}
 	inv := testInventory(t)
-	c, err := Connect(context.Background(), inv, conn.connect, testProgress(t))
+	c, err := Connect(context.Background(), inv, conn.Connect, testProgress(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,7 +366,7 @@ func TestApplyTuningReadOnlyKernel(t *testing.T) {
 func TestUpRefusesBlockedPorts(t *testing.T) {
 	hosts := freshHosts()
 	hosts[2].On(checkPattern, checkReply(tuned("probe=10.0.0.2 8000 timeout")))
-	_, err := runUp(t, testInventory(t), &testConnector{hosts: hosts})
+	_, err := runUp(t, testInventory(t), &testConnector{Hosts: hosts})
 	msg := wantStep(t, err, "check tuning and ports")
 	var be *BlockedError
 	if !errors.As(err, &be) || !reflect.DeepEqual(be.Paths, []string{"node3 -> node2 sentinel port 8000: blocked (no answer in 2s)"}) {
@@ -462,7 +394,7 @@ func TestUpApplyTuningIsPlanned(t *testing.T) {
 	defer p.Close()
 	// The plan goes on past the step (the fakes do not answer the later
 	// steps' commands); the step's changes are in the summary.
-	sum, _ := Up(context.Background(), inv, UpOptions{Connect: (&testConnector{hosts: hosts}).connect, CacheDir: t.TempDir(),
+	sum, _ := Up(context.Background(), inv, UpOptions{Connect: (&testConnector{Hosts: hosts}).Connect, CacheDir: t.TempDir(),
 		Progress: p, DryRun: true, ApplyTuning: true})
 	if sum == nil || len(sum.Changes) == 0 || sum.Changes[0].String() != "node1: write /etc/sysctl.d/60-redisctl.conf (vm.overcommit_memory = 1, net.core.somaxconn = 4096) and apply it" {
 		t.Errorf("plan changes: %v", sum.Changes)
@@ -487,7 +419,7 @@ func TestUpAsksAgainAPortThatGaveNoAnswer(t *testing.T) {
 		}
 		return fine(cmd, stdin)
 	})
-	if _, err := runUp(t, fc.Inv, &testConnector{hosts: hosts}); err != nil {
+	if _, err := runUp(t, fc.Inv, &testConnector{Hosts: hosts}); err != nil {
 		t.Fatalf("up refused a port that answered when asked again: %v", err)
 	}
 	if n := calls.Load(); n != 2 {

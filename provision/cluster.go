@@ -595,3 +595,26 @@ func generatePassword(n int) (string, error) {
 	}
 	return string(b), nil
 }
+
+// forgetAllClients closes every cached client: the next calls log in again.
+func (c *Cluster) forgetAllClients() {
+	for _, n := range c.Nodes {
+		c.forgetClient(n, false)
+		c.forgetClient(n, true)
+	}
+}
+
+// clusterLogin is the password redisctl logs in to the sentinels (and the
+// data nodes of a cluster without users) with.
+func (c *Cluster) clusterLogin() string {
+	if c.loginPW != "" {
+		return c.loginPW
+	}
+	return c.Password
+}
+
+// defaultUserOnData reports whether the data nodes' default user takes the
+// cluster password.
+func (c *Cluster) defaultUserOnData() bool {
+	return c.Creds == nil || c.Inv.Redis.DefaultUser
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redisctl/redisctl/provision/internal/testkit"
 	"github.com/redisctl/redisctl/provision/inventory"
 	"github.com/redisctl/redisctl/provision/remote"
 )
@@ -71,7 +72,7 @@ func TestResolvePasswordFromInventory(t *testing.T) {
 // The inventory accepts IPv6 addresses; every address built from one must
 // be usable by Dial, and map back to its node.
 func TestClusterAddrsIPv6(t *testing.T) {
-	inv := testInventoryHosts(t, `hosts:
+	inv := testkit.InventoryHosts(t, `hosts:
   - {name: node1, address: 10.0.0.1, role: master}
   - {name: node2, address: 10.0.0.2, role: replica}
   - {name: node3, address: "fd00::13", role: replica}

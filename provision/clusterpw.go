@@ -2,9 +2,7 @@ package provision
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 
@@ -96,38 +94,8 @@ func (r *upRun) findLoginPassword(ctx context.Context) error {
 	return nil
 }
 
-// isDialError tells a server that is not there (connection refused) from
-// one that answered.
-func isDialError(err error) bool {
-	var op *net.OpError
-	return err != nil && (errors.As(err, &op) && op.Op == "dial" || strings.Contains(err.Error(), "connection refused"))
-}
-
 func isAuthError(err error) bool {
 	return err != nil && (strings.Contains(err.Error(), "WRONGPASS") || strings.Contains(err.Error(), "NOAUTH"))
-}
-
-// forgetAllClients closes every cached client: the next calls log in again.
-func (c *Cluster) forgetAllClients() {
-	for _, n := range c.Nodes {
-		c.forgetClient(n, false)
-		c.forgetClient(n, true)
-	}
-}
-
-// clusterLogin is the password redisctl logs in to the sentinels (and the
-// data nodes of a cluster without users) with.
-func (c *Cluster) clusterLogin() string {
-	if c.loginPW != "" {
-		return c.loginPW
-	}
-	return c.Password
-}
-
-// defaultUserOnData reports whether the data nodes' default user takes the
-// cluster password.
-func (c *Cluster) defaultUserOnData() bool {
-	return c.Creds == nil || c.Inv.Redis.DefaultUser
 }
 
 // rotateClusterPassword rotates the cluster password where the running
@@ -306,63 +274,4 @@ func serverName(n *Node, sentinel bool) string {
 		return n.Spec.Name + " sentinel"
 	}
 	return n.Spec.Name
-}
-
-// savedDefault is what a server's file says the default user accepts: its
-// "user default" line (an ACL file, or a config file rewritten after a
-// rotation began), else the requirepass of conf.
-func savedDefault(users, conf []byte) []string {
-	for _, line := range strings.Split(string(users), "\n") {
-		line = strings.TrimSpace(line)
-		if !strings.HasPrefix(line, "user default ") {
-			continue
-		}
-		if us, err := acl.Parse([]byte(line)); err == nil && len(us) == 1 {
-			return us[0].Passwords
-		}
-	}
-	if conf == nil {
-		return nil
-	}
-	args, _ := configValue(conf, "requirepass")
-	if pw := lastArg(args); pw != "" {
-		return []string{acl.HashPassword(pw)}
-	}
-	return nil
-}
-
-// staleRequirepass tells whether a config file's requirepass line may stay
-// as it is although it is not pw: a "user default" line after it makes pw
-// the default user's only password, as a rotation leaves a sentinel's file
-// (which the sentinel rewrites from memory with the requirepass it started
-// with).
-func staleRequirepass(conf []byte, pw string) bool {
-	hs := savedDefault(conf, nil)
-	return len(hs) == 1 && hs[0] == acl.HashPassword(pw)
-}
-
-// withLineOf returns desired with its line setting key replaced by the
-// line of old that sets it (both as written), so that a comparison takes
-// old's value for it.
-func withLineOf(desired, old []byte, key string) []byte {
-	text := func(data []byte) (string, int) {
-		lines, err := render.ParseConfig(data)
-		if err != nil {
-			return "", -1
-		}
-		for _, l := range lines {
-			if configKey(l) == key {
-				return strings.Split(string(data), "\n")[l.Num-1], l.Num - 1
-			}
-		}
-		return "", -1
-	}
-	oldLine, _ := text(old)
-	_, at := text(desired)
-	if oldLine == "" || at < 0 {
-		return desired
-	}
-	lines := strings.Split(string(desired), "\n")
-	lines[at] = oldLine
-	return []byte(strings.Join(lines, "\n"))
 }

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pmezard/go-difflib/difflib"
+	"github.com/redisctl/redisctl/provision/acl"
 	"github.com/redisctl/redisctl/provision/render"
 )
 
@@ -201,4 +203,87 @@ func configValue(data []byte, k string) ([]string, bool) {
 		}
 	}
 	return nil, false
+}
+
+// staleRequirepass tells whether a config file's requirepass line may stay
+// as it is although it is not pw: a "user default" line after it makes pw
+// the default user's only password, as a rotation leaves a sentinel's file
+// (which the sentinel rewrites from memory with the requirepass it started
+// with).
+func staleRequirepass(conf []byte, pw string) bool {
+	hs := savedDefault(conf, nil)
+	return len(hs) == 1 && hs[0] == acl.HashPassword(pw)
+}
+
+// withLineOf returns desired with its line setting key replaced by the
+// line of old that sets it (both as written), so that a comparison takes
+// old's value for it.
+func withLineOf(desired, old []byte, key string) []byte {
+	text := func(data []byte) (string, int) {
+		lines, err := render.ParseConfig(data)
+		if err != nil {
+			return "", -1
+		}
+		for _, l := range lines {
+			if configKey(l) == key {
+				return strings.Split(string(data), "\n")[l.Num-1], l.Num - 1
+			}
+		}
+		return "", -1
+	}
+	oldLine, _ := text(old)
+	_, at := text(desired)
+	if oldLine == "" || at < 0 {
+		return desired
+	}
+	lines := strings.Split(string(desired), "\n")
+	lines[at] = oldLine
+	return []byte(strings.Join(lines, "\n"))
+}
+
+// savedDefault is what a server's file says the default user accepts: its
+// "user default" line (an ACL file, or a config file rewritten after a
+// rotation began), else the requirepass of conf.
+func savedDefault(users, conf []byte) []string {
+	for _, line := range strings.Split(string(users), "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "user default ") {
+			continue
+		}
+		if us, err := acl.Parse([]byte(line)); err == nil && len(us) == 1 {
+			return us[0].Passwords
+		}
+	}
+	if conf == nil {
+		return nil
+	}
+	args, _ := configValue(conf, "requirepass")
+	if pw := lastArg(args); pw != "" {
+		return []string{acl.HashPassword(pw)}
+	}
+	return nil
+}
+
+func lastArg(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[len(args)-1]
+}
+
+// fileDiff is a unified diff of a planned file change, the values of
+// secret directives hidden (maskSecrets). A secret file that is not a
+// config file has no diff at all: all of it may be secret.
+func fileDiff(ch fileChange) string {
+	if ch.Old == nil || ch.File.Secret && !ch.IsConfig {
+		return ""
+	}
+	d, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: difflib.SplitLines(maskSecrets(ch.Old)), B: difflib.SplitLines(maskSecrets(ch.New)),
+		FromFile: ch.File.Path, ToFile: ch.File.Path + " (new)", Context: 1,
+	})
+	if err != nil {
+		return ""
+	}
+	return d
 }

@@ -51,7 +51,7 @@ func ftWantOrder(t *testing.T, log []string, events ...string) {
 
 // ftReceived reports whether a fake server received cmd.
 func ftReceived(s *fakeRedis, cmd string) bool {
-	return slices.Contains(s.commands(), cmd)
+	return slices.Contains(s.Commands(), cmd)
 }
 
 const (
@@ -171,12 +171,12 @@ func TestFailoverTestModes(t *testing.T) {
 				}
 				for _, s := range l.sentinel {
 					if ftReceived(s, "SENTINEL FAILOVER") {
-						t.Errorf("%s received SENTINEL FAILOVER in mode %s", s.name, mode)
+						t.Errorf("%s received SENTINEL FAILOVER in mode %s", s.Name(), mode)
 					}
 				}
 				for _, d := range l.data {
 					if ftReceived(d, "CLIENT PAUSE") || ftReceived(d, "REPLICAOF") {
-						t.Errorf("%s received CLIENT PAUSE or REPLICAOF in mode %s: %v", d.name, mode, d.commands())
+						t.Errorf("%s received CLIENT PAUSE or REPLICAOF in mode %s: %v", d.Name(), mode, d.Commands())
 					}
 				}
 			}
@@ -214,12 +214,12 @@ func TestFailoverTestModes(t *testing.T) {
 					"sentinels: promote node2", "node1: REPLICAOF 10.0.0.2 7000", "node1: CONFIG REWRITE", "node1: CLIENT UNPAUSE")
 				for name, s := range l.sentinel {
 					if got := ftReceived(s, "SENTINEL FAILOVER"); got != (name == "node1") {
-						t.Errorf("%s received SENTINEL FAILOVER: %v; want node1's sentinel only", s.name, got)
+						t.Errorf("%s received SENTINEL FAILOVER: %v; want node1's sentinel only", s.Name(), got)
 					}
 				}
 				for _, name := range []string{"node2", "node3"} {
 					if d := l.data[name]; ftReceived(d, "CLIENT PAUSE") || ftReceived(d, "REPLICAOF") {
-						t.Errorf("%s received %v; only node1 is paused and demoted", name, d.commands())
+						t.Errorf("%s received %v; only node1 is paused and demoted", name, d.Commands())
 					}
 				}
 			}
@@ -344,13 +344,13 @@ func TestFailoverTestPreflightRefusal(t *testing.T) {
 	for _, d := range l.data {
 		for _, c := range []string{"SET", "CLIENT PAUSE", "REPLICAOF", "CONFIG REWRITE"} {
 			if ftReceived(d, c) {
-				t.Errorf("%s received %s", d.name, c)
+				t.Errorf("%s received %s", d.Name(), c)
 			}
 		}
 	}
 	for _, s := range l.sentinel {
 		if ftReceived(s, "SENTINEL FAILOVER") {
-			t.Errorf("%s received SENTINEL FAILOVER", s.name)
+			t.Errorf("%s received SENTINEL FAILOVER", s.Name())
 		}
 	}
 	if log := l.Log(); len(log) != 0 {
@@ -457,8 +457,8 @@ func TestFailoverTestRefusesAnUnconfirmedPid(t *testing.T) {
 func TestFailoverTestUnknownMode(t *testing.T) {
 	t.Parallel()
 	conn := &testConnector{}
-	_, err := FailoverTest(t.Context(), testInventory(t), FailoverOptions{Mode: "reboot", Connect: conn.connect})
-	if err == nil || err.Error() != `unknown mode "reboot" (want stop, kill, pause or manual)` || conn.calls.Load() != 0 {
-		t.Errorf("err = %v, %d connections; want the mode refused before connecting", err, conn.calls.Load())
+	_, err := FailoverTest(t.Context(), testInventory(t), FailoverOptions{Mode: "reboot", Connect: conn.Connect})
+	if err == nil || err.Error() != `unknown mode "reboot" (want stop, kill, pause or manual)` || conn.Calls.Load() != 0 {
+		t.Errorf("err = %v, %d connections; want the mode refused before connecting", err, conn.Calls.Load())
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisctl/redisctl/provision/internal/testkit"
 	"github.com/redisctl/redisctl/provision/remote/fakehost"
 )
 
@@ -138,33 +139,33 @@ func newFTLab(t *testing.T) *ftLab {
 		})
 
 		d := l.data[name]
-		d.reply("HELLO", func([]string) any {
+		d.Reply("HELLO", func([]string) any {
 			l.gate(name, false)
 			return respError("ERR unknown command 'HELLO'")
 		})
-		d.reply("INFO", func([]string) any { return l.info(name) })
-		d.reply("SET", func(args []string) any { return l.set(name, args[1], args[2]) })
-		d.reply("MGET", func(args []string) any { return l.mget(name, args[1:]) })
-		d.reply("SCAN", func(args []string) any { return l.scan(name, args) })
-		d.reply("UNLINK", func(args []string) any { return l.del(name, args[1:]) })
-		d.reply("DEL", func(args []string) any { return l.del(name, args[1:]) })
-		d.reply("CLIENT PAUSE", func(args []string) any { return l.clientPause(name, args) })
-		d.reply("CLIENT UNPAUSE", func([]string) any { return l.clientUnpause(name) })
-		d.reply("REPLICAOF", func(args []string) any { return l.replicaOf(name, args) })
-		d.reply("CONFIG REWRITE", func([]string) any {
+		d.Reply("INFO", func([]string) any { return l.info(name) })
+		d.Reply("SET", func(args []string) any { return l.set(name, args[1], args[2]) })
+		d.Reply("MGET", func(args []string) any { return l.mget(name, args[1:]) })
+		d.Reply("SCAN", func(args []string) any { return l.scan(name, args) })
+		d.Reply("UNLINK", func(args []string) any { return l.del(name, args[1:]) })
+		d.Reply("DEL", func(args []string) any { return l.del(name, args[1:]) })
+		d.Reply("CLIENT PAUSE", func(args []string) any { return l.clientPause(name, args) })
+		d.Reply("CLIENT UNPAUSE", func([]string) any { return l.clientUnpause(name) })
+		d.Reply("REPLICAOF", func(args []string) any { return l.replicaOf(name, args) })
+		d.Reply("CONFIG REWRITE", func([]string) any {
 			l.event(name + ": CONFIG REWRITE")
 			return status("OK")
 		})
 
 		s := l.sentinel[name]
-		s.reply("SENTINEL MASTER", func([]string) any { return l.sentinelMasterReply(name) })
-		s.reply("SENTINEL GET-MASTER-ADDR-BY-NAME", func([]string) any {
+		s.Reply("SENTINEL MASTER", func([]string) any { return l.sentinelMasterReply(name) })
+		s.Reply("SENTINEL GET-MASTER-ADDR-BY-NAME", func([]string) any {
 			l.mu.Lock()
 			defer l.mu.Unlock()
 			return []string{l.nodes[l.master].ip, "7000"}
 		})
-		s.reply("SENTINEL REPLICAS", func([]string) any { return l.sentinelReplicas() })
-		s.reply("SENTINEL FAILOVER", func(args []string) any {
+		s.Reply("SENTINEL REPLICAS", func([]string) any { return l.sentinelReplicas() })
+		s.Reply("SENTINEL FAILOVER", func(args []string) any {
 			l.event(name + " sentinel: SENTINEL FAILOVER " + strings.Join(args[2:], " "))
 			if len(args) != 3 || args[2] != l.Inv.Name {
 				return respError("ERR No such master with that name")
@@ -700,7 +701,7 @@ func (c *ftSentinelConn) Write(b []byte) (int, error) {
 	var cmds [][]string
 	r := bufio.NewReader(bytes.NewReader(b))
 	for {
-		args, err := readCommand(r)
+		args, err := testkit.ReadCommand(r)
 		if err != nil || len(args) == 0 {
 			break
 		}
@@ -732,7 +733,7 @@ func (c *ftSentinelConn) Write(b []byte) (int, error) {
 			for {
 				select {
 				case v := <-sub.out:
-					writeReply(w, v)
+					testkit.WriteReply(w, v)
 					if w.Flush() != nil {
 						return
 					}
@@ -830,7 +831,7 @@ func (l *ftLab) failoverTest(t *testing.T, ctx context.Context, opts FailoverOpt
 	t.Helper()
 	out := &ftLogBuffer{}
 	t.Cleanup(func() { t.Logf("progress:\n%s\nlab:\n  %s", out.String(), strings.Join(l.Log(), "\n  ")) })
-	opts.Connect = (&testConnector{hosts: l.hosts}).connect
+	opts.Connect = (&testConnector{Hosts: l.hosts}).Connect
 	opts.Progress = NewProgress(out, "", "failover-test", false)
 	if opts.WriteInterval == 0 {
 		opts.WriteInterval = 2 * time.Millisecond

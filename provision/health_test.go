@@ -50,7 +50,7 @@ func TestCheckHealthProblems(t *testing.T) {
 		{
 			name: "sentinel cannot reach its peer",
 			breakIt: func(fc *fakeCluster) {
-				fc.sentinel["node1"].reply("SENTINEL SENTINELS", []any{
+				fc.sentinel["node1"].Reply("SENTINEL SENTINELS", []any{
 					sentinelPeer("10.0.0.2", "sentinel", 300),
 					sentinelPeer("10.0.0.3", "s_down,sentinel,disconnected", 42000),
 				})
@@ -64,7 +64,7 @@ func TestCheckHealthProblems(t *testing.T) {
 		{
 			name: "two nodes claim to be master",
 			breakIt: func(fc *fakeCluster) {
-				fc.data["node2"].reply("INFO", masterInfo())
+				fc.data["node2"].Reply("INFO", masterInfo())
 			},
 			verdict: Unusable,
 			problems: []string{
@@ -75,7 +75,7 @@ func TestCheckHealthProblems(t *testing.T) {
 		{
 			name: "sentinels disagree",
 			breakIt: func(fc *fakeCluster) {
-				fc.sentinel["node3"].reply("SENTINEL MASTER", sentinelMaster("10.0.0.2", "master"))
+				fc.sentinel["node3"].Reply("SENTINEL MASTER", sentinelMaster("10.0.0.2", "master"))
 			},
 			verdict: Unusable,
 			want:    "sentinels disagree on the master: node1,node2 name node1; node3 name node2",
@@ -83,8 +83,8 @@ func TestCheckHealthProblems(t *testing.T) {
 		{
 			name: "replica link down",
 			breakIt: func(fc *fakeCluster) {
-				fc.data["node1"].reply("INFO", masterInfo("10.0.0.2 online"))
-				fc.data["node3"].reply("INFO", replicaInfo("10.0.0.1", "down"))
+				fc.data["node1"].Reply("INFO", masterInfo("10.0.0.2 online"))
+				fc.data["node3"].Reply("INFO", replicaInfo("10.0.0.1", "down"))
 			},
 			verdict: Degraded,
 			problems: []string{

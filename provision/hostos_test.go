@@ -91,7 +91,7 @@ func TestUpRefusesRedisWithoutSystemdSupport(t *testing.T) {
 	inv := testInventory(t)
 	facts := "os_id=debian\nos_version=13\narch=x86_64\ninit=systemd\npkg=apt\nredis_version_line=Redis server v=" + inv.Redis.Version + " sha=00000000:0\nredis_user=yes\n"
 	hosts := []*testHost{newTestHost("node1", facts), newTestHost("node2", facts+"redis_systemd=yes\n"), newTestHost("node3", facts+"redis_systemd=yes\n")}
-	_, err := Up(t.Context(), inv, UpOptions{Connect: (&testConnector{hosts: hosts}).connect, CacheDir: t.TempDir(), Progress: testProgress(t)})
+	_, err := Up(t.Context(), inv, UpOptions{Connect: (&testConnector{Hosts: hosts}).Connect, CacheDir: t.TempDir(), Progress: testProgress(t)})
 	msg := wantStep(t, err, "check hosts")
 	if !strings.Contains(msg, "node1: /usr/local/bin/redis-server was built without systemd support") || strings.Contains(msg, "node2") {
 		t.Errorf("message: %s", msg)

@@ -503,3 +503,10 @@ func ensureDirsCalls(dirs []dirSpec, ours func(string) bool) string {
 	}
 	return b.String()
 }
+
+func orNone(s string) string {
+	if s == "" {
+		return "not installed"
+	}
+	return s
+}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisctl/redisctl/provision/internal/testkit"
 	"github.com/redisctl/redisctl/provision/inventory"
 	"github.com/redisctl/redisctl/provision/remote"
 	"github.com/redisctl/redisctl/provision/remote/fakehost"
@@ -721,7 +722,7 @@ func TestLockRoundReadsChecksFactsAndFiles(t *testing.T) {
 	if err := f.c.P.Close(); err != nil {
 		t.Fatal(err)
 	}
-	data := debugLog(t, logDir)
+	data := testkit.DebugLog(t, logDir)
 	if strings.Contains(string(data), keyData) || strings.Contains(string(data), "secret") {
 		t.Errorf("the debug log holds the files read with the lock:\n%s", data)
 	}

@@ -194,3 +194,15 @@ func handOver(ctx context.Context, h remote.Host, l inventory.Layout, other stri
 	m.CreatedUser = m.CreatedUser || user
 	return m.Save(ctx, h)
 }
+
+// named lists cluster names, an older redisctl's unnamed manifest as such.
+func named(clusters []string) []string {
+	out := make([]string, len(clusters))
+	for i, c := range clusters {
+		out[i] = c
+		if c == "" {
+			out[i] = "a cluster recorded by an older redisctl"
+		}
+	}
+	return out
+}

@@ -44,7 +44,7 @@ func TestWaitPromotedFindsThePromotedReplica(t *testing.T) {
 	s.stopped["node2 redis"] = true
 	s.mu.Unlock()
 	polls := 0
-	s.data["node3"].reply("INFO", func([]string) any {
+	s.data["node3"].Reply("INFO", func([]string) any {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if polls++; polls < 3 {
@@ -59,8 +59,8 @@ func TestWaitPromotedFindsThePromotedReplica(t *testing.T) {
 	if n != s.Node("node3") {
 		t.Errorf("found %s, want node3", n.Spec.Name)
 	}
-	if slices.Contains(s.data["node1"].commands(), "INFO") {
-		t.Errorf("the old master was asked: %q", s.data["node1"].commands())
+	if slices.Contains(s.data["node1"].Commands(), "INFO") {
+		t.Errorf("the old master was asked: %q", s.data["node1"].Commands())
 	}
 }
 
@@ -91,7 +91,7 @@ func TestGracefulFailoverReplicaNeverCatchesUp(t *testing.T) {
 // A sentinel that refuses the failover fails it, and the pause is lifted.
 func TestGracefulFailoverRefusedLiftsThePause(t *testing.T) {
 	s := newRollingSim(t)
-	s.sentinel["node1"].reply("SENTINEL FAILOVER", respError("NOGOODSLAVE No suitable replica to promote"))
+	s.sentinel["node1"].Reply("SENTINEL FAILOVER", respError("NOGOODSLAVE No suitable replica to promote"))
 	unpause, err := s.gracefulFailover(rollingCtx(t), s.Node("node1"))
 	if err == nil || !strings.Contains(err.Error(), "NOGOODSLAVE") || unpause != nil {
 		t.Fatalf("err = %v, unpause set: %v; want the sentinel's refusal", err, unpause != nil)
@@ -108,7 +108,7 @@ func TestGracefulFailoverRefusedLiftsThePause(t *testing.T) {
 // lifted that was not paused.
 func TestGracefulFailoverPauseRefused(t *testing.T) {
 	s := newRollingSim(t)
-	s.data["node1"].reply("CLIENT PAUSE", respError("ERR syntax error"))
+	s.data["node1"].Reply("CLIENT PAUSE", respError("ERR syntax error"))
 	_, err := s.gracefulFailover(rollingCtx(t), s.Node("node1"))
 	if err == nil || !strings.Contains(err.Error(), "pause writes on node1") {
 		t.Fatalf("err = %v, want the pause's failure", err)
@@ -122,7 +122,7 @@ func TestGracefulFailoverPauseRefused(t *testing.T) {
 // CONFIG REWRITE is not sent, and the pause is lifted all the same.
 func TestMoveMasterDemoteFailsLiftsThePause(t *testing.T) {
 	s := newRollingSim(t)
-	s.data["node1"].reply("REPLICAOF", respError("ERR Command is not allowed"))
+	s.data["node1"].Reply("REPLICAOF", respError("ERR Command is not allowed"))
 	r := s.upRun(false, []string{"node1"}, nil)
 	_, _, err := r.moveMaster(rollingCtx(t), s.Node("node1"))
 	if err == nil || !strings.Contains(err.Error(), "make node1 a replica of node2") {
@@ -147,7 +147,7 @@ func TestDemote(t *testing.T) {
 	if got, want := s.Events(), []string{"node1: REPLICAOF 10.0.0.3 7000", "node1: CONFIG REWRITE"}; !slices.Equal(got, want) {
 		t.Errorf("events %q, want %q", got, want)
 	}
-	s.data["node2"].reply("CONFIG REWRITE", respError("ERR Rewriting config file: Permission denied"))
+	s.data["node2"].Reply("CONFIG REWRITE", respError("ERR Rewriting config file: Permission denied"))
 	err := s.demote(rollingCtx(t), s.Node("node2"), s.Node("node3"))
 	if err == nil || !strings.Contains(err.Error(), "node2: CONFIG REWRITE after REPLICAOF") || !strings.Contains(err.Error(), "Permission denied") {
 		t.Errorf("err = %v, want CONFIG REWRITE's failure", err)

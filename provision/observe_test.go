@@ -11,11 +11,11 @@ import (
 
 // failedOver makes node2 the master the sentinels name, node1 down.
 func failedOver(fc *fakeCluster, sentinels ...string) {
-	fc.data["node1"].reply("INFO", respError("LOADING"))
-	fc.data["node2"].reply("INFO", masterInfo("10.0.0.3 online"))
-	fc.data["node3"].reply("INFO", replicaInfo("10.0.0.2", "up"))
+	fc.data["node1"].Reply("INFO", respError("LOADING"))
+	fc.data["node2"].Reply("INFO", masterInfo("10.0.0.3 online"))
+	fc.data["node3"].Reply("INFO", replicaInfo("10.0.0.2", "up"))
 	for _, n := range sentinels {
-		fc.sentinel[n].reply("SENTINEL MASTER", sentinelMaster("10.0.0.2", "master"))
+		fc.sentinel[n].Reply("SENTINEL MASTER", sentinelMaster("10.0.0.2", "master"))
 	}
 }
 
@@ -29,7 +29,7 @@ func TestWaitNewMaster(t *testing.T) {
 		if err != nil || m == nil || m.Spec.Name != "node2" {
 			t.Fatalf("waitNewMaster = %v, %v; want node2", m, err)
 		}
-		for _, c := range fc.data["node1"].commands() {
+		for _, c := range fc.data["node1"].Commands() {
 			if c == "INFO" {
 				t.Errorf("the old master was asked INFO; it may be paused")
 			}
@@ -49,7 +49,7 @@ func TestWaitNewMaster(t *testing.T) {
 		t.Parallel()
 		fc := newFakeCluster(t)
 		failedOver(fc, "node1", "node2", "node3")
-		fc.data["node2"].reply("INFO", replicaInfo("10.0.0.1", "down"))
+		fc.data["node2"].Reply("INFO", replicaInfo("10.0.0.1", "down"))
 		_, err := fc.waitNewMaster(t.Context(), fc.Node("node1"), 500*time.Millisecond)
 		var we *WaitError
 		if !errors.As(err, &we) || !strings.HasSuffix(we.Seen, "; node2 does not report role master yet") {
@@ -67,9 +67,9 @@ func TestCheckStaleMasterFromSnapshot(t *testing.T) {
 	}
 	m := fc.Node("node1")
 	m.Facts.RedisPid = 0 // down, and no config: it would start empty
-	fc.data["node1"].reply("INFO", respError("ERR connection refused"))
-	fc.sentinel["node3"].reply("SENTINEL MASTER", sentinelMaster("10.0.0.1", "master,s_down"))
-	fc.sentinel["node2"].reply("SENTINEL MASTER", respError("ERR busy"))
+	fc.data["node1"].Reply("INFO", respError("ERR connection refused"))
+	fc.sentinel["node3"].Reply("SENTINEL MASTER", sentinelMaster("10.0.0.1", "master,s_down"))
+	fc.sentinel["node2"].Reply("SENTINEL MASTER", respError("ERR busy"))
 
 	err := fc.checkStaleMaster(t.Context(), m, fc.Observe(t.Context()))
 
@@ -96,7 +96,7 @@ func TestUninstallCurrentMasterIgnoresAStaleMaster(t *testing.T) {
 		n.Facts = &Facts{RedisPid: 4100}
 	}
 	failedOver(fc, "node1", "node2", "node3")
-	fc.data["node1"].reply("INFO", masterInfo()) // came back with its old config
+	fc.data["node1"].Reply("INFO", masterInfo()) // came back with its old config
 	m, why := fc.currentMaster(t.Context(), fc.Nodes)
 	if m == nil || m.Spec.Name != "node2" {
 		t.Fatalf("currentMaster = %v (%s), want node2", m, why)

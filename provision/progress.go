@@ -321,3 +321,11 @@ func cmdName(cmd redis.Cmder) string {
 	}
 	return name
 }
+
+// quietProgress sends a nested run's progress lines to the debug log only.
+func quietProgress(p *Progress) *Progress {
+	if p == nil {
+		return nil
+	}
+	return &Progress{out: io.Discard, debug: p.debug, path: p.path, verbose: false, start: p.start}
+}

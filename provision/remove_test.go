@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisctl/redisctl/provision/internal/testkit"
 	"github.com/redisctl/redisctl/provision/inventory"
 	"github.com/redisctl/redisctl/provision/remote"
 	"github.com/redisctl/redisctl/provision/remote/fakehost"
@@ -26,7 +27,7 @@ type removalCluster struct {
 	*fakeCluster
 	node4 *testHost
 	conn  *extraConnector
-	eventLog
+	testkit.EventLog
 }
 
 // node4Manifest is what up recorded on node4 for the cluster.
@@ -38,7 +39,7 @@ func newRemovalCluster(t *testing.T) *removalCluster {
 	rc.node4 = newTestHost("node4", freshFacts+"redis_pid=4401\nsentinel_pid=4402\nmanifest=mymaster.manifest.json\n")
 	rc.node4.SetFile("/var/lib/redisctl/mymaster.manifest.json", []byte(node4Manifest), 0o600, "")
 	record := func(what string, r fakehost.Result) func(string, []byte) fakehost.Result {
-		return func(string, []byte) fakehost.Result { rc.event("node4: " + what); return r }
+		return func(string, []byte) fakehost.Result { rc.Event("node4: " + what); return r }
 	}
 	rc.node4.
 		On(`\nlive_pid \S*sentinel_8000\.pid`, record("live pid sentinel", fakehost.Result{Stdout: "4402\n"})).
@@ -53,7 +54,7 @@ func newRemovalCluster(t *testing.T) *removalCluster {
 					fmt.Fprintf(&out, "removed %s\n", strings.Fields(args)[0])
 				}
 			}
-			rc.event("node4: remove files")
+			rc.Event("node4: remove files")
 			return fakehost.Result{Stdout: out.String()}
 		}).
 		On(`^rm -f -- /var/lib/redisctl/mymaster\.manifest\.json`, record("remove manifest", fakehost.Result{Stdout: "removed\n"})).
@@ -79,14 +80,14 @@ func newRemovalCluster(t *testing.T) *removalCluster {
 			return reset && polls < 2
 		}
 		rc.sentinel[n].
-			reply("SENTINEL RESET", func([]string) any {
+			Reply("SENTINEL RESET", func([]string) any {
 				mu.Lock()
 				reset = true
 				mu.Unlock()
-				rc.event(n + ": SENTINEL RESET")
+				rc.Event(n + ": SENTINEL RESET")
 				return 1
 			}).
-			reply("SENTINEL REPLICAS", func([]string) any {
+			Reply("SENTINEL REPLICAS", func([]string) any {
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
@@ -98,11 +99,11 @@ func newRemovalCluster(t *testing.T) *removalCluster {
 				}
 				if !found {
 					found = true
-					rc.event(n + ": rediscovered")
+					rc.Event(n + ": rediscovered")
 				}
 				return []any{sentinelReplica("10.0.0.2"), sentinelReplica("10.0.0.3")}
 			}).
-			reply("SENTINEL SENTINELS", func([]string) any {
+			Reply("SENTINEL SENTINELS", func([]string) any {
 				mu.Lock()
 				r := reset
 				mu.Unlock()
@@ -181,7 +182,7 @@ func TestRemoveHostPlanListsTheRemovalAndChangesNothing(t *testing.T) {
 		}
 	}
 	for n, s := range rc.sentinel {
-		if slices.Contains(s.commands(), "SENTINEL RESET") {
+		if slices.Contains(s.Commands(), "SENTINEL RESET") {
 			t.Errorf("%s: a plan reset the sentinel", n)
 		}
 	}
@@ -227,7 +228,7 @@ func TestRemoveHostOrder(t *testing.T) {
 func TestRemoveHostRefusesTheMaster(t *testing.T) {
 	rc := newRemovalCluster(t)
 	for _, n := range []string{"node1", "node2", "node3"} {
-		rc.sentinel[n].reply("SENTINEL MASTER", sentinelMaster("10.0.0.4", "master"))
+		rc.sentinel[n].Reply("SENTINEL MASTER", sentinelMaster("10.0.0.4", "master"))
 	}
 	r := rc.upRun(t, false, false)
 	err := (findDepartedStep{r}).Run(t.Context())
@@ -325,37 +326,37 @@ func (rc *removalCluster) withDepartedMaster(t *testing.T) {
 	var mu sync.Mutex
 	failedOver := false
 	after := func() bool { mu.Lock(); defer mu.Unlock(); return failedOver }
-	d4 := newFakeRedis(t, "node4 redis", testPassword).
-		reply("INFO", func([]string) any {
+	d4 := testkit.NewFakeRedis(t, "node4 redis", testPassword).
+		Reply("INFO", func([]string) any {
 			if after() {
 				return replicaInfo("10.0.0.1", "up")
 			}
 			return masterInfo("10.0.0.1 online", "10.0.0.2 online", "10.0.0.3 online")
 		}).
-		reply("CLIENT PAUSE", func([]string) any { rc.event("node4: CLIENT PAUSE"); return status("OK") }).
-		reply("CLIENT UNPAUSE", func([]string) any { rc.event("node4: CLIENT UNPAUSE"); return status("OK") }).
-		reply("REPLICAOF", func(a []string) any { rc.event("node4: REPLICAOF " + strings.Join(a[1:], " ")); return status("OK") }).
-		reply("CONFIG REWRITE", func([]string) any { rc.event("node4: CONFIG REWRITE"); return status("OK") })
-	rc.node4.DialFunc = dialTable(map[string]*fakeRedis{"10.0.0.4:7000": d4})
-	rc.data["node1"].reply("INFO", func([]string) any {
+		Reply("CLIENT PAUSE", func([]string) any { rc.Event("node4: CLIENT PAUSE"); return status("OK") }).
+		Reply("CLIENT UNPAUSE", func([]string) any { rc.Event("node4: CLIENT UNPAUSE"); return status("OK") }).
+		Reply("REPLICAOF", func(a []string) any { rc.Event("node4: REPLICAOF " + strings.Join(a[1:], " ")); return status("OK") }).
+		Reply("CONFIG REWRITE", func([]string) any { rc.Event("node4: CONFIG REWRITE"); return status("OK") })
+	rc.node4.DialFunc = testkit.DialTable(map[string]*testkit.FakeRedis{"10.0.0.4:7000": d4})
+	rc.data["node1"].Reply("INFO", func([]string) any {
 		if after() {
 			return masterInfo("10.0.0.2 online", "10.0.0.3 online")
 		}
 		return replicaInfo("10.0.0.4", "up")
 	})
 	for _, n := range []string{"node1", "node2", "node3"} {
-		rc.sentinel[n].reply("SENTINEL MASTER", func([]string) any {
+		rc.sentinel[n].Reply("SENTINEL MASTER", func([]string) any {
 			if after() {
 				return sentinelMaster("10.0.0.1", "master")
 			}
 			return sentinelMaster("10.0.0.4", "master")
 		})
 	}
-	rc.sentinel["node1"].reply("SENTINEL FAILOVER", func([]string) any {
+	rc.sentinel["node1"].Reply("SENTINEL FAILOVER", func([]string) any {
 		mu.Lock()
 		failedOver = true
 		mu.Unlock()
-		rc.event("node1: SENTINEL FAILOVER")
+		rc.Event("node1: SENTINEL FAILOVER")
 		return status("OK")
 	})
 }
@@ -409,8 +410,8 @@ func TestRemoveHostFailoverPlan(t *testing.T) {
 // run_id, reached by a second address) is refused, not removed.
 func TestRemoveHostRefusesAnInventoryHostKnownByAnotherAddress(t *testing.T) {
 	rc := newRemovalCluster(t)
-	rc.data["node2"].reply("INFO", replicaInfo("10.0.0.1", "up")+"run_id:5f0e6c3b2a\r\n")
-	rc.node4.DialFunc = dialTable(map[string]*fakeRedis{"10.0.0.4:7000": rc.data["node2"]})
+	rc.data["node2"].Reply("INFO", replicaInfo("10.0.0.1", "up")+"run_id:5f0e6c3b2a\r\n")
+	rc.node4.DialFunc = testkit.DialTable(map[string]*testkit.FakeRedis{"10.0.0.4:7000": rc.data["node2"]})
 	r := rc.upRun(t, false, false)
 	err := (findDepartedStep{r}).Run(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "is node2's (the same run_id)") {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisctl/redisctl/provision/internal/testkit"
 	"github.com/redisctl/redisctl/provision/remote/fakehost"
 )
 
@@ -20,7 +21,7 @@ import (
 // the sentinels' settings and the master's stop, swap and start.
 type restoreLab struct {
 	*fakeCluster
-	eventLog
+	testkit.EventLog
 	mu        sync.Mutex
 	failStart int // how many starts fail
 	file      string
@@ -52,7 +53,7 @@ func newRestoreLab(t *testing.T) *restoreLab {
 		l.mu.Lock()
 		running = false
 		l.mu.Unlock()
-		l.event("stop redis")
+		l.Event("stop redis")
 		return fakehost.Result{}
 	})
 	h.On(`^/etc/init.d/redis_7000 start$`, func(string, []byte) fakehost.Result {
@@ -60,11 +61,11 @@ func newRestoreLab(t *testing.T) *restoreLab {
 		defer l.mu.Unlock()
 		if l.failStart > 0 {
 			l.failStart--
-			l.event("start redis: fails")
+			l.Event("start redis: fails")
 			return fakehost.Result{Status: 1, Stderr: "Bad file format reading the append only file"}
 		}
 		running = true
-		l.event("start redis")
+		l.Event("start redis")
 		return fakehost.Result{}
 	})
 	h.On(`^sha256sum -- `, func(cmd string, _ []byte) fakehost.Result {
@@ -91,23 +92,23 @@ func newRestoreLab(t *testing.T) *restoreLab {
 		h.SetFile(p, old.Data, old.Mode, old.Owner)
 		h.SetFile(r, staged.Data, staged.Mode, staged.Owner)
 		h.SetFile(s, nil, 0, "") // gone, as far as this test looks
-		l.event("swap " + s + " -> " + r)
+		l.Event("swap " + s + " -> " + r)
 		return fakehost.Result{}
 	})
 	h.On(`^rm -f -- `, func(cmd string, _ []byte) fakehost.Result {
-		l.event("remove " + strings.Fields(cmd)[3])
+		l.Event("remove " + strings.Fields(cmd)[3])
 		return fakehost.Result{}
 	})
 	h.On(`^mv -f -T -- `, func(cmd string, _ []byte) fakehost.Result {
 		f := strings.Fields(cmd)
 		old, _ := h.File(f[4])
 		h.SetFile(f[5], old.Data, old.Mode, old.Owner)
-		l.event("put back " + f[4])
+		l.Event("put back " + f[4])
 		return fakehost.Result{}
 	})
 	l.data["node1"].
-		reply("INFO", masterInfo("10.0.0.2 online", "10.0.0.3 online")+"\r\n# Keyspace\r\ndb0:keys=500,expires=0,avg_ttl=0\r\n").
-		reply("CONFIG GET", func(args []string) any {
+		Reply("INFO", masterInfo("10.0.0.2 online", "10.0.0.3 online")+"\r\n# Keyspace\r\ndb0:keys=500,expires=0,avg_ttl=0\r\n").
+		Reply("CONFIG GET", func(args []string) any {
 			switch args[2] {
 			case "dir":
 				return []string{"dir", "/var/lib/redis/7000"}
@@ -122,14 +123,14 @@ func newRestoreLab(t *testing.T) *restoreLab {
 		name := name
 		downAfter := "5000"
 		l.sentinel[name].
-			reply("SENTINEL SET", func(args []string) any {
+			Reply("SENTINEL SET", func(args []string) any {
 				l.mu.Lock()
 				downAfter = args[4]
 				l.mu.Unlock()
-				l.event(name + " sentinel down-after " + args[4])
+				l.Event(name + " sentinel down-after " + args[4])
 				return status("OK")
 			}).
-			reply("SENTINEL MASTER", func([]string) any {
+			Reply("SENTINEL MASTER", func([]string) any {
 				l.mu.Lock()
 				defer l.mu.Unlock()
 				m := sentinelMaster("10.0.0.1", "master")
@@ -217,7 +218,7 @@ func TestRestoreSetsTheSentinelsBackOnFailure(t *testing.T) {
 // and the master is never touched.
 func TestRestoreHoldFailureTouchesNothing(t *testing.T) {
 	l := newRestoreLab(t)
-	l.sentinel["node3"].reply("SENTINEL SET", respError("ERR nope"))
+	l.sentinel["node3"].Reply("SENTINEL SET", respError("ERR nope"))
 	rp := l.prep(t)
 	err := l.restore(context.Background(), rp, l.file, 2*time.Second, &RestoreResult{File: l.file})
 	if err == nil || !strings.Contains(err.Error(), "hold the sentinel back") {
@@ -242,17 +243,17 @@ func TestRestoreRefuses(t *testing.T) {
 	for _, h := range l.hosts {
 		h.Answer(factsPattern, fakehost.Result{Stdout: freshFacts})
 	}
-	conn := &testConnector{hosts: l.hosts}
+	conn := &testConnector{Hosts: l.hosts}
 	ctx := context.Background()
 
 	if err := os.WriteFile(l.file+".sha256", []byte(sha256Hex([]byte("other"))+"  x.rdb\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Restore(ctx, l.Inv, RestoreOptions{Connect: conn.connect, Progress: testProgress(t), File: l.file})
+	_, err := Restore(ctx, l.Inv, RestoreOptions{Connect: conn.Connect, Progress: testProgress(t), File: l.file})
 	if err == nil || !strings.Contains(err.Error(), "the file is damaged or not the one backed up") {
 		t.Fatalf("err = %v, want the sha256 mismatch", err)
 	}
-	if conn.calls.Load() != 0 {
+	if conn.Calls.Load() != 0 {
 		t.Errorf("connected to the hosts although the file is bad")
 	}
 
@@ -260,7 +261,7 @@ func TestRestoreRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	var plan string
-	_, err = Restore(ctx, l.Inv, RestoreOptions{Connect: conn.connect, Progress: testProgress(t), File: l.file,
+	_, err = Restore(ctx, l.Inv, RestoreOptions{Connect: conn.Connect, Progress: testProgress(t), File: l.file,
 		Confirm: func(p string) (bool, error) { plan = p; return false, nil }})
 	if !errors.Is(err, ErrNotConfirmed) {
 		t.Fatalf("err = %v, want ErrNotConfirmed", err)
@@ -280,7 +281,7 @@ func TestRestoreRefuses(t *testing.T) {
 
 func TestRestoreRefusesAOF(t *testing.T) {
 	l := newRestoreLab(t)
-	l.data["node1"].reply("CONFIG GET", func(args []string) any { return []string{args[2], "yes"} })
+	l.data["node1"].Reply("CONFIG GET", func(args []string) any { return []string{args[2], "yes"} })
 	_, err := l.prepareRestore(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "appendonly yes") {
 		t.Fatalf("err = %v, want a refusal for AOF", err)

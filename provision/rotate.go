@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/redisctl/redisctl/provision/acl"
 	"github.com/redisctl/redisctl/provision/render"
@@ -77,34 +74,6 @@ func (r rotateStep) Run(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// liveUsers lists the users of each running data node (ACL LIST).
-func (c *Cluster) liveUsers(ctx context.Context, nodes []*Node) (map[*Node]map[string]acl.User, error) {
-	var mu sync.Mutex
-	out := map[*Node]map[string]acl.User{}
-	err := eachHost(ctx, nodes, nodeName, "list ACL users", func(ctx context.Context, n *Node) error {
-		lines, err := c.Data(n).ACLList(ctx).Result()
-		if isDialError(err) {
-			return nil // not running after all: started later, with its files
-		}
-		if err != nil {
-			return fmt.Errorf("ACL LIST: %w", err)
-		}
-		us, err := acl.Parse([]byte(strings.Join(lines, "\n")))
-		if err != nil {
-			return fmt.Errorf("ACL LIST: %w", err)
-		}
-		m := map[string]acl.User{}
-		for _, u := range us {
-			m[u.Name] = u
-		}
-		mu.Lock()
-		out[n] = m
-		mu.Unlock()
-		return nil
-	})
-	return out, err
 }
 
 // rotate observes everything the rotation of user touches and runs the
@@ -228,65 +197,6 @@ func serverOf(step acl.Step) string {
 	return ""
 }
 
-// runDataStep runs one rotation step on data node n.
-func (c *Cluster) runDataStep(ctx context.Context, n *Node, step acl.Step, newPW string) error {
-	cl := c.Data(n)
-	var err error
-	switch step.(type) {
-	case acl.AddPassword, acl.RemovePassword:
-		err = setUserPassword(ctx, cl, step)
-	case acl.SwitchMasterAuth:
-		err = cl.ConfigSet(ctx, "masterauth", newPW).Err()
-	case acl.Persist:
-		if c.Creds != nil {
-			err = cl.Do(ctx, "ACL", "SAVE").Err()
-		}
-		if err == nil {
-			err = cl.ConfigRewrite(ctx).Err()
-		}
-	default:
-		return fmt.Errorf("%s: step %q does not apply to a data node", n.Spec.Name, step.Describe())
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %s", n.Spec.Name, hideSecret(err.Error(), newPW))
-	}
-	return nil
-}
-
-// runSentinelStep runs one rotation step on n's sentinel.
-func (c *Cluster) runSentinelStep(ctx context.Context, n *Node, step acl.Step, newPW string) error {
-	cl := c.Sentinel(n)
-	var err error
-	switch step.(type) {
-	case acl.AddPassword, acl.RemovePassword:
-		err = setUserPassword(ctx, cl, step)
-	case acl.SwitchSentinelPass:
-		err = cl.Do(ctx, "SENTINEL", "CONFIG", "SET", "sentinel-pass", newPW).Err()
-	case acl.SwitchSentinelAuth:
-		err = cl.Do(ctx, "SENTINEL", "SET", c.Inv.Name, "auth-pass", newPW).Err()
-	case acl.Persist:
-		err = cl.Do(ctx, "SENTINEL", "FLUSHCONFIG").Err()
-	default:
-		return fmt.Errorf("%s sentinel: step %q does not apply to a sentinel", n.Spec.Name, step.Describe())
-	}
-	if err != nil {
-		return fmt.Errorf("%s sentinel: %s", n.Spec.Name, hideSecret(err.Error(), newPW))
-	}
-	return nil
-}
-
-// setUserPassword adds (#hash) or removes (!hash) one password of a user,
-// on a data node or a sentinel alike.
-func setUserPassword(ctx context.Context, cl *redis.Client, step acl.Step) error {
-	switch s := step.(type) {
-	case acl.AddPassword:
-		return cl.Do(ctx, "ACL", "SETUSER", s.User, "#"+s.Hash).Err()
-	case acl.RemovePassword:
-		return cl.Do(ctx, "ACL", "SETUSER", s.User, "!"+s.Hash).Err()
-	}
-	return fmt.Errorf("step %q changes no password", step.Describe())
-}
-
 // verifyRotation checks that user logs in with the new password on every
 // running data node, and that replication and every sentinel are healthy.
 func (r *upRun) verifyRotation(ctx context.Context, running []*Node, user, newPW string) error {
@@ -307,24 +217,9 @@ func (r *upRun) verifyRotation(ctx context.Context, running []*Node, user, newPW
 	return c.Verify(ctx, r.master, r.opts.SyncTimeout)
 }
 
-// hideSecret removes a secret from a message.
-func hideSecret(msg, secret string) string {
-	if secret == "" {
-		return msg
-	}
-	return strings.ReplaceAll(msg, secret, hidden)
-}
-
 func hashOf(pw string) string {
 	if pw == "" {
 		return ""
 	}
 	return acl.HashPassword(pw)
-}
-
-func lastArg(args []string) string {
-	if len(args) == 0 {
-		return ""
-	}
-	return args[len(args)-1]
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redisctl/redisctl/provision/internal/testkit"
 	"github.com/redisctl/redisctl/provision/remote/fakehost"
 	"github.com/redisctl/redisctl/provision/render"
 )
@@ -160,7 +161,7 @@ func TestProgressHidesSecrets(t *testing.T) {
 	if !strings.Contains(out.String(), "requirepass <hidden>") {
 		t.Errorf("progress output hides the wrong things:\n%s", out.String())
 	}
-	data := debugLog(t, dir)
+	data := testkit.DebugLog(t, dir)
 	if !strings.Contains(string(data), "[node1] err: MasterAuth <hidden>") {
 		t.Errorf("the debug log lacks the remote output:\n%s", data)
 	}
@@ -176,8 +177,8 @@ func TestLiveOpErrorHidesSecret(t *testing.T) {
 	quote := func(args []string) any {
 		return respError(fmt.Sprintf("ERR Invalid argument '%s' for %s SET '%s'", args[len(args)-1], args[0], args[len(args)-2]))
 	}
-	fc.data["node1"].reply("CONFIG SET", quote)
-	fc.sentinel["node1"].reply("SENTINEL SET", quote)
+	fc.data["node1"].Reply("CONFIG SET", quote)
+	fc.sentinel["node1"].Reply("SENTINEL SET", quote)
 	n := fc.Node("node1")
 
 	ops, _ := fc.redisLiveOps(fileChange{New: []byte("requirepass \"XSECRETa b XSECRETc\"\n"), Keys: []string{"requirepass"}})

@@ -294,3 +294,46 @@ func hostOfAddr(addr string) string {
 	}
 	return h
 }
+
+// speaksTLS reports whether n's data node (or sentinel) speaks TLS now:
+// as the inventory says, unless up has yet to switch it.
+func (c *Cluster) speaksTLS(n *Node, sentinel bool) bool {
+	if c.tls == nil {
+		return false
+	}
+	c.tls.mu.Lock()
+	defer c.tls.mu.Unlock()
+	return c.Inv.TLS.Enabled != c.tls.pending[serverKey{n, sentinel}]
+}
+
+// switchPending reports whether n's data node (or sentinel) still runs
+// the other way than the inventory says (with TLS or without).
+func (c *Cluster) switchPending(n *Node, sentinel bool) bool {
+	if c.tls == nil {
+		return false
+	}
+	c.tls.mu.Lock()
+	defer c.tls.mu.Unlock()
+	return c.tls.pending[serverKey{n, sentinel}]
+}
+
+// renderTLS is how n's config of one server is rendered: as it runs while
+// its switch is pending, else as the inventory says.
+func (c *Cluster) renderTLS(n *Node, sentinel bool) render.TLSMode {
+	switch {
+	case !c.switchPending(n, sentinel):
+		return render.TLSAsInventory
+	case c.Inv.TLS.Enabled:
+		return render.TLSOff
+	}
+	return render.TLSOn
+}
+
+// switched records that n's data node (or sentinel) now runs as the
+// inventory says, and drops its client, which spoke the other way.
+func (c *Cluster) switched(n *Node, sentinel bool) {
+	c.tls.mu.Lock()
+	delete(c.tls.pending, serverKey{n, sentinel})
+	c.tls.mu.Unlock()
+	c.forgetClient(n, sentinel)
+}

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisctl/redisctl/provision/internal/testkit"
 	"github.com/redisctl/redisctl/provision/inventory"
 	"github.com/redisctl/redisctl/provision/tlsca"
 )
@@ -38,7 +39,7 @@ func tlsTestCluster(t *testing.T, edit func(*inventory.Inventory)) (*Cluster, *b
 		edit(inv)
 	}
 	out := &bytes.Buffer{}
-	c := &Cluster{Inv: inv, Layout: inv.Layout(), P: NewProgress(io.MultiWriter(testWriter{t}, out), "", "test", false)}
+	c := &Cluster{Inv: inv, Layout: inv.Layout(), P: NewProgress(io.MultiWriter(testkit.LogWriter{T: t}, out), "", "test", false)}
 	for i := range inv.Hosts {
 		c.Nodes = append(c.Nodes, &Node{Spec: &inv.Hosts[i]})
 	}

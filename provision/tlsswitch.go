@@ -33,49 +33,6 @@ import (
 // Until a server has switched, redisctl reaches it as it runs (see
 // clusterTLS.pending), and its configs are rendered as it runs.
 
-// speaksTLS reports whether n's data node (or sentinel) speaks TLS now:
-// as the inventory says, unless up has yet to switch it.
-func (c *Cluster) speaksTLS(n *Node, sentinel bool) bool {
-	if c.tls == nil {
-		return false
-	}
-	c.tls.mu.Lock()
-	defer c.tls.mu.Unlock()
-	return c.Inv.TLS.Enabled != c.tls.pending[serverKey{n, sentinel}]
-}
-
-// switchPending reports whether n's data node (or sentinel) still runs
-// the other way than the inventory says (with TLS or without).
-func (c *Cluster) switchPending(n *Node, sentinel bool) bool {
-	if c.tls == nil {
-		return false
-	}
-	c.tls.mu.Lock()
-	defer c.tls.mu.Unlock()
-	return c.tls.pending[serverKey{n, sentinel}]
-}
-
-// renderTLS is how n's config of one server is rendered: as it runs while
-// its switch is pending, else as the inventory says.
-func (c *Cluster) renderTLS(n *Node, sentinel bool) render.TLSMode {
-	switch {
-	case !c.switchPending(n, sentinel):
-		return render.TLSAsInventory
-	case c.Inv.TLS.Enabled:
-		return render.TLSOff
-	}
-	return render.TLSOn
-}
-
-// switched records that n's data node (or sentinel) now runs as the
-// inventory says, and drops its client, which spoke the other way.
-func (c *Cluster) switched(n *Node, sentinel bool) {
-	c.tls.mu.Lock()
-	delete(c.tls.pending, serverKey{n, sentinel})
-	c.tls.mu.Unlock()
-	c.forgetClient(n, sentinel)
-}
-
 // tlsBuildRestarts adds, to an upgrade's restarts, the servers that run a
 // build without TLS on a TLS cluster (stage 1).
 func (r *upRun) tlsBuildRestarts() {

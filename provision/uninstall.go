@@ -389,3 +389,31 @@ func (c *Cluster) backupMaster(ctx context.Context, nodes []*Node, dir string) (
 	}
 	return res.File, nil
 }
+
+// empty reports whether the plan has nothing to remove, unregister or hand
+// over.
+func (hp *hostPlan) empty() bool {
+	return len(hp.remove) == 0 && len(hp.services) == 0 && len(hp.shared) == 0 && !hp.userdel && !hp.giveUser
+}
+
+// uninstallWhat is one line of what removing hp does, in the words of
+// uninstall's plan.
+func uninstallWhat(hp *hostPlan) string {
+	var parts []string
+	if len(hp.services) > 0 {
+		parts = append(parts, "unregister "+strings.Join(hp.services, ", "))
+	}
+	if len(hp.remove) > 0 {
+		parts = append(parts, "remove "+strings.Join(hp.remove, ", "))
+	}
+	if hp.userdel {
+		parts = append(parts, "remove the redis user")
+	}
+	if len(hp.shared) > 0 {
+		parts = append(parts, fmt.Sprintf("keep %s (shared with %s)", strings.Join(hp.shared, ", "), hp.otherName))
+	}
+	if hp.giveUser {
+		parts = append(parts, fmt.Sprintf("keep the redis user (shared with %s)", hp.otherName))
+	}
+	return strings.Join(parts, "; ")
+}

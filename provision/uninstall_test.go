@@ -33,8 +33,8 @@ func TestUninstallCollectsEveryHostsResults(t *testing.T) {
 		})
 		h.Answer(`^rm -f `, fakehost.Result{Stdout: "removed\n"})
 	}
-	conn := &testConnector{hosts: hosts}
-	res, err := Uninstall(context.Background(), inv, UninstallOptions{Connect: conn.connect, Progress: testProgress(t)})
+	conn := &testConnector{Hosts: hosts}
+	res, err := Uninstall(context.Background(), inv, UninstallOptions{Connect: conn.Connect, Progress: testProgress(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +80,8 @@ func TestUninstallKeepsWhatAnotherClusterUses(t *testing.T) {
 		h.Answer(`^rm -f `, fakehost.Result{})
 	}
 	var plan string
-	conn := &testConnector{hosts: hosts}
-	res, err := Uninstall(context.Background(), inv, UninstallOptions{Connect: conn.connect, Progress: testProgress(t),
+	conn := &testConnector{Hosts: hosts}
+	res, err := Uninstall(context.Background(), inv, UninstallOptions{Connect: conn.Connect, Progress: testProgress(t),
 		Confirm: func(p string) (bool, error) { plan = p; return true, nil }})
 	if err != nil {
 		t.Fatal(err)

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pmezard/go-difflib/difflib"
-
 	"github.com/redisctl/redisctl/provision/inventory"
 )
 
@@ -225,21 +223,4 @@ func (e *StepError) Unwrap() error { return e.Err }
 type step interface {
 	Title() string
 	Run(ctx context.Context) error
-}
-
-// fileDiff is a unified diff of a planned file change, the values of
-// secret directives hidden (maskSecrets). A secret file that is not a
-// config file has no diff at all: all of it may be secret.
-func fileDiff(ch fileChange) string {
-	if ch.Old == nil || ch.File.Secret && !ch.IsConfig {
-		return ""
-	}
-	d, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: difflib.SplitLines(maskSecrets(ch.Old)), B: difflib.SplitLines(maskSecrets(ch.New)),
-		FromFile: ch.File.Path, ToFile: ch.File.Path + " (new)", Context: 1,
-	})
-	if err != nil {
-		return ""
-	}
-	return d
 }

@@ -3,7 +3,6 @@ package provision
 import (
 	"context"
 	"fmt"
-	"io"
 	"slices"
 )
 
@@ -65,12 +64,4 @@ func (r *upRun) backupIfChanges(ctx context.Context, changes int) error {
 		}
 		return err
 	}, "back up the dataset (BGSAVE) to %s before changing anything", dir)
-}
-
-// quietProgress sends a nested run's progress lines to the debug log only.
-func quietProgress(p *Progress) *Progress {
-	if p == nil {
-		return nil
-	}
-	return &Progress{out: io.Discard, debug: p.debug, path: p.path, verbose: false, start: p.start}
 }

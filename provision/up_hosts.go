@@ -142,25 +142,6 @@ func (r hostCheckStep) Run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// named lists cluster names, an older redisctl's unnamed manifest as such.
-func named(clusters []string) []string {
-	out := make([]string, len(clusters))
-	for i, c := range clusters {
-		out[i] = c
-		if c == "" {
-			out[i] = "a cluster recorded by an older redisctl"
-		}
-	}
-	return out
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "not installed"
-	}
-	return s
-}
-
 func running(f *Facts) string {
 	var s []string
 	if f.RedisPid > 0 {

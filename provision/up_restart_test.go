@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisctl/redisctl/provision/internal/testkit"
 	"github.com/redisctl/redisctl/provision/remote/fakehost"
 	"github.com/redisctl/redisctl/provision/render"
 )
@@ -51,7 +52,7 @@ type rollingSim struct {
 	// peersLost is how many SENTINEL SENTINELS replies a restarted
 	// sentinel lists no peer (as a real one, until the hello messages).
 	peersLost map[string]int
-	eventLog
+	testkit.EventLog
 }
 
 var rollingNames = []string{"node1", "node2", "node3"}
@@ -88,8 +89,8 @@ func newRollingSim(t *testing.T) *rollingSim {
 		}
 		s.serve(name, h)
 		s.data[name].
-			reply("INFO", func([]string) any { return s.dataInfo(name) }).
-			reply("SET", func([]string) any {
+			Reply("INFO", func([]string) any { return s.dataInfo(name) }).
+			Reply("SET", func([]string) any {
 				s.mu.Lock()
 				defer s.mu.Unlock()
 				if s.follows[name] != "" {
@@ -97,18 +98,18 @@ func newRollingSim(t *testing.T) *rollingSim {
 				}
 				return status("OK")
 			}).
-			reply("CLIENT PAUSE", func(a []string) any {
+			Reply("CLIENT PAUSE", func(a []string) any {
 				s.mu.Lock()
 				for r, k := range s.lagAtPause {
 					s.behind[r] = k
 				}
 				s.mu.Unlock()
-				s.event(name + ": " + strings.Join(a, " "))
+				s.Event(name + ": " + strings.Join(a, " "))
 				return status("OK")
 			}).
-			reply("CLIENT UNPAUSE", func(a []string) any { s.event(name + ": " + strings.Join(a, " ")); return status("OK") }).
-			reply("CONFIG REWRITE", func(a []string) any { s.event(name + ": " + strings.Join(a, " ")); return status("OK") }).
-			reply("REPLICAOF", func(a []string) any {
+			Reply("CLIENT UNPAUSE", func(a []string) any { s.Event(name + ": " + strings.Join(a, " ")); return status("OK") }).
+			Reply("CONFIG REWRITE", func(a []string) any { s.Event(name + ": " + strings.Join(a, " ")); return status("OK") }).
+			Reply("REPLICAOF", func(a []string) any {
 				if len(a) != 3 {
 					return respError("ERR wrong number of arguments for 'replicaof' command")
 				}
@@ -119,16 +120,16 @@ func newRollingSim(t *testing.T) *rollingSim {
 					s.follows[name] = a[1]
 				}
 				s.mu.Unlock()
-				s.event(name + ": " + strings.Join(a, " "))
+				s.Event(name + ": " + strings.Join(a, " "))
 				return status("OK")
 			})
 		s.sentinel[name].
-			reply("SENTINEL MASTER", func([]string) any { return sentinelMaster(s.namedMaster(), "master") }).
-			reply("SENTINEL GET-MASTER-ADDR-BY-NAME", func([]string) any { return []string{s.namedMaster(), "7000"} }).
-			reply("SENTINEL REPLICAS", func([]string) any { return s.sentinelReplicas() }).
-			reply("SENTINEL SENTINELS", func([]string) any { return s.sentinelPeers(name) }).
-			reply("SENTINEL FAILOVER", func(a []string) any {
-				s.event(name + " sentinel: " + strings.Join(a, " "))
+			Reply("SENTINEL MASTER", func([]string) any { return sentinelMaster(s.namedMaster(), "master") }).
+			Reply("SENTINEL GET-MASTER-ADDR-BY-NAME", func([]string) any { return []string{s.namedMaster(), "7000"} }).
+			Reply("SENTINEL REPLICAS", func([]string) any { return s.sentinelReplicas() }).
+			Reply("SENTINEL SENTINELS", func([]string) any { return s.sentinelPeers(name) }).
+			Reply("SENTINEL FAILOVER", func(a []string) any {
+				s.Event(name + " sentinel: " + strings.Join(a, " "))
 				s.mu.Lock()
 				defer s.mu.Unlock()
 				if s.promote {
@@ -164,7 +165,7 @@ func (s *rollingSim) serve(node string, h *testHost) {
 			s.mu.Lock()
 			s.stopped[key] = true
 			s.mu.Unlock()
-			s.event(node + ": stop " + svc.what)
+			s.Event(node + ": stop " + svc.what)
 			return fakehost.Result{}
 		})
 		h.On(`^/etc/init\.d/`+regexp.QuoteMeta(svc.name)+` start$`, func(string, []byte) fakehost.Result {
@@ -175,7 +176,7 @@ func (s *rollingSim) serve(node string, h *testHost) {
 				s.peersLost[node] = 1
 			}
 			s.mu.Unlock()
-			s.event(node + ": start " + svc.what)
+			s.Event(node + ": start " + svc.what)
 			return fakehost.Result{}
 		})
 	}
@@ -228,7 +229,7 @@ func (s *rollingSim) dataInfo(node string) any {
 		link = "down"
 	case s.restarted[key]:
 		delete(s.restarted, key)
-		s.event(node + ": seen back in sync")
+		s.Event(node + ": seen back in sync")
 	}
 	if k, ok := s.behind[node]; ok {
 		if k > 0 {
@@ -236,7 +237,7 @@ func (s *rollingSim) dataInfo(node string) any {
 			offset = 990
 		} else {
 			delete(s.behind, node)
-			s.event(node + ": seen at the master's offset")
+			s.Event(node + ": seen at the master's offset")
 		}
 	}
 	return strings.Replace(replicaInfo(master, link), "slave_repl_offset:1000", fmt.Sprintf("slave_repl_offset:%d", offset), 1)
@@ -270,7 +271,7 @@ func (s *rollingSim) sentinelPeers(node string) any {
 	}
 	if key := node + " sentinel"; s.restarted[key] {
 		delete(s.restarted, key)
-		s.event(node + " sentinel: seen knowing its peers again")
+		s.Event(node + " sentinel: seen knowing its peers again")
 	}
 	var peers []any
 	for _, o := range rollingNames {
@@ -307,9 +308,9 @@ func (s *rollingSim) changingCommands() []string {
 	var out []string
 	for _, n := range rollingNames {
 		for _, f := range []*fakeRedis{s.data[n], s.sentinel[n]} {
-			for _, c := range f.commands() {
+			for _, c := range f.Commands() {
 				if !slices.Contains(rollingReads, c) {
-					out = append(out, f.name+": "+c)
+					out = append(out, f.Name()+": "+c)
 				}
 			}
 		}
@@ -403,7 +404,7 @@ func TestRollingRestartDemotesTheOldMasterBeforeUnpausing(t *testing.T) {
 	if err := (rollingRestartStep{r}).Run(rollingCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	got := s.data["node1"].commands()
+	got := s.data["node1"].Commands()
 	var changing []string
 	for _, c := range got {
 		if !slices.Contains(rollingReads, c) {
@@ -503,7 +504,7 @@ func TestRollingRestartReplicaOnlyKeepsTheMaster(t *testing.T) {
 // A cluster that is not healthy is not restarted at all.
 func TestRollingRestartRefusesAnUnhealthyCluster(t *testing.T) {
 	s := newRollingSim(t)
-	s.data["node3"].reply("INFO", replicaInfo("10.0.0.1", "down"))
+	s.data["node3"].Reply("INFO", replicaInfo("10.0.0.1", "down"))
 	r := s.upRun(false, rollingNames, rollingNames)
 	err := (rollingRestartStep{r}).Run(rollingCtx(t))
 	if err == nil || !strings.Contains(err.Error(), "refusing to restart anything until it is healthy") || !strings.Contains(err.Error(), "node3") {

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/redisctl/redisctl/provision/internal/testkit"
 	"github.com/redisctl/redisctl/provision/remote/fakehost"
 	"github.com/redisctl/redisctl/provision/render"
 )
@@ -76,7 +77,7 @@ func healthyUpCluster(t *testing.T) *fakeCluster {
 // scripts (take and release) are counted here too.
 func TestUpNoChangeRoundTrips(t *testing.T) {
 	fc := healthyUpCluster(t)
-	sum, err := runUp(t, fc.Inv, &testConnector{hosts: fc.hosts})
+	sum, err := runUp(t, fc.Inv, &testConnector{Hosts: fc.hosts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func redisStoppedUntilStarted(fc *fakeCluster, h *testHost, started *atomic.Bool
 // upChangesOnly runs up on fc and wants exactly the one change.
 func upChangesOnly(t *testing.T, fc *fakeCluster, want string) {
 	t.Helper()
-	sum, err := runUp(t, fc.Inv, &testConnector{hosts: fc.hosts})
+	sum, err := runUp(t, fc.Inv, &testConnector{Hosts: fc.hosts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,11 +191,9 @@ func upChangesOnly(t *testing.T, fc *fakeCluster, want string) {
 func TestUpNoChangeWithoutACLCommands(t *testing.T) {
 	fc := healthyUpCluster(t)
 	for _, s := range fc.sentinel {
-		s.mu.Lock()
-		delete(s.replies, "ACL LIST")
-		s.mu.Unlock()
+		s.Unset("ACL LIST")
 	}
-	sum, err := runUp(t, fc.Inv, &testConnector{hosts: fc.hosts})
+	sum, err := runUp(t, fc.Inv, &testConnector{Hosts: fc.hosts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,14 +217,14 @@ func TestUpRereadsTheFilesItChanges(t *testing.T) {
 	}
 	h.SetFile(script, []byte("#!/bin/sh\n# edited by hand\n"), f.Mode, f.Owner)
 	// The lock's round trip reads the first edit; the second comes after it.
-	h.On(lockCmdPattern, func(cmd string, stdin []byte) fakehost.Result {
-		r := h.lockReply(cmd, stdin)
+	h.On(testkit.LockCmdPattern, func(cmd string, stdin []byte) fakehost.Result {
+		r := h.LockReply(cmd, stdin)
 		if strings.Contains(cmd, prefetchTag) {
 			h.SetFile(script, []byte("#!/bin/sh\n# edited again\n"), f.Mode, f.Owner)
 		}
 		return r
 	})
-	sum, err := runUp(t, fc.Inv, &testConnector{hosts: fc.hosts})
+	sum, err := runUp(t, fc.Inv, &testConnector{Hosts: fc.hosts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,10 +246,7 @@ func TestUpRereadsTheFilesItChanges(t *testing.T) {
 		if th == h {
 			want = 1 // read again before writing
 		}
-		th.mu.Lock()
-		reads := th.readCalls
-		th.mu.Unlock()
-		if reads != want {
+		if reads := th.ReadCalls(); reads != want {
 			t.Errorf("%s: %d reads outside the lock's round trip, want %d", th.Name(), reads, want)
 		}
 	}
@@ -265,8 +261,8 @@ func TestUpWaitsForTheReplicaItStarted(t *testing.T) {
 	redisFoundStopped(t, h)
 	var started atomic.Bool
 	redisStoppedUntilStarted(fc, h, &started)
-	fc.data["node3"].reply("INFO", replicaInfo("10.0.0.1", "down"))
-	_, err := runUp(t, fc.Inv, &testConnector{hosts: fc.hosts})
+	fc.data["node3"].Reply("INFO", replicaInfo("10.0.0.1", "down"))
+	_, err := runUp(t, fc.Inv, &testConnector{Hosts: fc.hosts})
 	msg := wantStep(t, err, "start the replicas")
 	if !strings.Contains(msg, "node3 link down") {
 		t.Errorf("error %q does not name node3's link", msg)

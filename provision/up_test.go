@@ -24,7 +24,7 @@ func TestUpChecksumMismatchTouchesNoHost(t *testing.T) {
 	if err := os.WriteFile(inv.Redis.Source, []byte("tampered\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	conn := &testConnector{hosts: freshHosts()}
+	conn := &testConnector{Hosts: freshHosts()}
 
 	_, err := runUp(t, inv, conn)
 
@@ -39,7 +39,7 @@ func TestUpChecksumMismatchTouchesNoHost(t *testing.T) {
 	if !strings.Contains(msg, "no host was changed") {
 		t.Errorf("message does not say that no host was changed: %s", msg)
 	}
-	if n := conn.calls.Load(); n != 0 {
+	if n := conn.Calls.Load(); n != 0 {
 		t.Errorf("the connector was called %d times before the source was verified", n)
 	}
 }
@@ -51,7 +51,7 @@ func TestUpConnectFailureClosesTheOtherHosts(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hosts := freshHosts()
-			conn := &testConnector{hosts: hosts, errs: map[string]error{
+			conn := &testConnector{Hosts: hosts, Errs: map[string]error{
 				"node2": &HostError{Host: "node2", Step: "connect", Err: errors.New(tc.cause)},
 			}}
 
@@ -88,7 +88,7 @@ func TestUpConnectFailureClosesTheOtherHosts(t *testing.T) {
 func TestUpPortTakenByAnotherProgram(t *testing.T) {
 	hosts := freshHosts()
 	hosts[1] = newTestHost("node2", freshFacts+"listen_begin\nLISTEN 0 511 0.0.0.0:7000 0.0.0.0:* users:((\"nginx\",pid=4242,fd=6))\nlisten_end\n")
-	conn := &testConnector{hosts: hosts}
+	conn := &testConnector{Hosts: hosts}
 	inv := testInventory(t)
 
 	_, err := runUp(t, inv, conn)
@@ -130,7 +130,7 @@ func failingBuildHosts() []*testHost {
 
 func TestUpBuildFailureReportsStderrTail(t *testing.T) {
 	hosts := failingBuildHosts()
-	conn := &testConnector{hosts: hosts}
+	conn := &testConnector{Hosts: hosts}
 	inv := testInventory(t)
 
 	_, err := runUp(t, inv, conn)
@@ -180,7 +180,7 @@ func TestUpBuildFailureReportsStderrTail(t *testing.T) {
 // When the build fails no host gets Redis, so Up's summary must not count
 // installs.
 func TestUpFailedBuildCountsNoInstall(t *testing.T) {
-	sum, err := runUp(t, testInventory(t), &testConnector{hosts: failingBuildHosts()})
+	sum, err := runUp(t, testInventory(t), &testConnector{Hosts: failingBuildHosts()})
 	wantStep(t, err, "install redis")
 	if len(sum.Changes) != 0 {
 		t.Errorf("summary after a failed build: %v, want nothing", sum.Changes)
@@ -206,7 +206,7 @@ func TestUpBuildsOncePerPlatform(t *testing.T) {
 			Answer(`ln -sfn redis-server`, fakehost.Result{Status: 1, Stderr: "stop here"})
 	}
 
-	_, err := Up(t.Context(), inv, UpOptions{Connect: (&testConnector{hosts: hosts}).connect, CacheDir: cache, Progress: testProgress(t)})
+	_, err := Up(t.Context(), inv, UpOptions{Connect: (&testConnector{Hosts: hosts}).Connect, CacheDir: cache, Progress: testProgress(t)})
 
 	msg := wantStep(t, err, "install redis")
 	if strings.Count(msg, "stop here") != 3 {
@@ -253,7 +253,7 @@ func TestUpUsesCachedBuild(t *testing.T) {
 			Answer(`ln -sfn redis-server`, fakehost.Result{Status: 1, Stderr: "stop here"})
 	}
 
-	_, err := Up(t.Context(), inv, UpOptions{Connect: (&testConnector{hosts: hosts}).connect, CacheDir: cache, Progress: testProgress(t)})
+	_, err := Up(t.Context(), inv, UpOptions{Connect: (&testConnector{Hosts: hosts}).Connect, CacheDir: cache, Progress: testProgress(t)})
 
 	wantStep(t, err, "install redis")
 	for _, h := range hosts {
@@ -301,7 +301,7 @@ func TestUpRefusesTamperedCachedBuild(t *testing.T) {
 	for _, h := range hosts {
 		h.Answer(`^# redisctl: ensure directories`, fakehost.Result{})
 	}
-	_, err := Up(t.Context(), inv, UpOptions{Connect: (&testConnector{hosts: hosts}).connect, CacheDir: cache, Progress: testProgress(t)})
+	_, err := Up(t.Context(), inv, UpOptions{Connect: (&testConnector{Hosts: hosts}).Connect, CacheDir: cache, Progress: testProgress(t)})
 	msg := wantStep(t, err, "install redis")
 	if !strings.Contains(msg, "redis-server has sha256") || !strings.Contains(msg, "refusing to install it") {
 		t.Errorf("error does not explain the checksum mismatch: %s", msg)
@@ -319,7 +319,7 @@ func TestUpRefusesUnsafePlatform(t *testing.T) {
 	inv := testInventory(t)
 	hosts := freshHosts()
 	hosts[1] = newTestHost("node2", "os_id=../../../etc\nos_version=12\narch=x86_64\ninit=sysv\npkg=apt\n")
-	_, err := Up(t.Context(), inv, UpOptions{Connect: (&testConnector{hosts: hosts}).connect, CacheDir: t.TempDir(), Progress: testProgress(t)})
+	_, err := Up(t.Context(), inv, UpOptions{Connect: (&testConnector{Hosts: hosts}).Connect, CacheDir: t.TempDir(), Progress: testProgress(t)})
 	msg := wantStep(t, err, "install redis")
 	if !strings.Contains(msg, "node2") || !strings.Contains(msg, `os ID "../../../etc"`) {
 		t.Errorf("error does not name the host and the part: %s", msg)
@@ -332,7 +332,7 @@ func TestUpRefusesUnsafePlatform(t *testing.T) {
 func TestUpRefusesAnRDBFileTooNew(t *testing.T) {
 	hosts := freshHosts()
 	hosts[0] = newTestHost("node1", freshFacts+"rdb_b64="+base64.StdEncoding.EncodeToString([]byte("REDIS0012"))+"\n")
-	conn := &testConnector{hosts: hosts}
+	conn := &testConnector{Hosts: hosts}
 	_, err := runUp(t, testInventory(t), conn)
 	msg := wantStep(t, err, "check hosts")
 	if want := "node1: /var/lib/redis/7000 holds an RDB file of format 12 (written by a newer build), which Redis 7.0.15 cannot load (it reads up to 10)"; !strings.Contains(msg, want) {
@@ -354,7 +354,7 @@ func TestUpPlaintextPortTakenByAnotherProgram(t *testing.T) {
 	inv := testInventory(t)
 	inv.TLS.Enabled, inv.TLS.Plaintext, inv.TLS.PlaintextPort = true, true, 7100
 
-	_, err := runUp(t, inv, &testConnector{hosts: hosts})
+	_, err := runUp(t, inv, &testConnector{Hosts: hosts})
 
 	msg := wantStep(t, err, "check hosts")
 	want := "check hosts failed: node3: port 7100 is taken by another program (memcached[777]); free it or choose another tls.plaintext_port"

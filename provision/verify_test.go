@@ -24,29 +24,29 @@ func TestWaitReplication(t *testing.T) {
 		{
 			name: "master lists one of two replicas",
 			breakIt: func(fc *fakeCluster) {
-				fc.data["node1"].reply("INFO", masterInfo("10.0.0.2 online"))
+				fc.data["node1"].Reply("INFO", masterInfo("10.0.0.2 online"))
 			},
 			seen: "node1 lists 1 online replicas; node2 up; node3 up",
 		},
 		{
 			name: "replica link down",
 			breakIt: func(fc *fakeCluster) {
-				fc.data["node3"].reply("INFO", replicaInfo("10.0.0.1", "down"))
+				fc.data["node3"].Reply("INFO", replicaInfo("10.0.0.1", "down"))
 			},
 			seen: "node1 lists 2 online replicas; node2 up; node3 link down",
 		},
 		{
 			name: "replica still syncing",
 			breakIt: func(fc *fakeCluster) {
-				fc.data["node1"].reply("INFO", masterInfo("10.0.0.2 online", "10.0.0.3 wait_bgsave"))
+				fc.data["node1"].Reply("INFO", masterInfo("10.0.0.2 online", "10.0.0.3 wait_bgsave"))
 			},
 			seen: "node1 lists 1 online replicas; node2 up; node3 state=wait_bgsave",
 		},
 		{
 			name: "replica still a master",
 			breakIt: func(fc *fakeCluster) {
-				fc.data["node1"].reply("INFO", masterInfo("10.0.0.2 online"))
-				fc.data["node3"].reply("INFO", masterInfo())
+				fc.data["node1"].Reply("INFO", masterInfo("10.0.0.2 online"))
+				fc.data["node3"].Reply("INFO", masterInfo())
 			},
 			seen: "node1 lists 1 online replicas; node2 up; node3 role master",
 		},
@@ -102,18 +102,18 @@ func TestVerify(t *testing.T) {
 			t.Fatalf("Verify: %v", err)
 		}
 		for _, r := range []string{"node2", "node3"} {
-			if !slices.Contains(fc.data[r].commands(), "SET") {
+			if !slices.Contains(fc.data[r].Commands(), "SET") {
 				t.Errorf("%s: Verify did not check that it refuses writes", r)
 			}
 		}
-		if slices.Contains(fc.data["node1"].commands(), "SET") {
+		if slices.Contains(fc.data["node1"].Commands(), "SET") {
 			t.Errorf("Verify wrote to the master")
 		}
 	})
 	t.Run("replica accepts writes", func(t *testing.T) {
 		t.Parallel()
 		fc := newFakeCluster(t)
-		fc.data["node3"].reply("SET", status("OK"))
+		fc.data["node3"].Reply("SET", status("OK"))
 		err := fc.Verify(t.Context(), fc.Node("node1"), time.Second)
 		if err == nil || err.Error() != "node3: replica should refuse writes with READONLY, got <nil>" {
 			t.Fatalf("Verify: %v", err)
@@ -122,7 +122,7 @@ func TestVerify(t *testing.T) {
 	t.Run("sentinel cannot reach a peer", func(t *testing.T) {
 		t.Parallel()
 		fc := newFakeCluster(t)
-		fc.sentinel["node1"].reply("SENTINEL SENTINELS", []any{
+		fc.sentinel["node1"].Reply("SENTINEL SENTINELS", []any{
 			sentinelPeer("10.0.0.2", "sentinel", 300),
 			sentinelPeer("10.0.0.3", "s_down,sentinel,disconnected", 42000),
 		})

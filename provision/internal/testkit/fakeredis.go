@@ -1,11 +1,10 @@
-package provision
+package testkit
 
 import (
 	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"github.com/redisctl/redisctl/provision/acl"
 	"io"
 	"net"
 	"strconv"
@@ -13,18 +12,16 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/redisctl/redisctl/provision/redisx"
+	"github.com/redisctl/redisctl/provision/acl"
 )
 
-// fakeRedis is a tiny RESP2 server on 127.0.0.1 standing in for one Redis
+// FakeRedis is a tiny RESP2 server on 127.0.0.1 standing in for one Redis
 // data node or one Sentinel. It checks AUTH against its password, answers
 // PING, and answers every other command from replies the test sets by
 // command name ("INFO", "SET", "SENTINEL MASTER"); anything else gets
 // "-ERR unknown command", which is also how go-redis learns that HELLO is
 // not supported and falls back to AUTH.
-type fakeRedis struct {
+type FakeRedis struct {
 	name     string
 	password string
 	ln       net.Listener
@@ -37,49 +34,63 @@ type fakeRedis struct {
 	wg      sync.WaitGroup
 }
 
-// status is a RESP simple string (+OK); respError a RESP error (-ERR ...).
-// A Go string is sent as a bulk string, a []string or []any as an array.
+// Status is a RESP simple string (+OK); RespError a RESP error (-ERR ...).
+// A Go string is sent as a bulk string, an int as an integer, nil as a
+// null bulk string, a []string or []any as an array.
 type (
-	status    string
-	respError string
+	Status    string
+	RespError string
 )
 
-// newFakeRedis starts a server that wants password; it stops at the end of
+// NewFakeRedis starts a server that wants password; it stops at the end of
 // the test.
-func newFakeRedis(t testing.TB, name, password string) *fakeRedis {
+func NewFakeRedis(t testing.TB, name, password string) *FakeRedis {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &fakeRedis{name: name, password: password, ln: ln, replies: map[string]any{}, conns: map[net.Conn]bool{}}
+	s := &FakeRedis{name: name, password: password, ln: ln, replies: map[string]any{}, conns: map[net.Conn]bool{}}
 	// The default user, as a server started with requirepass lists it.
 	s.replies["ACL LIST"] = []string{"user default on #" + acl.HashPassword(password) + " ~* &* +@all"}
 	s.wg.Add(1)
 	go s.serve()
-	t.Cleanup(s.close)
+	t.Cleanup(s.Close)
 	return s
 }
 
-// reply sets the answer to a command: "INFO", "SET", or a SENTINEL
+// Name returns the name the server was started with ("node1 redis").
+func (s *FakeRedis) Name() string { return s.name }
+
+// Reply sets the answer to a command: "INFO", "SET", or a SENTINEL
 // subcommand such as "SENTINEL SENTINELS". v may be a func([]string) any to
 // answer from the arguments.
-func (s *fakeRedis) reply(cmd string, v any) *fakeRedis {
+func (s *FakeRedis) Reply(cmd string, v any) *FakeRedis {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.replies[strings.ToUpper(cmd)] = v
 	return s
 }
 
-// commands returns the commands received so far, by the name their reply
+// Unset removes the answer to a command, which then gets "-ERR unknown
+// command" as a server that does not know it answers (a Sentinel before
+// 6.2 and "ACL LIST", say).
+func (s *FakeRedis) Unset(cmd string) *FakeRedis {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.replies, strings.ToUpper(cmd))
+	return s
+}
+
+// Commands returns the commands received so far, by the name their reply
 // is looked up under: "AUTH", "SET", "SENTINEL MASTER".
-func (s *fakeRedis) commands() []string {
+func (s *FakeRedis) Commands() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.seen...)
 }
 
-func (s *fakeRedis) serve() {
+func (s *FakeRedis) serve() {
 	defer s.wg.Done()
 	for {
 		c, err := s.ln.Accept()
@@ -99,7 +110,9 @@ func (s *fakeRedis) serve() {
 	}
 }
 
-func (s *fakeRedis) close() {
+// Close stops the server: its connections close and it accepts no more.
+// NewFakeRedis registers it with the test's cleanup.
+func (s *FakeRedis) Close() {
 	s.mu.Lock()
 	s.closed = true
 	for c := range s.conns {
@@ -110,7 +123,7 @@ func (s *fakeRedis) close() {
 	s.wg.Wait()
 }
 
-func (s *fakeRedis) handle(c net.Conn) {
+func (s *FakeRedis) handle(c net.Conn) {
 	defer s.wg.Done()
 	defer func() {
 		s.mu.Lock()
@@ -122,10 +135,10 @@ func (s *fakeRedis) handle(c net.Conn) {
 	w := bufio.NewWriter(c)
 	authed := s.password == ""
 	for {
-		args, err := readCommand(r)
+		args, err := ReadCommand(r)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				writeReply(w, respError("ERR protocol error: "+err.Error()))
+				WriteReply(w, RespError("ERR protocol error: "+err.Error()))
 				w.Flush()
 			}
 			return
@@ -140,39 +153,39 @@ func (s *fakeRedis) handle(c net.Conn) {
 			s.record("AUTH")
 			pw := args[len(args)-1]
 			if len(args) < 2 || len(args) > 3 {
-				out = respError("ERR wrong number of arguments for 'auth' command")
+				out = RespError("ERR wrong number of arguments for 'auth' command")
 			} else if s.password == "" {
-				out = respError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+				out = RespError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
 			} else if pw != s.password {
-				out = respError("WRONGPASS invalid username-password pair or user is disabled.")
+				out = RespError("WRONGPASS invalid username-password pair or user is disabled.")
 			} else {
 				authed = true
-				out = status("OK")
+				out = Status("OK")
 			}
 		case !authed && cmd != "HELLO":
 			s.record(cmd)
-			out = respError("NOAUTH Authentication required.")
+			out = RespError("NOAUTH Authentication required.")
 		case cmd == "PING":
 			s.record(cmd)
-			out = status("PONG")
+			out = Status("PONG")
 		default:
 			out = s.lookup(args)
 		}
-		writeReply(w, out)
+		WriteReply(w, out)
 		if err := w.Flush(); err != nil {
 			return
 		}
 	}
 }
 
-func (s *fakeRedis) record(cmd string) {
+func (s *FakeRedis) record(cmd string) {
 	s.mu.Lock()
 	s.seen = append(s.seen, cmd)
 	s.mu.Unlock()
 }
 
 // lookup answers from the replies: "SENTINEL MASTER" before "SENTINEL".
-func (s *fakeRedis) lookup(args []string) any {
+func (s *FakeRedis) lookup(args []string) any {
 	key := strings.ToUpper(args[0])
 	if len(args) > 1 {
 		key2 := key + " " + strings.ToUpper(args[1])
@@ -188,7 +201,7 @@ func (s *fakeRedis) lookup(args []string) any {
 	v, ok := s.replies[key]
 	s.mu.Unlock()
 	if !ok {
-		return respError(fmt.Sprintf("ERR unknown command '%s' (fake %s)", args[0], s.name))
+		return RespError(fmt.Sprintf("ERR unknown command '%s' (fake %s)", args[0], s.name))
 	}
 	if f, ok := v.(func([]string) any); ok {
 		return f(args)
@@ -196,8 +209,8 @@ func (s *fakeRedis) lookup(args []string) any {
 	return v
 }
 
-// readCommand reads one RESP array of bulk strings, as clients send.
-func readCommand(r *bufio.Reader) ([]string, error) {
+// ReadCommand reads one RESP array of bulk strings, as clients send.
+func ReadCommand(r *bufio.Reader) ([]string, error) {
 	line, err := readLine(r)
 	if err != nil {
 		return nil, err
@@ -239,13 +252,15 @@ func readLine(r *bufio.Reader) (string, error) {
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
-func writeReply(w *bufio.Writer, v any) {
+// WriteReply writes v in RESP2 (see Status for the Go types it sends); it
+// panics on any other type. The caller flushes w.
+func WriteReply(w *bufio.Writer, v any) {
 	switch v := v.(type) {
 	case nil:
 		w.WriteString("$-1\r\n")
-	case status:
+	case Status:
 		fmt.Fprintf(w, "+%s\r\n", v)
-	case respError:
+	case RespError:
 		fmt.Fprintf(w, "-%s\r\n", v)
 	case int:
 		fmt.Fprintf(w, ":%d\r\n", v)
@@ -254,22 +269,22 @@ func writeReply(w *bufio.Writer, v any) {
 	case []string:
 		fmt.Fprintf(w, "*%d\r\n", len(v))
 		for _, e := range v {
-			writeReply(w, e)
+			WriteReply(w, e)
 		}
 	case []any:
 		fmt.Fprintf(w, "*%d\r\n", len(v))
 		for _, e := range v {
-			writeReply(w, e)
+			WriteReply(w, e)
 		}
 	default:
-		panic(fmt.Sprintf("fakeRedis: cannot send %T", v))
+		panic(fmt.Sprintf("FakeRedis: cannot send %T", v))
 	}
 }
 
-// dialTable returns a Dial for fake hosts that connects an address such as
+// DialTable returns a Dial for fake hosts that connects an address such as
 // "10.0.0.1:7000" to the fake server standing in for it; any other address
 // is refused, as an SSH tunnel to a closed port would be.
-func dialTable(servers map[string]*fakeRedis) func(ctx context.Context, network, addr string) (net.Conn, error) {
+func DialTable(servers map[string]*FakeRedis) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		s, ok := servers[addr]
 		if !ok {
@@ -277,41 +292,5 @@ func dialTable(servers map[string]*fakeRedis) func(ctx context.Context, network,
 		}
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", s.ln.Addr().String())
-	}
-}
-
-// TestFakeRedisSpeaksRESP pins the fake itself, through the client
-// options redisctl uses: AUTH after HELLO is refused, replies, errors.
-func TestFakeRedisSpeaksRESP(t *testing.T) {
-	s := newFakeRedis(t, "data", "pw").
-		reply("INFO", "# Replication\r\nrole:master\r\n").
-		reply("SENTINEL SENTINELS", []any{[]string{"ip", "10.0.0.2", "port", "8000"}})
-	dial := dialTable(map[string]*fakeRedis{"10.0.0.1:7000": s})
-	ctx := context.Background()
-
-	cl := redisx.Raw(dial, "10.0.0.1:7000", "pw")
-	defer cl.Close()
-	if err := cl.Ping(ctx).Err(); err != nil {
-		t.Fatalf("PING: %v", err)
-	}
-	if got, err := cl.Info(ctx, "replication").Result(); err != nil || got != "# Replication\r\nrole:master\r\n" {
-		t.Errorf("INFO = %q, %v", got, err)
-	}
-	sentinels := redis.NewMapStringStringSliceCmd(ctx, "sentinel", "sentinels", "mymaster")
-	_ = cl.Process(ctx, sentinels)
-	if got, err := sentinels.Result(); err != nil || len(got) != 1 || got[0]["ip"] != "10.0.0.2" || got[0]["port"] != "8000" {
-		t.Errorf("SENTINEL SENTINELS = %v, %v", got, err)
-	}
-	if err := cl.Do(ctx, "SENTINEL", "CKQUORUM", "mymaster").Err(); err == nil || !strings.Contains(err.Error(), "unknown command") {
-		t.Errorf("unset reply: err = %v, want unknown command", err)
-	}
-
-	bad := redisx.Raw(dial, "10.0.0.1:7000", "wrong")
-	defer bad.Close()
-	if err := bad.Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
-		t.Errorf("wrong password: err = %v, want WRONGPASS", err)
-	}
-	if got, want := strings.Join(s.commands(), " "), "HELLO AUTH PING INFO SENTINEL SENTINELS SENTINEL HELLO AUTH"; got != want {
-		t.Errorf("commands seen: %q, want %q", got, want)
 	}
 }
