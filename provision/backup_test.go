@@ -10,52 +10,25 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redisctl/redisctl/provision/internal/testkit"
 	"github.com/redisctl/redisctl/provision/remote/fakehost"
 )
 
-// saver makes a fake data node answer a backup: MULTI / INFO keyspace /
-// BGSAVE / EXEC, LASTSAVE moving on with each save, INFO persistence, and
-// CONFIG GET dir and dbfilename; its host holds rdb as the dump file.
+// saver makes node name of fc answer a backup (testkit.Saver) with rdb
+// as its dump file, and returns its host.
 func saver(fc *fakeCluster, name string, rdb []byte, keys int) *testHost {
-	var saves atomic.Int32
-	info := masterInfo("10.0.0.2 online", "10.0.0.3 online")
-	if name != "node1" {
-		info = replicaInfo("10.0.0.1", "up")
-	}
-	keyspace := "# Keyspace\r\ndb0:keys=" + strconv.Itoa(keys-2) + ",expires=1,avg_ttl=0\r\ndb3:keys=2,expires=0,avg_ttl=0\r\n"
-	fc.data[name].
-		Reply("INFO", info+"\r\n# Persistence\r\nrdb_bgsave_in_progress:0\r\nrdb_last_bgsave_status:ok\r\n").
-		Reply("LASTSAVE", func([]string) any { return 1700000000 + int(saves.Load()) }).
-		Reply("MULTI", status("OK")).
-		Reply("BGSAVE", status("QUEUED")).
-		Reply("EXEC", func([]string) any {
-			saves.Add(1)
-			return []any{keyspace, status("Background saving started")}
-		}).
-		Reply("CONFIG GET", func(args []string) any {
-			switch args[2] {
-			case "dir":
-				return []string{"dir", "/var/lib/redis/7000"}
-			case "dbfilename":
-				return []string{"dbfilename", "dump.rdb"}
-			}
-			return []string{}
-		})
-	var h *testHost
 	for i, n := range fc.Nodes {
 		if n.Spec.Name == name {
-			h = fc.hosts[i]
+			testkit.Saver(fc.data[name], fc.hosts[i], name == "node1", rdb, keys)
+			return fc.hosts[i]
 		}
 	}
-	h.SetFile("/var/lib/redis/7000/dump.rdb", rdb, 0o600, "redis:redis")
-	h.Answer(`^sha256sum `, fakehost.Result{Stdout: sha256Hex(rdb) + "  /var/lib/redis/7000/dump.rdb\n"})
-	return h
+	panic("no node " + name)
 }
 
 // backupCluster is a fake cluster whose master node1 answers a BGSAVE and
@@ -200,20 +173,7 @@ func TestChooseBackupSource(t *testing.T) {
 	}
 }
 
-func assertFiles(t *testing.T, dir string, names ...string) {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, e := range entries {
-		got = append(got, e.Name())
-	}
-	if !slices.Equal(got, names) {
-		t.Errorf("%s holds %q, want %q", dir, got, names)
-	}
-}
+var assertFiles = testkit.AssertFiles
 
 // A save that ends in the same second as the one before leaves LASTSAVE
 // as it was: backup waits for its own save by the count of saves, which

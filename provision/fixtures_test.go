@@ -1,16 +1,15 @@
 package provision
 
 import (
-	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
+	"os"
 	"regexp"
 	"testing"
-	"time"
 
 	"github.com/redisctl/redisctl/provision/internal/testkit"
-	"github.com/redisctl/redisctl/provision/inventory"
 	"github.com/redisctl/redisctl/provision/remote"
+	"github.com/redisctl/redisctl/provision/render"
 )
 
 // Shared fixtures of the provision tests. The ones that need no provision
@@ -96,36 +95,6 @@ func testProgress(t *testing.T) *Progress {
 	return NewProgress(testkit.LogWriter{T: t}, "", "test", false)
 }
 
-// runUp runs Up against the connector's fake hosts, with an empty build
-// cache and short waits.
-func runUp(t *testing.T, inv *inventory.Inventory, conn *testConnector) (*Summary, error) {
-	t.Helper()
-	p := testProgress(t)
-	defer p.Close()
-	return Up(context.Background(), inv, UpOptions{
-		Connect:     conn.Connect,
-		CacheDir:    t.TempDir(),
-		Progress:    p,
-		SyncTimeout: 2 * time.Second,
-	})
-}
-
-// wantStep checks that err is a *StepError of step and returns its message.
-func wantStep(t *testing.T, err error, step string) string {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("Up succeeded, want a failure at step %q", step)
-	}
-	var se *StepError
-	if !errors.As(err, &se) {
-		t.Fatalf("error is %T, want a *StepError: %v", err, err)
-	}
-	if se.Step != step {
-		t.Fatalf("Up failed at step %q, want %q: %v", se.Step, step, err)
-	}
-	return err.Error()
-}
-
 // fakeCluster is a connected three-node cluster (the nodes of
 // testInventory) on testkit's healthy servers (testkit.Servers): node1 is
 // master with node2 and node3 online, every sentinel names node1, knows
@@ -147,4 +116,35 @@ func newFakeCluster(t *testing.T) *fakeCluster {
 		c.Nodes = append(c.Nodes, &Node{Spec: &inv.Hosts[i], Host: h})
 	}
 	return &fakeCluster{Cluster: c, data: s.Data, sentinel: s.Sentinel, hosts: s.Hosts}
+}
+
+// healthyUpCluster is a fake cluster on which up has already run: the
+// password is stored, every host has its files as up renders them, its
+// manifest, both servers running and answering, nothing missing
+// (testkit.Running).
+func healthyUpCluster(t *testing.T) *fakeCluster {
+	t.Helper()
+	fc := newFakeCluster(t)
+	if err := os.WriteFile(fc.Inv.Redis.PasswordFile, []byte(testPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	master := fc.Node("node1")
+	fc.Inv.Redis.Password = testPassword // to render; up reads it from the file
+	defer func() { fc.Inv.Redis.Password = "" }()
+	for i, n := range fc.Nodes {
+		files, err := render.HostFiles(fc.Inv, n.Spec, master.Spec.Address, "sysv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &Manifest{Version: 2, Cluster: fc.Inv.Name, Services: fc.services(n)}
+		for _, f := range files {
+			m.Created = append(m.Created, f.Path)
+		}
+		data, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		testkit.Running(fc.hosts[i], files, manifestPath(fc.Layout.StateDir, fc.Inv.Name), data, fc.Layout.RedisPid, fc.Layout.SentinelPid)
+	}
+	return fc
 }

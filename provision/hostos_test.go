@@ -84,20 +84,6 @@ func TestEnsureBuildToolsWithoutMirror(t *testing.T) {
 	}
 }
 
-// On a systemd host, a redis-server of the right version built without
-// USE_SYSTEMD=yes is refused before anything changes: its Type=notify
-// unit would make systemd wait forever.
-func TestUpRefusesRedisWithoutSystemdSupport(t *testing.T) {
-	inv := testInventory(t)
-	facts := "os_id=debian\nos_version=13\narch=x86_64\ninit=systemd\npkg=apt\nredis_version_line=Redis server v=" + inv.Redis.Version + " sha=00000000:0\nredis_user=yes\n"
-	hosts := []*testHost{newTestHost("node1", facts), newTestHost("node2", facts+"redis_systemd=yes\n"), newTestHost("node3", facts+"redis_systemd=yes\n")}
-	_, err := Up(t.Context(), inv, UpOptions{Connect: (&testConnector{Hosts: hosts}).Connect, CacheDir: t.TempDir(), Progress: testProgress(t)})
-	msg := wantStep(t, err, "check hosts")
-	if !strings.Contains(msg, "node1: /usr/local/bin/redis-server was built without systemd support") || strings.Contains(msg, "node2") {
-		t.Errorf("message: %s", msg)
-	}
-}
-
 // A TLS cluster's host without OpenSSL's library gets it from its package
 // manager (Debian 13's libssl3t64, else libssl3; openssl-libs on RHEL);
 // one that has it runs nothing.

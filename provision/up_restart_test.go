@@ -579,3 +579,41 @@ func TestRollingRestartSentinelStartedAgainWhenItsConfigFails(t *testing.T) {
 		t.Error("node2's sentinel is left stopped")
 	}
 }
+
+// moveMaster, when the old master refuses REPLICAOF: the error says so,
+// CONFIG REWRITE is not sent, and the pause is lifted all the same.
+func TestMoveMasterDemoteFailsLiftsThePause(t *testing.T) {
+	s := newRollingSim(t)
+	s.data["node1"].Reply("REPLICAOF", respError("ERR Command is not allowed"))
+	r := s.upRun(false, []string{"node1"}, nil)
+	_, _, err := r.moveMaster(rollingCtx(t), s.Node("node1"))
+	if err == nil || !strings.Contains(err.Error(), "make node1 a replica of node2") {
+		t.Fatalf("err = %v, want the demotion's failure", err)
+	}
+	want := []string{"node1 redis: CLIENT PAUSE", "node1 redis: REPLICAOF", "node1 redis: CLIENT UNPAUSE", "node1 sentinel: SENTINEL FAILOVER"}
+	if got := s.changingCommands(); !slices.Equal(got, want) {
+		t.Errorf("commands that change something: %q, want %q", got, want)
+	}
+	if len(r.sum.Notes) != 0 {
+		t.Errorf("notes %q", r.sum.Notes)
+	}
+}
+
+// With a short failover-timeout, the pause still outlasts the waits before
+// it is lifted (catch-up and promotion), so that it cannot end on its own
+// while the old master still takes writes.
+func TestGracefulFailoverPauseOutlastsTheWaits(t *testing.T) {
+	s := newRollingSim(t)
+	s.Inv.Sentinel.FailoverTimeoutMS = 3000
+	r := s.upRun(false, []string{"node1"}, nil)
+	if err := (rollingRestartStep{r}).Run(rollingCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	want := int((catchUpBound + promotionBound(s.Inv) + 5*time.Second) / time.Millisecond)
+	if want <= 10000 {
+		t.Fatalf("the waits' bound %d ms is no longer than the old pause", want)
+	}
+	if ev := fmt.Sprintf("node1: CLIENT PAUSE %d WRITE", want); !slices.Contains(s.Events(), ev) {
+		t.Errorf("events %q, want %q", s.Events(), ev)
+	}
+}

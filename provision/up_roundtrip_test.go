@@ -2,11 +2,8 @@ package provision
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net"
-	"os"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -14,62 +11,7 @@ import (
 
 	"github.com/redisctl/redisctl/provision/internal/testkit"
 	"github.com/redisctl/redisctl/provision/remote/fakehost"
-	"github.com/redisctl/redisctl/provision/render"
 )
-
-// runningFacts is what the facts script prints on a host where redisctl
-// installed Redis and both servers run (pids 4100 and 4200).
-const runningFacts = freshFacts + "redis_version_line=Redis server v=7.0.15 sha=00000000:0\nredis_user=yes\nredis_pid=4100\nsentinel_pid=4200\n" +
-	"listen_begin\nLISTEN 0 511 0.0.0.0:7000 0.0.0.0:* users:((\"redis-server\",pid=4100,fd=6))\n" +
-	"LISTEN 0 511 0.0.0.0:8000 0.0.0.0:* users:((\"redis-server\",pid=4200,fd=6))\nlisten_end\nmanifest=mymaster.manifest.json\n" +
-	"missing_checked=yes\n"
-
-// openProbes are the check script's probes of a cluster whose servers all
-// run: every port of the other hosts answers.
-var openProbes = []string{
-	"probe=10.0.0.1 7000 open", "probe=10.0.0.1 8000 open", "probe=10.0.0.2 7000 open",
-	"probe=10.0.0.2 8000 open", "probe=10.0.0.3 7000 open", "probe=10.0.0.3 8000 open",
-}
-
-// healthyUpCluster is a fake cluster on which up has already run: the
-// password is stored, every host has its files as up renders them, its
-// manifest, both servers running and answering, nothing missing.
-func healthyUpCluster(t *testing.T) *fakeCluster {
-	t.Helper()
-	fc := newFakeCluster(t)
-	if err := os.WriteFile(fc.Inv.Redis.PasswordFile, []byte(testPassword+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	master := fc.Node("node1")
-	fc.Inv.Redis.Password = testPassword // to render; up reads it from the file
-	defer func() { fc.Inv.Redis.Password = "" }()
-	for i, n := range fc.Nodes {
-		h := fc.hosts[i]
-		h.On(checkPattern, checkReply(tuned(append([]string{"redis_pid=4100", "sentinel_pid=4200"}, openProbes...)...)))
-		files, err := render.HostFiles(fc.Inv, n.Spec, master.Spec.Address, "sysv")
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := &Manifest{Version: 2, Cluster: fc.Inv.Name, Services: fc.services(n)}
-		for _, f := range files {
-			h.SetFile(f.Path, f.Data, f.Mode, f.Owner)
-			m.Created = append(m.Created, f.Path)
-		}
-		data, err := json.Marshal(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.SetFile(manifestPath(fc.Layout.StateDir, fc.Inv.Name), data, 0o600, "")
-		// The facts script reads the manifest it lists.
-		h.Answer(factsPattern, fakehost.Result{Stdout: runningFacts + "manifest_b64=mymaster.manifest.json " + base64.StdEncoding.EncodeToString(data) + "\n"})
-		// prepare finds nothing missing; the pid files name live servers.
-		h.Answer(`^id -u redis >/dev/null 2>&1 \|\| echo`, fakehost.Result{})
-		h.Answer(`\nlive_pid '?`+regexp.QuoteMeta(fc.Layout.RedisPid)+`'? \S+\n$`, fakehost.Result{Stdout: "4100\n"})
-		h.Answer(`\nlive_pid '?`+regexp.QuoteMeta(fc.Layout.SentinelPid)+`'? \S+\n$`, fakehost.Result{Stdout: "4200\n"})
-		h.Answer(`\necho "redis=\$\(live_pid `, fakehost.Result{Stdout: "redis=4100\nsentinel=4200\n"})
-	}
-	return fc
-}
 
 // A no-change up on a healthy cluster changes nothing, and every host is
 // reached in a bounded number of round trips: the per-host steps are one

@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -10,7 +11,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/redisctl/redisctl/provision/inventory"
 	"github.com/redisctl/redisctl/provision/remote"
 	"github.com/redisctl/redisctl/provision/remote/fakehost"
 )
@@ -366,4 +369,34 @@ func TestUpPlaintextPortTakenByAnotherProgram(t *testing.T) {
 			t.Errorf("%s: ran %q, want nothing but the lock with the facts", h.Name(), calls)
 		}
 	}
+}
+
+// runUp runs Up against the connector's fake hosts, with an empty build
+// cache and short waits.
+func runUp(t *testing.T, inv *inventory.Inventory, conn *testConnector) (*Summary, error) {
+	t.Helper()
+	p := testProgress(t)
+	defer p.Close()
+	return Up(context.Background(), inv, UpOptions{
+		Connect:     conn.Connect,
+		CacheDir:    t.TempDir(),
+		Progress:    p,
+		SyncTimeout: 2 * time.Second,
+	})
+}
+
+// wantStep checks that err is a *StepError of step and returns its message.
+func wantStep(t *testing.T, err error, step string) string {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("Up succeeded, want a failure at step %q", step)
+	}
+	var se *StepError
+	if !errors.As(err, &se) {
+		t.Fatalf("error is %T, want a *StepError: %v", err, err)
+	}
+	if se.Step != step {
+		t.Fatalf("Up failed at step %q, want %q: %v", se.Step, step, err)
+	}
+	return err.Error()
 }
