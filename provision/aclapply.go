@@ -96,17 +96,17 @@ func (c *Cluster) sameCommands(ctx context.Context, n *Node, found, wanted acl.U
 	return false, fmt.Errorf("compare the rules of user %s with the server's wording: the server did not list the probe", wanted.Name)
 }
 
-// aclLiveOps turns the users that differ on a running data node into ACL
+// AclLiveOps turns the users that differ on a running data node into ACL
 // SETUSER and ACL DELUSER commands, then ACL SAVE. Passwords are left to
 // the rotation (see rotate.go): a user whose only difference is its
 // passwords gets nothing here. Connections of the users changed stay open
 // (ACL SETUSER never closes them; ACL LOAD would).
-func (c *Cluster) aclLiveOps(ch fileChange) ([]liveOp, error) {
+func (c *Cluster) AclLiveOps(ch FileChange) ([]LiveOp, error) {
 	wanted, err := acl.Parse(ch.File.Data)
 	if err != nil {
 		return nil, err
 	}
-	var ops []liveOp
+	var ops []LiveOp
 	save := false
 	for _, d := range ch.ACL {
 		var u acl.User
@@ -117,10 +117,10 @@ func (c *Cluster) aclLiveOps(ch fileChange) ([]liveOp, error) {
 		}
 		switch {
 		case d.Unwanted:
-			ops = append(ops, liveOp{"ACL DELUSER " + d.User, command("ACL", "DELUSER", d.User)})
+			ops = append(ops, LiveOp{"ACL DELUSER " + d.User, Command("ACL", "DELUSER", d.User)})
 		case d.Missing:
 			args := append([]any{"ACL", "SETUSER", d.User}, u.SetUserArgs(false)...)
-			ops = append(ops, liveOp{"ACL SETUSER " + d.User + " (new user; rules and password hashes hidden)", hideAll(command(args...))})
+			ops = append(ops, LiveOp{"ACL SETUSER " + d.User + " (new user; rules and password hashes hidden)", hideAll(Command(args...))})
 		default:
 			rights := slices.DeleteFunc(slices.Clone(d.Fields), func(f string) bool { return f == "passwords" })
 			if len(rights) == 0 {
@@ -130,11 +130,11 @@ func (c *Cluster) aclLiveOps(ch fileChange) ([]liveOp, error) {
 				continue
 			}
 			args := append([]any{"ACL", "SETUSER", d.User}, u.SetUserArgs(true)...)
-			ops = append(ops, liveOp{fmt.Sprintf("ACL SETUSER %s (its %v as the inventory says)", d.User, rights), command(args...)})
+			ops = append(ops, LiveOp{fmt.Sprintf("ACL SETUSER %s (its %v as the inventory says)", d.User, rights), Command(args...)})
 		}
 	}
 	if len(ops) > 0 || save {
-		ops = append(ops, liveOp{"ACL SAVE", command("ACL", "SAVE")})
+		ops = append(ops, LiveOp{"ACL SAVE", Command("ACL", "SAVE")})
 	}
 	return ops, nil
 }
@@ -150,13 +150,13 @@ func hideAll(do func(context.Context, *redis.Client) error) func(context.Context
 	}
 }
 
-// liveUsers lists the users of each running data node (ACL LIST).
-func (c *Cluster) liveUsers(ctx context.Context, nodes []*Node) (map[*Node]map[string]acl.User, error) {
+// LiveUsers lists the users of each running data node (ACL LIST).
+func (c *Cluster) LiveUsers(ctx context.Context, nodes []*Node) (map[*Node]map[string]acl.User, error) {
 	var mu sync.Mutex
 	out := map[*Node]map[string]acl.User{}
-	err := eachHost(ctx, nodes, nodeName, "list ACL users", func(ctx context.Context, n *Node) error {
+	err := EachHost(ctx, nodes, NodeName, "list ACL users", func(ctx context.Context, n *Node) error {
 		lines, err := c.Data(n).ACLList(ctx).Result()
-		if isDialError(err) {
+		if IsDialError(err) {
 			return nil // not running after all: started later, with its files
 		}
 		if err != nil {
@@ -178,8 +178,8 @@ func (c *Cluster) liveUsers(ctx context.Context, nodes []*Node) (map[*Node]map[s
 	return out, err
 }
 
-// runDataStep runs one rotation step on data node n.
-func (c *Cluster) runDataStep(ctx context.Context, n *Node, step acl.Step, newPW string) error {
+// RunDataStep runs one rotation step on data node n.
+func (c *Cluster) RunDataStep(ctx context.Context, n *Node, step acl.Step, newPW string) error {
 	cl := c.Data(n)
 	var err error
 	switch step.(type) {
@@ -198,13 +198,13 @@ func (c *Cluster) runDataStep(ctx context.Context, n *Node, step acl.Step, newPW
 		return fmt.Errorf("%s: step %q does not apply to a data node", n.Spec.Name, step.Describe())
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %s", n.Spec.Name, hideSecret(err.Error(), newPW))
+		return fmt.Errorf("%s: %s", n.Spec.Name, HideSecret(err.Error(), newPW))
 	}
 	return nil
 }
 
-// runSentinelStep runs one rotation step on n's sentinel.
-func (c *Cluster) runSentinelStep(ctx context.Context, n *Node, step acl.Step, newPW string) error {
+// RunSentinelStep runs one rotation step on n's sentinel.
+func (c *Cluster) RunSentinelStep(ctx context.Context, n *Node, step acl.Step, newPW string) error {
 	cl := c.Sentinel(n)
 	var err error
 	switch step.(type) {
@@ -220,7 +220,7 @@ func (c *Cluster) runSentinelStep(ctx context.Context, n *Node, step acl.Step, n
 		return fmt.Errorf("%s sentinel: step %q does not apply to a sentinel", n.Spec.Name, step.Describe())
 	}
 	if err != nil {
-		return fmt.Errorf("%s sentinel: %s", n.Spec.Name, hideSecret(err.Error(), newPW))
+		return fmt.Errorf("%s sentinel: %s", n.Spec.Name, HideSecret(err.Error(), newPW))
 	}
 	return nil
 }
@@ -237,17 +237,17 @@ func setUserPassword(ctx context.Context, cl *redis.Client, step acl.Step) error
 	return fmt.Errorf("step %q changes no password", step.Describe())
 }
 
-// hideSecret removes a secret from a message.
-func hideSecret(msg, secret string) string {
+// HideSecret removes a secret from a message.
+func HideSecret(msg, secret string) string {
 	if secret == "" {
 		return msg
 	}
 	return strings.ReplaceAll(msg, secret, hidden)
 }
 
-// isDialError tells a server that is not there (connection refused) from
+// IsDialError tells a server that is not there (connection refused) from
 // one that answered.
-func isDialError(err error) bool {
+func IsDialError(err error) bool {
 	var op *net.OpError
 	return err != nil && (errors.As(err, &op) && op.Op == "dial" || strings.Contains(err.Error(), "connection refused"))
 }

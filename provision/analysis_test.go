@@ -435,7 +435,7 @@ func TestLiveMaster(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := healthySnapshot()
 			tc.change(s)
-			m, note, err := c.liveMaster(s, Analyze(s, c.Expectations()))
+			m, note, err := c.LiveMaster(s, Analyze(s, c.Expectations()))
 			if tc.err != "" {
 				if err == nil || err.Error() != tc.err {
 					t.Fatalf("err = %v\nwant %s", err, tc.err)

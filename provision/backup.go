@@ -73,15 +73,15 @@ func Backup(ctx context.Context, inv *inventory.Inventory, o BackupOptions) (*Ba
 		return nil, err
 	}
 	defer unlock()
-	n, role, err := c.backupSource(ctx, o.FromMaster)
+	n, role, err := c.BackupSource(ctx, o.FromMaster)
 	if err != nil {
 		return nil, err
 	}
-	return c.backupNode(ctx, n, role, o.Dir)
+	return c.BackupNode(ctx, n, role, o.Dir)
 }
 
-// backupSource chooses where to save, from one observation of the cluster.
-func (c *Cluster) backupSource(ctx context.Context, fromMaster bool) (*Node, string, error) {
+// BackupSource chooses where to save, from one observation of the cluster.
+func (c *Cluster) BackupSource(ctx context.Context, fromMaster bool) (*Node, string, error) {
 	s := c.Observe(ctx)
 	a := Analyze(s, c.Expectations())
 	name, err := chooseBackupSource(s, a, c.Inv.Redis.Port, fromMaster)
@@ -145,9 +145,9 @@ func chooseBackupSource(s *Snapshot, a Analysis, redisPort int, fromMaster bool)
 	return "", fmt.Errorf("no replica is in sync with the master %s (%s); fix replication (redisctl status) or save on the master with --from-master", a.Master, why)
 }
 
-// backupNode saves n's dataset with BGSAVE and copies the RDB to dir,
+// BackupNode saves n's dataset with BGSAVE and copies the RDB to dir,
 // checked against the host's sha256, with its .sha256 and .json beside it.
-func (c *Cluster) backupNode(ctx context.Context, n *Node, role, dir string) (*BackupResult, error) {
+func (c *Cluster) BackupNode(ctx context.Context, n *Node, role, dir string) (*BackupResult, error) {
 	if c.Password == "" {
 		return nil, errors.New("no password known for the cluster, cannot talk to redis")
 	}
@@ -167,7 +167,7 @@ func (c *Cluster) backupNode(ctx context.Context, n *Node, role, dir string) (*B
 		return nil, err
 	}
 	meta.Time = time.Now().UTC().Truncate(time.Second)
-	err = waitFor(ctx, "BGSAVE to finish on "+n.Spec.Name, 30*time.Minute, 200*time.Millisecond, func(ctx context.Context) (bool, string) {
+	err = WaitFor(ctx, "BGSAVE to finish on "+n.Spec.Name, 30*time.Minute, 200*time.Millisecond, func(ctx context.Context) (bool, string) {
 		s, err := cl.Info(ctx, "persistence").Result()
 		if err != nil {
 			return false, err.Error()
@@ -247,7 +247,7 @@ func bgsave(ctx context.Context, cl *redis.Client) (keys, expires int64, saves s
 		if !strings.Contains(err.Error(), "already in progress") || attempt >= 3 {
 			return 0, 0, "", fmt.Errorf("BGSAVE: %w", err)
 		}
-		err = waitFor(ctx, "the save in progress to finish", 30*time.Minute, 500*time.Millisecond, func(ctx context.Context) (bool, string) {
+		err = WaitFor(ctx, "the save in progress to finish", 30*time.Minute, 500*time.Millisecond, func(ctx context.Context) (bool, string) {
 			s, err := cl.Info(ctx, "persistence").Result()
 			if err != nil {
 				return false, err.Error()
@@ -288,7 +288,7 @@ func (c *Cluster) authAndLock(ctx context.Context, command string) (func(), erro
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.useSecrets(pw, false, false); err != nil {
+	if _, err := c.UseSecrets(pw, false, false); err != nil {
 		return nil, err
 	}
 	return c.Lock(ctx, command)

@@ -87,7 +87,7 @@ func TestBackupNamingAndSidecars(t *testing.T) {
 	saver(fc, "node2", rdb, 500)
 	dir := t.TempDir()
 	before := time.Now().UTC().Truncate(time.Second)
-	res, err := fc.backupNode(context.Background(), fc.Node("node2"), "replica", dir)
+	res, err := fc.BackupNode(context.Background(), fc.Node("node2"), "replica", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestBackupWaitsForItsOwnSaveByCount(t *testing.T) {
 		})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	res, err := fc.backupNode(ctx, fc.Node("node1"), "master", t.TempDir())
+	res, err := fc.BackupNode(ctx, fc.Node("node1"), "master", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

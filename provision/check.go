@@ -141,7 +141,7 @@ type hostTuning struct {
 	ProbeDeadline bool
 
 	// Clock: the host's time, and the control machine's before the
-	// command and when the answer's first line arrived.
+	// Command and when the answer's first line arrived.
 	Clock          float64
 	Before, Answer time.Time
 }
@@ -153,7 +153,7 @@ type probe struct {
 	Result string // open, refused, timeout, or unreachable: <message>
 }
 
-// target is a port on a host that the others must reach.
+// Target is a port on a host that the others must reach.
 type target struct {
 	node *Node
 	port int
@@ -188,10 +188,10 @@ func checkScriptWith(inv *inventory.Inventory, probes []string, initRead bool) s
 			remote.Quote(l.RedisInitScript))
 	}
 	var b strings.Builder
-	b.WriteString(checkScriptTag + "\n")
+	b.WriteString(CheckScriptTag + "\n")
 	// The clock first: its line is timed when it arrives.
 	b.WriteString("echo \"clock=$(date +%s.%N)\"\n")
-	b.WriteString(livePidFunc)
+	b.WriteString(LivePidFunc)
 	// Few processes (a no-change up runs this on every host at once): one
 	// awk for /proc, one pgrep. (Not the shell's read for /proc/sys: dash
 	// reads a byte at a time, and a sysctl file reads as empty after its
@@ -314,8 +314,8 @@ func nofileLine(script []byte) string {
 	return "nofile_script=\n"
 }
 
-// checkScriptTag starts the check script, so logs (and tests) tell it apart.
-const checkScriptTag = "# redisctl host checks"
+// CheckScriptTag starts the check script, so logs (and tests) tell it apart.
+const CheckScriptTag = "# redisctl host checks"
 
 func thpUnitPath(l inventory.Layout) string { return path.Join(l.SystemdDir, THPService+".service") }
 
@@ -470,7 +470,7 @@ func (c *Cluster) CheckHosts(ctx context.Context) (*TuningReport, error) {
 	hosts := map[string]*hostTuning{}
 	var mu sync.Mutex
 	var again []*Node
-	err := eachHost(ctx, c.Nodes, nodeName, "check", func(ctx context.Context, n *Node) error {
+	err := EachHost(ctx, c.Nodes, NodeName, "check", func(ctx context.Context, n *Node) error {
 		t := c.takeChecked(n)
 		if t == nil {
 			var err error
@@ -487,7 +487,7 @@ func (c *Cluster) CheckHosts(ctx context.Context) (*TuningReport, error) {
 		return nil
 	})
 	if err == nil && len(again) > 0 {
-		err = eachHost(ctx, again, nodeName, "check", func(ctx context.Context, n *Node) error {
+		err = EachHost(ctx, again, NodeName, "check", func(ctx context.Context, n *Node) error {
 			t, err := c.checkHost(ctx, n)
 			if err != nil {
 				return err

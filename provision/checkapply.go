@@ -60,7 +60,7 @@ func tcpBacklog(c *Cluster) int {
 // init system) and manifest.
 func (c *Cluster) ApplyTuning(ctx context.Context, rep *TuningReport, change TuningChange) ([]string, error) {
 	notFixed := make([][]string, len(c.Nodes))
-	err := eachHost(ctx, c.Nodes, nodeName, "apply tuning", func(ctx context.Context, n *Node) error {
+	err := EachHost(ctx, c.Nodes, NodeName, "apply tuning", func(ctx context.Context, n *Node) error {
 		t := rep.hosts[n.Spec.Name]
 		if t == nil {
 			return nil
@@ -164,7 +164,7 @@ func (c *Cluster) applyTHP(ctx context.Context, n *Node, t *hostTuning) error {
 		}
 	}
 	// Restart: a oneshot unit that ran once stays active, and start would
-	// do nothing.
+	// Do nothing.
 	if err := n.Host.Run(ctx, n.Init.ServiceCmd(THPService, "restart"), nil, nil, nil); err != nil {
 		return fmt.Errorf("run %s: %w", THPService, err)
 	}

@@ -44,15 +44,15 @@ type Node struct {
 	Pkg  PackageManager
 }
 
-// setFacts records what was found on the host and chooses its init system
+// SetFacts records what was found on the host and chooses its init system
 // and package manager.
-func (n *Node) setFacts(f *Facts, m *Manifest, l inventory.Layout) {
+func (n *Node) SetFacts(f *Facts, m *Manifest, l inventory.Layout) {
 	n.Facts, n.Manifest = f, m
 	n.Init, _ = initSystem(f, l.InitDir)
 	n.Pkg = packageManager(f)
 }
 
-func nodeName(n *Node) string { return n.Spec.Name }
+func NodeName(n *Node) string { return n.Spec.Name }
 
 // Cluster is a connected inventory.
 type Cluster struct {
@@ -64,10 +64,10 @@ type Cluster struct {
 	// users: redisctl then logs in to the data nodes as its admin user,
 	// and still with Password to the sentinels.
 	Creds  *render.Credentials
-	stored storedSecrets
-	// loginPW, when set, is the cluster password the running servers
+	Stored storedSecrets
+	// LoginPW, when set, is the cluster password the running servers
 	// still use while up rotates them to Password (see clusterpw.go).
-	loginPW string
+	LoginPW string
 	P       *Progress
 
 	// clients holds one client per server for the run (see Data and
@@ -84,9 +84,9 @@ type Cluster struct {
 	sentinelIDsOnce sync.Once
 	sentinelIDsRun  *sentinelIDs
 
-	// tls is what a TLS cluster's run knows of its certificates (see
-	// tls.go); nil without TLS.
-	tls *clusterTLS
+	// TLS is what a TLS cluster's run knows of its certificates (see
+	// TLS.go); nil without TLS.
+	TLS *clusterTLS
 
 	// What up's lock round trip read on each host (LockAndGatherFacts):
 	// the facts script's output for GatherFacts, the host checks for
@@ -245,7 +245,7 @@ func (c *Cluster) Sentinels() []*Node {
 
 // GatherFacts reads facts and manifests on every host at once.
 func (c *Cluster) GatherFacts(ctx context.Context) error {
-	return eachHost(ctx, c.Nodes, nodeName, "gather facts", func(ctx context.Context, n *Node) error {
+	return EachHost(ctx, c.Nodes, NodeName, "gather facts", func(ctx context.Context, n *Node) error {
 		var f *Facts
 		if out, ok := c.takeFactsOutput(n); ok {
 			f = parseFacts(out, portsOf(c.Inv))
@@ -259,7 +259,7 @@ func (c *Cluster) GatherFacts(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		n.setFacts(f, m, c.Layout)
+		n.SetFacts(f, m, c.Layout)
 		return nil
 	})
 }
@@ -292,26 +292,26 @@ func (c *Cluster) SentinelAddr(n *Node) string {
 // Data returns the run's client for n's Redis, tunnelled through n's SSH
 // connection. It is shared: callers do not close it (Close does).
 func (c *Cluster) Data(n *Node) *redis.Client {
-	return c.client(n, false)
+	return c.Client(n, false)
 }
 
 // Sentinel returns the run's client for n's sentinel, tunnelled through
 // n's SSH connection; a plain client, for the pipelines and INFO that
 // SentinelClient does not offer. It is shared: callers do not close it.
 func (c *Cluster) Sentinel(n *Node) *redis.Client {
-	return c.client(n, true)
+	return c.Client(n, true)
 }
 
-// sentinelClient returns a new SentinelClient for n's sentinel, for the
+// SentinelClient returns a new SentinelClient for n's sentinel, for the
 // SENTINEL calls go-redis types (FAILOVER, SET ...); the caller closes it.
-func (c *Cluster) sentinelClient(n *Node) *redis.SentinelClient {
+func (c *Cluster) SentinelClient(n *Node) *redis.SentinelClient {
 	sc := redisx.Sentinel(c.dialServer(n, true), c.SentinelAddr(n), c.clusterLogin())
 	sc.AddHook(c.P.redisHook(n.Spec.Name + " sentinel"))
 	return sc
 }
 
-// client returns the cached client of one server, opening it on first use.
-func (c *Cluster) client(n *Node, sentinel bool) *redis.Client {
+// Client returns the cached client of one server, opening it on first use.
+func (c *Cluster) Client(n *Node, sentinel bool) *redis.Client {
 	c.clientsMu.Lock()
 	defer c.clientsMu.Unlock()
 	k := clientKey{n, sentinel}
@@ -339,7 +339,7 @@ func (c *Cluster) client(n *Node, sentinel bool) *redis.Client {
 // password.
 func (c *Cluster) dataLogin() (user, password string) {
 	if c.Creds != nil {
-		return acl.Admin, c.adminLogin()
+		return acl.Admin, c.AdminLogin()
 	}
 	return "", c.clusterLogin()
 }
@@ -486,7 +486,7 @@ func LoadPassword(inv *inventory.Inventory, create bool) (StoredPassword, error)
 	if !create {
 		return sp, fmt.Errorf("no password: the inventory gives none and %s does not exist (run redisctl up first, or set redis.password)", file)
 	}
-	if sp.Password, err = generatePassword(40); err != nil {
+	if sp.Password, err = GeneratePassword(40); err != nil {
 		return sp, err
 	}
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
@@ -581,9 +581,9 @@ func writeNewPasswordFile(file, pw string) error {
 	return f.Close()
 }
 
-// generatePassword returns n random letters and digits: safe in any Redis
+// GeneratePassword returns n random letters and digits: safe in any Redis
 // config file and any Sentinel rewrite without quoting.
-func generatePassword(n int) (string, error) {
+func GeneratePassword(n int) (string, error) {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 	b := make([]byte, n)
 	for i := range b {
@@ -596,25 +596,25 @@ func generatePassword(n int) (string, error) {
 	return string(b), nil
 }
 
-// forgetAllClients closes every cached client: the next calls log in again.
-func (c *Cluster) forgetAllClients() {
+// ForgetAllClients closes every cached client: the next calls log in again.
+func (c *Cluster) ForgetAllClients() {
 	for _, n := range c.Nodes {
 		c.forgetClient(n, false)
 		c.forgetClient(n, true)
 	}
 }
 
-// clusterLogin is the password redisctl logs in to the sentinels (and the
+// ClusterLogin is the password redisctl logs in to the sentinels (and the
 // data nodes of a cluster without users) with.
 func (c *Cluster) clusterLogin() string {
-	if c.loginPW != "" {
-		return c.loginPW
+	if c.LoginPW != "" {
+		return c.LoginPW
 	}
 	return c.Password
 }
 
-// defaultUserOnData reports whether the data nodes' default user takes the
+// DefaultUserOnData reports whether the data nodes' default user takes the
 // cluster password.
-func (c *Cluster) defaultUserOnData() bool {
+func (c *Cluster) DefaultUserOnData() bool {
 	return c.Creds == nil || c.Inv.Redis.DefaultUser
 }

@@ -59,7 +59,7 @@ func (r *upRun) findLoginPassword(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := c.client(s.n, s.sentinel).Ping(ctx).Err(); isAuthError(err) {
+			if err := c.Client(s.n, s.sentinel).Ping(ctx).Err(); isAuthError(err) {
 				mu.Lock()
 				refused = append(refused, s)
 				mu.Unlock()
@@ -79,16 +79,16 @@ func (r *upRun) findLoginPassword(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	args, _ := configValue(data, "requirepass")
-	old := lastArg(args)
+	args, _ := ConfigValue(data, "requirepass")
+	old := LastArg(args)
 	if old == "" || old == c.Password {
 		return fmt.Errorf("%s: the running %s refuses the cluster password, and %s names no other: look at it (who changed the password?)", s.n.Spec.Name, map[bool]string{true: "sentinel", false: "Redis"}[s.sentinel], file)
 	}
-	c.loginPW = old
-	c.forgetAllClients()
-	cl := c.client(s.n, s.sentinel)
+	c.LoginPW = old
+	c.ForgetAllClients()
+	cl := c.Client(s.n, s.sentinel)
 	if err := cl.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("%s: the running server refuses both the cluster password and the one in %s: %s", s.n.Spec.Name, file, hideSecret(hideSecret(err.Error(), old), c.Password))
+		return fmt.Errorf("%s: the running server refuses both the cluster password and the one in %s: %s", s.n.Spec.Name, file, HideSecret(HideSecret(err.Error(), old), c.Password))
 	}
 	c.P.Printf("", "the running servers still use the previous cluster password (read from %s on %s): up rotates it", file, s.n.Spec.Name)
 	return nil
@@ -108,7 +108,7 @@ func (r *upRun) rotateClusterPassword(ctx context.Context) error {
 		if n.Facts == nil {
 			continue
 		}
-		if c.defaultUserOnData() && n.Facts.RedisPid > 0 {
+		if c.DefaultUserOnData() && n.Facts.RedisPid > 0 {
 			data = append(data, n)
 		}
 		if n.Spec.Sentinel && n.Facts.SentinelPid > 0 {
@@ -119,9 +119,9 @@ func (r *upRun) rotateClusterPassword(ctx context.Context) error {
 	var noACL []string            // servers without ACL commands (before Redis 6.2)
 	var mu sync.Mutex
 	ask := func(nodes []*Node, sentinel bool) error {
-		return eachHost(ctx, nodes, nodeName, "list the default user", func(ctx context.Context, n *Node) error {
-			lines, err := c.client(n, sentinel).ACLList(ctx).Result()
-			if isDialError(err) {
+		return EachHost(ctx, nodes, NodeName, "list the default user", func(ctx context.Context, n *Node) error {
+			lines, err := c.Client(n, sentinel).ACLList(ctx).Result()
+			if IsDialError(err) {
 				return nil // not running after all: started later, with its files
 			}
 			if err != nil && strings.Contains(err.Error(), "unknown command") {
@@ -154,7 +154,7 @@ func (r *upRun) rotateClusterPassword(ctx context.Context) error {
 		return err
 	}
 	if len(noACL) > 0 {
-		if c.loginPW != "" || c.stored.pending[acl.Default] != "" {
+		if c.LoginPW != "" || c.Stored.Pending[acl.Default] != "" {
 			return fmt.Errorf("rotate the cluster password: %s know no ACL commands (Redis before 6.2), which a rotation without downtime needs", strings.Join(noACL, ", "))
 		}
 		return nil // nothing to rotate, and nothing to rotate with
@@ -185,18 +185,18 @@ func (r *upRun) rotateClusterPassword(ctx context.Context) error {
 			}
 			s := acl.ServerState{Name: serverName(n, false), Kind: acl.DataNode, User: &acl.Passwords{Live: live[serverName(n, false)]}}
 			if c.Creds != nil {
-				s.User.Saved = savedDefault(files[render.ACLFile(c.Inv)], nil)
+				s.User.Saved = SavedDefault(files[render.ACLFile(c.Inv)], nil)
 			} else {
-				s.User.Saved = savedDefault(files[c.Layout.RedisConf], files[c.Layout.RedisConf])
+				s.User.Saved = SavedDefault(files[c.Layout.RedisConf], files[c.Layout.RedisConf])
 				liveAuth, err := c.Data(n).ConfigGet(ctx, "masterauth").Result()
 				if err != nil {
 					return fmt.Errorf("%s: CONFIG GET masterauth: %w", n.Spec.Name, err)
 				}
-				args, _ := configValue(files[c.Layout.RedisConf], "masterauth")
-				s.MasterAuth = &acl.Secret{Live: hashOf(liveAuth["masterauth"]), Saved: hashOf(lastArg(args))}
+				args, _ := ConfigValue(files[c.Layout.RedisConf], "masterauth")
+				s.MasterAuth = &acl.Secret{Live: hashOf(liveAuth["masterauth"]), Saved: hashOf(LastArg(args))}
 			}
 			st.Servers = append(st.Servers, s)
-			run[s.Name] = func(ctx context.Context, step acl.Step) error { return c.runDataStep(ctx, n, step, c.Password) }
+			run[s.Name] = func(ctx context.Context, step acl.Step) error { return c.RunDataStep(ctx, n, step, c.Password) }
 		}
 		for _, n := range sentinels {
 			conf, err := n.Host.ReadFile(ctx, c.Layout.SentinelConf)
@@ -204,20 +204,20 @@ func (r *upRun) rotateClusterPassword(ctx context.Context) error {
 				return err
 			}
 			s := acl.ServerState{Name: serverName(n, true), Kind: acl.SentinelNode,
-				User: &acl.Passwords{Live: live[serverName(n, true)], Saved: savedDefault(conf, conf)}}
-			args, _ := configValue(conf, "sentinel sentinel-pass")
-			h := hashOf(lastArg(args))
+				User: &acl.Passwords{Live: live[serverName(n, true)], Saved: SavedDefault(conf, conf)}}
+			args, _ := ConfigValue(conf, "sentinel sentinel-pass")
+			h := hashOf(LastArg(args))
 			s.SentinelPass = &acl.Secret{Live: h, Saved: h}
 			if c.Creds == nil {
-				args, _ := configValue(conf, "sentinel auth-pass")
-				h := hashOf(lastArg(args))
+				args, _ := ConfigValue(conf, "sentinel auth-pass")
+				h := hashOf(LastArg(args))
 				s.AuthPass = &acl.Secret{Live: h, Saved: h}
 			}
 			st.Servers = append(st.Servers, s)
-			run[s.Name] = func(ctx context.Context, step acl.Step) error { return c.runSentinelStep(ctx, n, step, c.Password) }
+			run[s.Name] = func(ctx context.Context, step acl.Step) error { return c.RunSentinelStep(ctx, n, step, c.Password) }
 		}
-		if _, ok := c.stored.pending[acl.Default]; ok {
-			h := hashOf(c.stored.clusterLogin)
+		if _, ok := c.Stored.Pending[acl.Default]; ok {
+			h := hashOf(c.Stored.ClusterLogin)
 			st.Stored = &h
 		}
 		steps, err := acl.NextSteps(st)
@@ -238,13 +238,13 @@ func (r *upRun) rotateClusterPassword(ctx context.Context) error {
 					if first {
 						// Every server accepts the new password now: log
 						// in with it before the old one goes.
-						c.loginPW = ""
-						c.forgetAllClients()
+						c.LoginPW = ""
+						c.ForgetAllClients()
 					}
 					return nil
 				}
 			case acl.SwitchStored:
-				do = func() error { return c.finishPending(acl.Default) }
+				do = func() error { return c.FinishPending(acl.Default) }
 			default:
 				f := run[serverOf(step)]
 				if f == nil {
@@ -257,14 +257,14 @@ func (r *upRun) rotateClusterPassword(ctx context.Context) error {
 			}
 		}
 	}
-	if _, ok := c.stored.pending[acl.Default]; ok {
-		if err := r.change(nil, "", func() error { return c.finishPending(acl.Default) }, "redisctl: keep the new cluster password"); err != nil {
+	if _, ok := c.Stored.Pending[acl.Default]; ok {
+		if err := r.change(nil, "", func() error { return c.FinishPending(acl.Default) }, "redisctl: keep the new cluster password"); err != nil {
 			return err
 		}
 	}
-	if c.loginPW != "" && !r.opts.DryRun {
-		c.loginPW = ""
-		c.forgetAllClients()
+	if c.LoginPW != "" && !r.opts.DryRun {
+		c.LoginPW = ""
+		c.ForgetAllClients()
 	}
 	return nil
 }

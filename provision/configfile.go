@@ -191,8 +191,8 @@ func sameArgs(a, b [][]string) bool {
 	return true
 }
 
-// configValue returns the arguments of the first line with key k.
-func configValue(data []byte, k string) ([]string, bool) {
+// ConfigValue returns the arguments of the first line with key k.
+func ConfigValue(data []byte, k string) ([]string, bool) {
 	lines, err := render.ParseConfig(data)
 	if err != nil {
 		return nil, false
@@ -211,7 +211,7 @@ func configValue(data []byte, k string) ([]string, bool) {
 // (which the sentinel rewrites from memory with the requirepass it started
 // with).
 func staleRequirepass(conf []byte, pw string) bool {
-	hs := savedDefault(conf, nil)
+	hs := SavedDefault(conf, nil)
 	return len(hs) == 1 && hs[0] == acl.HashPassword(pw)
 }
 
@@ -241,10 +241,10 @@ func withLineOf(desired, old []byte, key string) []byte {
 	return []byte(strings.Join(lines, "\n"))
 }
 
-// savedDefault is what a server's file says the default user accepts: its
+// SavedDefault is what a server's file says the default user accepts: its
 // "user default" line (an ACL file, or a config file rewritten after a
 // rotation began), else the requirepass of conf.
-func savedDefault(users, conf []byte) []string {
+func SavedDefault(users, conf []byte) []string {
 	for _, line := range strings.Split(string(users), "\n") {
 		line = strings.TrimSpace(line)
 		if !strings.HasPrefix(line, "user default ") {
@@ -257,24 +257,24 @@ func savedDefault(users, conf []byte) []string {
 	if conf == nil {
 		return nil
 	}
-	args, _ := configValue(conf, "requirepass")
-	if pw := lastArg(args); pw != "" {
+	args, _ := ConfigValue(conf, "requirepass")
+	if pw := LastArg(args); pw != "" {
 		return []string{acl.HashPassword(pw)}
 	}
 	return nil
 }
 
-func lastArg(args []string) string {
+func LastArg(args []string) string {
 	if len(args) == 0 {
 		return ""
 	}
 	return args[len(args)-1]
 }
 
-// fileDiff is a unified diff of a planned file change, the values of
+// FileDiff is a unified diff of a planned file change, the values of
 // secret directives hidden (maskSecrets). A secret file that is not a
 // config file has no diff at all: all of it may be secret.
-func fileDiff(ch fileChange) string {
+func FileDiff(ch FileChange) string {
 	if ch.Old == nil || ch.File.Secret && !ch.IsConfig {
 		return ""
 	}

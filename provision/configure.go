@@ -61,10 +61,10 @@ func (c *Cluster) hostLogs(n *Node) []string {
 	return logs
 }
 
-// missingOnHost lists what prepareHost would create on n (read only). The
+// MissingOnHost lists what prepareHost would create on n (read only). The
 // facts script checked the same paths under this run's lock, and nothing
 // before prepare changes them: its answer is used when it has one.
-func (c *Cluster) missingOnHost(ctx context.Context, n *Node) ([]string, error) {
+func (c *Cluster) MissingOnHost(ctx context.Context, n *Node) ([]string, error) {
 	if f := n.Facts; f != nil && f.MissingChecked {
 		var out []string
 		if !f.RedisUser {
@@ -103,11 +103,11 @@ func (c *Cluster) missingOnHost(ctx context.Context, n *Node) ([]string, error) 
 	return strings.FieldsFunc(strings.TrimSpace(out), func(r rune) bool { return r == '\n' }), nil
 }
 
-// prepareHost makes the user, directories and log files Redis needs. The
+// PrepareHost makes the user, directories and log files Redis needs. The
 // config directory belongs to redis: Redis and Sentinel rewrite their config
 // through a temporary file in that directory, and a rewrite that fails loses
 // Sentinel's state at the next restart.
-func (c *Cluster) prepareHost(ctx context.Context, n *Node) error {
+func (c *Cluster) PrepareHost(ctx context.Context, n *Node) error {
 	// The user, the directories and the log files in one round trip, and
 	// one manifest save for what it created (the user before its
 	// directories, which it owns).
@@ -147,8 +147,8 @@ func (c *Cluster) prepareHost(ctx context.Context, n *Node) error {
 	return err
 }
 
-// fileChange is one file that differs from what redisctl wants.
-type fileChange struct {
+// FileChange is one file that differs from what redisctl wants.
+type FileChange struct {
 	File     render.File
 	Old      []byte // nil for a new file
 	New      []byte
@@ -159,16 +159,16 @@ type fileChange struct {
 	ACL []acl.Difference
 }
 
-// planFiles renders every file for n and compares it with what is on the
+// PlanFiles renders every file for n and compares it with what is on the
 // host. Config files are merged (see mergeConfig) so that state Redis and
 // Sentinel wrote into them survives.
-func (c *Cluster) planFiles(ctx context.Context, n *Node, masterAddr string) ([]fileChange, error) {
-	return c.planFilesFrom(ctx, n, masterAddr, nil)
+func (c *Cluster) PlanFiles(ctx context.Context, n *Node, masterAddr string) ([]FileChange, error) {
+	return c.PlanFilesFrom(ctx, n, masterAddr, nil)
 }
 
-// planFilesFrom is planFiles comparing with pre, the files read in up's
+// PlanFilesFrom is planFiles comparing with pre, the files read in up's
 // lock round trip, where they cover every file it reads.
-func (c *Cluster) planFilesFrom(ctx context.Context, n *Node, masterAddr string, pre *prefetch) ([]fileChange, error) {
+func (c *Cluster) PlanFilesFrom(ctx context.Context, n *Node, masterAddr string, pre *prefetch) ([]FileChange, error) {
 	opts := render.HostOptions{RedisVersion: runningVersion(n), Credentials: c.Creds,
 		RedisTLS: c.renderTLS(n, false), SentinelTLS: c.renderTLS(n, true)}
 	files, err := render.HostFilesWith(c.Inv, n.Spec, masterAddr, n.Facts.Init, opts)
@@ -198,13 +198,13 @@ func (c *Cluster) planFilesFrom(ctx context.Context, n *Node, masterAddr string,
 			return nil, err
 		}
 	}
-	var changes []fileChange
+	var changes []FileChange
 	for _, f := range files {
 		old := onHost[f.Path]
 		if len(old) == 0 {
 			old = nil // missing, or empty: planned as a new file, as ReadFile had it
 		}
-		ch := fileChange{File: f, Old: old, New: f.Data}
+		ch := FileChange{File: f, Old: old, New: f.Data}
 		switch f.Path {
 		case c.Layout.RedisConf:
 			ch.IsConfig, ch.Live = true, n.Facts.RedisPid > 0
@@ -253,7 +253,7 @@ func (c *Cluster) planFilesFrom(ctx context.Context, n *Node, masterAddr string,
 var tlsDirectives = []string{"tls-port", "tls-cert-file", "tls-key-file", "tls-ca-cert-file", "tls-auth-clients", "tls-replication"}
 
 // runningVersion is the version of the Redis that runs on n while its
-// build is not the inventory's (an upgrade moves it at its restart): what
+// Build is not the inventory's (an upgrade moves it at its restart): what
 // changes live must suit it. "" means the inventory's version.
 func runningVersion(n *Node) string {
 	if n.Facts.RedisPid > 0 {
@@ -262,8 +262,8 @@ func runningVersion(n *Node) string {
 	return ""
 }
 
-// writeFiles writes planned changes and records new files in the manifest.
-func (c *Cluster) writeFiles(ctx context.Context, n *Node, changes []fileChange) error {
+// WriteFiles writes planned changes and records new files in the manifest.
+func (c *Cluster) WriteFiles(ctx context.Context, n *Node, changes []FileChange) error {
 	// In one round trip: the manifest when new files are recorded in it
 	// (recordNewFiles), then each file, written and renamed in turn.
 	files := make([]remote.NewFile, len(changes))
@@ -297,7 +297,7 @@ func (c *Cluster) writeFiles(ctx context.Context, n *Node, changes []fileChange)
 // before it writes any of them: a run cut off between the two then leaves
 // a path recorded that uninstall finds missing, never a file it does not
 // know it made. (Live changes write nothing.)
-func recordNewFiles(n *Node, changes []fileChange) (added bool) {
+func recordNewFiles(n *Node, changes []FileChange) (added bool) {
 	for _, ch := range changes {
 		if ch.Old == nil && !ch.Live && n.Manifest.AddCreated(ch.File.Path) {
 			added = true
@@ -306,8 +306,8 @@ func recordNewFiles(n *Node, changes []fileChange) (added bool) {
 	return added
 }
 
-// services returns the service names a node runs.
-func (c *Cluster) services(n *Node) []string {
+// Services returns the service names a node runs.
+func (c *Cluster) Services(n *Node) []string {
 	s := []string{c.Layout.RedisService}
 	if n.Spec.Sentinel {
 		s = append(s, c.Layout.SentinelService)
@@ -320,9 +320,9 @@ func (c *Cluster) serviceCmd(n *Node, svc, action string) string {
 	return n.Init.ServiceCmd(svc, action)
 }
 
-// enableServices registers services to start at boot, in one command,
+// EnableServices registers services to start at boot, in one command,
 // and records them.
-func (c *Cluster) enableServices(ctx context.Context, n *Node, svcs []string) error {
+func (c *Cluster) EnableServices(ctx context.Context, n *Node, svcs []string) error {
 	out, err := remote.Output(ctx, n.Host, n.Init.EnableCmd(svcs...))
 	if err != nil {
 		return fmt.Errorf("enable %s: %w", strings.Join(svcs, ", "), err)
@@ -417,7 +417,7 @@ func (s *sentinelIDs) decide(ctx context.Context, c *Cluster) (map[*Node]string,
 	}
 	sentinels := c.Sentinels()
 	files := make([]render.SentinelFile, len(sentinels))
-	err := eachHost(ctx, sentinels, nodeName, "read the sentinel's id", func(ctx context.Context, n *Node) error {
+	err := EachHost(ctx, sentinels, NodeName, "read the sentinel's id", func(ctx context.Context, n *Node) error {
 		if n.Host == nil {
 			return fmt.Errorf("not connected")
 		}

@@ -10,12 +10,12 @@ import (
 	"github.com/redisctl/redisctl/provision/redisx"
 )
 
-// connectExtra opens a host that is not in the inventory, at addr, with
+// ConnectExtra opens a host that is not in the inventory, at addr, with
 // the inventory's ssh settings (user, port, identity file, known_hosts,
 // jump host). The node is named by its address and closed with the
 // cluster. A host that cannot be reached gives a node without Host and the
 // error.
-func (c *Cluster) connectExtra(ctx context.Context, connect Connector, addr string) (*Node, error) {
+func (c *Cluster) ConnectExtra(ctx context.Context, connect Connector, addr string) (*Node, error) {
 	one := *c.Inv
 	one.Hosts = []inventory.Host{{Name: addr, Address: addr, Role: inventory.RoleReplica, Sentinel: true, SSH: c.Inv.SSH}}
 	n := &Node{Spec: &one.Hosts[0]}
@@ -36,10 +36,10 @@ func (c *Cluster) connectExtra(ctx context.Context, connect Connector, addr stri
 	return n, err
 }
 
-// sameServers returns the inventory node whose Redis or sentinel is the
+// SameServers returns the inventory node whose Redis or sentinel is the
 // one running on n (the same run_id), or nil: the sentinels then know an
 // inventory host by a second address, and it must not be removed.
-func (c *Cluster) sameServers(ctx context.Context, n *Node) *Node {
+func (c *Cluster) SameServers(ctx context.Context, n *Node) *Node {
 	runID := func(m *Node, sentinel bool) string {
 		return answerWithin(ctx, observeCallTimeout, func(ctx context.Context) string {
 			cl := c.Data(m)
@@ -71,10 +71,10 @@ func (c *Cluster) sameServers(ctx context.Context, n *Node) *Node {
 	return nil
 }
 
-// checkRemoval refuses a removal that cannot be done safely: the current
+// CheckRemoval refuses a removal that cannot be done safely: the current
 // master, the last replica, or so many sentinels that the quorum, or the
 // majority a failover needs, could not be reached.
-func (c *Cluster) checkRemoval(gone []departedAddr, failover bool) error {
+func (c *Cluster) CheckRemoval(gone []DepartedAddr, failover bool) error {
 	var errs []error
 	for _, d := range gone {
 		if d.Master && !failover {
@@ -106,9 +106,9 @@ func (c *Cluster) checkRemoval(gone []departedAddr, failover bool) error {
 	return nil
 }
 
-// gatherExtraFacts reads the facts and this cluster's manifest of a host
+// GatherExtraFacts reads the facts and this cluster's manifest of a host
 // that is not in the inventory.
-func (c *Cluster) gatherExtraFacts(ctx context.Context, n *Node) error {
+func (c *Cluster) GatherExtraFacts(ctx context.Context, n *Node) error {
 	f, err := GatherFacts(ctx, n.Host, c.Inv)
 	if err != nil {
 		return err
@@ -117,11 +117,11 @@ func (c *Cluster) gatherExtraFacts(ctx context.Context, n *Node) error {
 	if err != nil {
 		return err
 	}
-	n.setFacts(f, m, c.Layout)
+	n.SetFacts(f, m, c.Layout)
 	return nil
 }
 
-func departedList(gone []departedAddr) string {
+func departedList(gone []DepartedAddr) string {
 	var ips []string
 	for _, d := range gone {
 		ips = append(ips, d.IP)

@@ -196,8 +196,8 @@ func TestEnsureDirsNeverFollowsLinks(t *testing.T) {
 	})
 }
 
-// prepareHost creates the user, the directories and the log files in one
-// command and records in the manifest, saved once, what that command says
+// PrepareHost creates the user, the directories and the log files in one
+// Command and records in the manifest, saved once, what that command says
 // it created: the user even when a later part failed, since uninstall
 // removes the user only where redisctl made it.
 func TestPrepareHostRecordsWhatItCreated(t *testing.T) {
@@ -208,13 +208,13 @@ func TestPrepareHostRecordsWhatItCreated(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n.setFacts(&Facts{Init: "sysv"}, m, fc.Layout)
+		n.SetFacts(&Facts{Init: "sysv"}, m, fc.Layout)
 		reply := fakehost.Result{Stdout: userCreated + "\n/etc/redis\n/var/log/redis_7000.log\n"}
 		if fail {
 			reply = fakehost.Result{Stdout: userCreated + "\n", Stderr: "redisctl: cannot create /var/lib/redis", Status: 3}
 		}
 		h.Answer(`# redisctl: ensure directories\n`, reply)
-		err = fc.prepareHost(context.Background(), n)
+		err = fc.PrepareHost(context.Background(), n)
 		if fail != (err != nil) {
 			t.Fatalf("fail=%v: %v", fail, err)
 		}

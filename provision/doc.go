@@ -3,7 +3,7 @@
 // and removes a Redis master/replica cluster with Sentinel. It returns
 // results (a Summary, a Health, a TuningReport, a FailoverReport, a
 // ConnectInfo) and leaves rendering them for a person or as JSON to the
-// command layer (package cmd); progress lines and the debug log go through
+// Command layer (package cmd); progress lines and the debug log go through
 // a Progress the caller hands in.
 //
 // Where things are:

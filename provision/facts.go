@@ -144,7 +144,7 @@ for f in %[5]s/*.manifest.json %[5]s/manifest.json; do if [ -f "$f" ] && [ ! -L 
 for d in %[8]s; do [ -d "$d" ] && [ ! -L "$d" ] || echo "missing=$d"; done
 for f in %[9]s; do [ -e "$f" ] && [ ! -L "$f" ] || echo "missing=$f"; done
 echo missing_checked=yes
-`, l.BinDir, l.RedisPid, l.SentinelPid, ports.filter(), l.StateDir, livePidFunc, remote.Quote(path.Join(l.DataDir, rdb)),
+`, l.BinDir, l.RedisPid, l.SentinelPid, ports.filter(), l.StateDir, LivePidFunc, remote.Quote(path.Join(l.DataDir, rdb)),
 		quoteAll(l.ConfDir, path.Dir(l.DataDir), l.DataDir, l.SentinelDir, l.TLSDir), quoteAll(l.RedisLog, l.SentinelLog), confTLS)
 }
 
@@ -349,8 +349,8 @@ func portOwner(lines []string, port int) string {
 	return owner
 }
 
-// portOwnedByUs reports whether the listener on a port is the process in our
+// PortOwnedByUs reports whether the listener on a port is the process in our
 // pid file (owner looks like "redis-server[1234]").
-func portOwnedByUs(owner string, pid int) bool {
+func PortOwnedByUs(owner string, pid int) bool {
 	return owner == "" || (pid > 0 && strings.HasSuffix(owner, "["+strconv.Itoa(pid)+"]"))
 }

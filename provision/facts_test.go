@@ -112,13 +112,13 @@ func TestMissingFromFacts(t *testing.T) {
 	spec := inv.Hosts[1]
 	n := &Node{Spec: &spec, Facts: f}
 	spec.Sentinel = false
-	got, err := c.missingOnHost(context.Background(), n)
+	got, err := c.MissingOnHost(context.Background(), n)
 	if want := []string{"the redis user", l.DataDir, l.RedisLog}; err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("without a sentinel: %q, %v; want %q", got, err, want)
 	}
 	spec.Sentinel = true
 	f.RedisUser = true
-	got, _ = c.missingOnHost(context.Background(), n)
+	got, _ = c.MissingOnHost(context.Background(), n)
 	if want := []string{l.DataDir, l.SentinelDir, l.RedisLog, l.SentinelLog}; !reflect.DeepEqual(got, want) {
 		t.Errorf("with a sentinel: %q; want %q", got, want)
 	}
@@ -138,7 +138,7 @@ func TestPortOwnedByUs(t *testing.T) {
 		{"redis-server[14100]", 4100, false},
 		{"unknown", 4100, false},
 	} {
-		if got := portOwnedByUs(tc.owner, tc.pid); got != tc.want {
+		if got := PortOwnedByUs(tc.owner, tc.pid); got != tc.want {
 			t.Errorf("portOwnedByUs(%q, %d) = %v, want %v", tc.owner, tc.pid, got, tc.want)
 		}
 	}

@@ -94,7 +94,7 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 		return nil, err
 	}
 	defer c.Close()
-	if _, err := c.useSecrets(pw, false, false); err != nil {
+	if _, err := c.UseSecrets(pw, false, false); err != nil {
 		return nil, err
 	}
 	unlock, err := c.Lock(ctx, "failover-test --mode "+opts.Mode)
@@ -110,7 +110,7 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 	// A sentinel reconnecting to a restarted peer looks degraded for a
 	// moment: give the cluster a few seconds before refusing.
 	var h *Health
-	_ = waitFor(ctx, "a healthy cluster", 5*time.Second, 500*time.Millisecond, func(ctx context.Context) (bool, string) {
+	_ = WaitFor(ctx, "a healthy cluster", 5*time.Second, 500*time.Millisecond, func(ctx context.Context) (bool, string) {
 		h = c.CheckHealth(ctx, nil)
 		return h.Verdict == Healthy && h.Analysis.Master != "", h.Verdict.String()
 	})
@@ -145,7 +145,7 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 		return rep, err
 	}
 
-	bound := promotionBound(inv)
+	bound := PromotionBound(inv)
 	p.Printf("", "==> wait for every sentinel to name a new master (at most %s)", bound.Round(time.Second))
 	if resume != nil {
 		var once sync.Once
@@ -156,7 +156,7 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 		}
 		defer resume()
 	}
-	newMaster, err := c.waitNewMaster(ctx, old, bound)
+	newMaster, err := c.WaitNewMaster(ctx, old, bound)
 	if err == nil && opts.Mode == ModePause {
 		err = resume()
 	}
@@ -193,13 +193,13 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 	if opts.Mode == ModeManual {
 		// The writer has moved; make the old master a replica before its
 		// writes resume, so nothing held by the pause lands there.
-		if err := c.demote(ctx, old, newMaster); err != nil {
+		if err := c.Demote(ctx, old, newMaster); err != nil {
 			return rep, errors.Join(err, resume())
 		}
 		if err := resume(); err != nil {
 			return rep, err
 		}
-		if err := c.waitRole(ctx, old, "replica", bound); err != nil {
+		if err := c.WaitRole(ctx, old, "replica", bound); err != nil {
 			return rep, err
 		}
 	}
@@ -242,7 +242,7 @@ func FailoverTest(ctx context.Context, inv *inventory.Inventory, opts FailoverOp
 	final := c.CheckHealth(ctx, nil)
 	if !opts.NoRestore {
 		// The sentinels take a moment to see the restored node as a healthy replica.
-		_ = waitFor(ctx, "a healthy cluster after the test", 30*time.Second, time.Second, func(ctx context.Context) (bool, string) {
+		_ = WaitFor(ctx, "a healthy cluster after the test", 30*time.Second, time.Second, func(ctx context.Context) (bool, string) {
 			final = c.CheckHealth(ctx, nil)
 			return final.Verdict == Healthy, final.Verdict.String()
 		})
@@ -269,7 +269,7 @@ func secs(d time.Duration) float64 {
 func (c *Cluster) failMaster(ctx context.Context, old *Node, mode string, pid int) (func() error, error) {
 	switch mode {
 	case ModeStop:
-		_, err := c.stopService(ctx, old, c.Layout.RedisService, c.Layout.RedisPid)
+		_, err := c.StopService(ctx, old, c.Layout.RedisService, c.Layout.RedisPid)
 		return nil, err
 	case ModeKill:
 		c.P.Printf(old.Spec.Name, "kill -9 %d", pid)
@@ -285,7 +285,7 @@ func (c *Cluster) failMaster(ctx context.Context, old *Node, mode string, pid in
 			return old.Host.Run(context.WithoutCancel(ctx), remote.Cmd("kill", "-CONT", strconv.Itoa(pid)), nil, nil, nil)
 		}, nil
 	default: // manual
-		return c.gracefulFailover(ctx, old)
+		return c.GracefulFailover(ctx, old)
 	}
 }
 
@@ -303,7 +303,7 @@ func (c *Cluster) serverPid(ctx context.Context, n *Node) (int, error) {
 	if pid <= 0 {
 		return 0, fmt.Errorf("%s: redis reported no process_id in INFO server", n.Spec.Name)
 	}
-	file, err := c.livePid(ctx, n, c.Layout.RedisPid)
+	file, err := c.LivePid(ctx, n, c.Layout.RedisPid)
 	if err != nil {
 		return 0, err
 	}
@@ -326,25 +326,25 @@ func pidText(pid int) string {
 // comes back as a second master (see the facts note on stale masters).
 func (c *Cluster) restoreOldMaster(ctx context.Context, old, newMaster *Node, mode string) error {
 	if mode == ModeStop || mode == ModeKill {
-		changes, err := c.planFiles(ctx, old, newMaster.Spec.Address)
+		changes, err := c.PlanFiles(ctx, old, newMaster.Spec.Address)
 		if err != nil {
 			return err
 		}
-		var redisConf []fileChange
+		var redisConf []FileChange
 		for _, ch := range changes {
 			if ch.File.Path == c.Layout.RedisConf {
 				ch.Live = false
 				redisConf = append(redisConf, ch)
 			}
 		}
-		if err := c.writeFiles(ctx, old, redisConf); err != nil {
+		if err := c.WriteFiles(ctx, old, redisConf); err != nil {
 			return err
 		}
-		if _, _, err := c.startService(ctx, old, c.Layout.RedisService, c.Layout.RedisPid); err != nil {
+		if _, _, err := c.StartService(ctx, old, c.Layout.RedisService, c.Layout.RedisPid); err != nil {
 			return err
 		}
 	}
-	return c.waitSnapshot(ctx, fmt.Sprintf("%s to replicate from %s with its link up", old.Spec.Name, newMaster.Spec.Name), 60*time.Second, 500*time.Millisecond,
+	return c.WaitSnapshot(ctx, fmt.Sprintf("%s to replicate from %s with its link up", old.Spec.Name, newMaster.Spec.Name), 60*time.Second, 500*time.Millisecond,
 		func(s *Snapshot, _ Analysis) (bool, string) {
 			r := s.Node(old.Spec.Name).Redis
 			if !r.Running {
@@ -504,7 +504,7 @@ func (c *Cluster) startWriter(ctx context.Context, interval time.Duration) *writ
 }
 
 func (w *writer) waitAcks(ctx context.Context, n int, timeout time.Duration) error {
-	return waitFor(ctx, fmt.Sprintf("%d acknowledged writes", n), timeout, 50*time.Millisecond, func(context.Context) (bool, string) {
+	return WaitFor(ctx, fmt.Sprintf("%d acknowledged writes", n), timeout, 50*time.Millisecond, func(context.Context) (bool, string) {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		return len(w.acked) >= n, fmt.Sprintf("%d acknowledged, %d failed", len(w.acked), w.fails)
@@ -513,7 +513,7 @@ func (w *writer) waitAcks(ctx context.Context, n int, timeout time.Duration) err
 
 // waitAcksSince waits until n writes were acknowledged after t.
 func (w *writer) waitAcksSince(ctx context.Context, t time.Time, n int, timeout time.Duration) error {
-	return waitFor(ctx, fmt.Sprintf("%d acknowledged writes", n), timeout, 50*time.Millisecond, func(context.Context) (bool, string) {
+	return WaitFor(ctx, fmt.Sprintf("%d acknowledged writes", n), timeout, 50*time.Millisecond, func(context.Context) (bool, string) {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		k := 0

@@ -28,7 +28,7 @@ import (
 // order (Log), for the tests to check what happened when.
 //
 // Built on healthyUpCluster (up_roundtrip_test.go): the password is
-// stored, every host has its files and manifest, both servers run.
+// Stored, every host has its files and manifest, both servers run.
 type ftLab struct {
 	*fakeCluster
 
@@ -89,7 +89,7 @@ func newFTLab(t *testing.T) *ftLab {
 	l := &ftLab{fakeCluster: healthyUpCluster(t), reactAfter: 40 * time.Millisecond,
 		unreplicated: map[string]bool{}, setOK: map[string]int{}, backAfter: -1, agreedAfter: -1, namedNew: map[string]bool{}, nodes: map[string]*ftNode{}, master: "node1", done: make(chan struct{})}
 	// Registered after the fakes' own cleanup, so it runs before it: a
-	// command waiting on a frozen node returns before its server closes.
+	// Command waiting on a frozen node returns before its server closes.
 	t.Cleanup(l.shutdown)
 	for i, n := range l.Nodes {
 		name := n.Spec.Name
@@ -185,8 +185,8 @@ func newFTLab(t *testing.T) *ftLab {
 // down-after-milliseconds).
 func (l *ftLab) shortBound(t *testing.T, d time.Duration) {
 	t.Helper()
-	l.Inv.Sentinel.DownAfterMS += int((d - promotionBound(l.Inv)).Milliseconds())
-	if got := promotionBound(l.Inv); got != d {
+	l.Inv.Sentinel.DownAfterMS += int((d - PromotionBound(l.Inv)).Milliseconds())
+	if got := PromotionBound(l.Inv); got != d {
 		t.Fatalf("promotionBound = %s, want %s", got, d)
 	}
 }
@@ -679,7 +679,7 @@ func (l *ftLab) publish(channel, payload string) {
 // ftSentinelConn is a connection to a fake sentinel. Until the client
 // sends SUBSCRIBE it is the fakeRedis connection; from then on it is a
 // subscription served by the lab (fakeRedis answers one reply per
-// command, and a subscription needs messages pushed at any time).
+// Command, and a subscription needs messages pushed at any time).
 type ftSentinelConn struct {
 	net.Conn
 	lab  *ftLab

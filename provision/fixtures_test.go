@@ -73,19 +73,19 @@ func TestTestkitMarkers(t *testing.T) {
 	for _, m := range []struct{ name, testkit, provision string }{
 		{"afterAcquireDone", testkit.AfterAcquireDone, afterAcquireDone},
 		{"partJoin", testkit.PartJoin, partJoin},
-		{"prefetchTag", testkit.PrefetchTag, prefetchTag},
-		{"checkScriptTag", testkit.CheckScriptTag, checkScriptTag},
+		{"prefetchTag", testkit.PrefetchTag, PrefetchTag},
+		{"checkScriptTag", testkit.CheckScriptTag, CheckScriptTag},
 	} {
 		if m.testkit != m.provision {
 			t.Errorf("testkit's %s is %q, provision's %q", m.name, m.testkit, m.provision)
 		}
 	}
 	layout := testInventory(t).Layout()
-	prelude := fmt.Sprintf(lockPrelude, remote.Quote(layout.StateDir), remote.Quote(lockFile(layout.StateDir, "mymaster")))
+	prelude := fmt.Sprintf(lockPrelude, remote.Quote(layout.StateDir), remote.Quote(LockFile(layout.StateDir, "mymaster")))
 	if !regexp.MustCompile(testkit.LockCmdPattern).MatchString(prelude) {
 		t.Errorf("testkit.LockCmdPattern %q does not match the lock scripts' start %q", testkit.LockCmdPattern, prelude)
 	}
-	if !regexp.MustCompile(checkPattern).MatchString(checkScriptTag + "\n") {
+	if !regexp.MustCompile(checkPattern).MatchString(CheckScriptTag + "\n") {
 		t.Errorf("testkit.CheckPattern %q does not match the check script's start", checkPattern)
 	}
 }
@@ -136,7 +136,7 @@ func healthyUpCluster(t *testing.T) *fakeCluster {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := &Manifest{Version: 2, Cluster: fc.Inv.Name, Services: fc.services(n)}
+		m := &Manifest{Version: 2, Cluster: fc.Inv.Name, Services: fc.Services(n)}
 		for _, f := range files {
 			m.Created = append(m.Created, f.Path)
 		}

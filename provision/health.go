@@ -67,19 +67,19 @@ func (h *Health) ProblemsText() string {
 // more than one while an upgrade is under way.
 func (h *Health) Builds() []string {
 	var versions []string
-	add := func(b build) {
+	add := func(b Build) {
 		if b.Version != "" && !slices.Contains(versions, b.String()) {
 			versions = append(versions, b.String())
 		}
 	}
 	for _, n := range h.Nodes {
 		if r := n.Redis; r != nil && r.Running {
-			add(build{r.Engine, r.Version})
+			add(Build{r.Engine, r.Version})
 		}
 	}
 	for _, n := range h.Nodes {
 		if s := n.Sentinel; s != nil && s.Running {
-			add(build{s.Engine, s.Version})
+			add(Build{s.Engine, s.Version})
 		}
 	}
 	return versions
@@ -94,7 +94,7 @@ func Status(ctx context.Context, inv *inventory.Inventory, connect Connector, p 
 	}
 	c, errs := ConnectPartial(ctx, inv, connect, p)
 	defer c.Close()
-	if _, err := c.useSecrets(pw, false, false); err != nil {
+	if _, err := c.UseSecrets(pw, false, false); err != nil {
 		return nil, err
 	}
 	return c.CheckHealth(ctx, errs), nil

@@ -50,7 +50,7 @@ func TestEnsureBuildToolsWithoutMirror(t *testing.T) {
 	h := fakehost.New("node1")
 	h.Answer(`apt-get install`, fakehost.Result{Status: 100, Stderr: "E: Unable to locate package gcc"})
 	n := &Node{Spec: &inventory.Host{Name: "node1"}, Host: h}
-	n.setFacts(&Facts{Init: "systemd", PkgManager: "apt", MissingTools: []string{"gcc", "make"}}, &Manifest{}, inventory.Layout{})
+	n.SetFacts(&Facts{Init: "systemd", PkgManager: "apt", MissingTools: []string{"gcc", "make"}}, &Manifest{}, inventory.Layout{})
 	c := &Cluster{Inv: &inventory.Inventory{}, P: testProgress(t)}
 	err := c.ensureBuildTools(context.Background(), n)
 	if err == nil {
@@ -61,21 +61,21 @@ func TestEnsureBuildToolsWithoutMirror(t *testing.T) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
 	}
-	n.setFacts(&Facts{Init: "sysv", MissingTools: []string{"make"}}, &Manifest{}, inventory.Layout{})
+	n.SetFacts(&Facts{Init: "sysv", MissingTools: []string{"make"}}, &Manifest{}, inventory.Layout{})
 	if err := c.ensureBuildTools(context.Background(), n); err == nil || !strings.Contains(err.Error(), "no apt-get, dnf or yum") {
 		t.Errorf("without a package manager: %v", err)
 	}
 
 	// A TLS build needs OpenSSL's headers too, even with every tool there.
 	c.Inv.TLS.Enabled = true
-	n.setFacts(&Facts{Init: "sysv", PkgManager: "apt"}, &Manifest{}, inventory.Layout{})
+	n.SetFacts(&Facts{Init: "sysv", PkgManager: "apt"}, &Manifest{}, inventory.Layout{})
 	err = c.ensureBuildTools(context.Background(), n)
 	for _, want := range []string{"build tools missing (OpenSSL headers)", "apt-get could not install gcc make libc6-dev tar pkg-config libssl-dev"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("TLS build without headers: error %v does not say %q", err, want)
 		}
 	}
-	n.setFacts(&Facts{Init: "sysv", PkgManager: "apt", SSLHeaders: true}, &Manifest{}, inventory.Layout{})
+	n.SetFacts(&Facts{Init: "sysv", PkgManager: "apt", SSLHeaders: true}, &Manifest{}, inventory.Layout{})
 	if err := c.ensureBuildTools(context.Background(), n); err != nil {
 		t.Errorf("TLS build with headers: %v", err)
 	}
@@ -99,7 +99,7 @@ func TestEnsureLibSSL(t *testing.T) {
 		h := fakehost.New("node1")
 		h.Answer(`install`, fakehost.Result{})
 		n := &Node{Spec: &inventory.Host{Name: "node1"}, Host: h}
-		n.setFacts(&Facts{Init: "sysv", PkgManager: c.pkg, LibSSL: c.have}, &Manifest{}, inventory.Layout{})
+		n.SetFacts(&Facts{Init: "sysv", PkgManager: c.pkg, LibSSL: c.have}, &Manifest{}, inventory.Layout{})
 		cl := &Cluster{Inv: &inventory.Inventory{TLS: inventory.TLS{Enabled: true}}, P: testProgress(t)}
 		if err := cl.ensureLibSSL(context.Background(), n); err != nil {
 			t.Fatalf("%s: %v", c.pkg, err)

@@ -22,10 +22,10 @@ import (
 // binaries redisctl installs; redis-sentinel is a link to redis-server.
 var binaries = []string{"redis-server", "redis-cli"}
 
-// needsInstall reports whether a node lacks the inventory's engine and
+// NeedsInstall reports whether a node lacks the inventory's engine and
 // version, or a build with TLS on a TLS cluster.
-func (c *Cluster) needsInstall(n *Node) bool {
-	return installedBuild(n.Facts) != c.target() || c.Inv.TLS.Enabled && !n.Facts.RedisTLS
+func (c *Cluster) NeedsInstall(n *Node) bool {
+	return InstalledBuild(n.Facts) != c.Target() || c.Inv.TLS.Enabled && !n.Facts.RedisTLS
 }
 
 // makeFlags are the flags Redis is built with on n: its init system's,
@@ -48,18 +48,18 @@ func (c *Cluster) buildDir(cacheDir string, src *Source, platform string) string
 	return filepath.Join(cacheDir, "builds", name)
 }
 
-// stages reports whether Install puts the new build beside the installed
+// Stages reports whether Install puts the new build beside the installed
 // one on n (to be switched to at each server's restart, see upgrade.go)
 // rather than in its place: when another build is installed and one of
 // n's servers runs it.
-func stages(n *Node) bool {
+func Stages(n *Node) bool {
 	return n.Facts.RedisVersion != "" && (n.Facts.RedisPid > 0 || n.Facts.SentinelPid > 0)
 }
 
 // Install puts the inventory's Redis version on every node that lacks it.
 // It leaves the nodes' facts as they were (up runs it beside other steps
 // that read them): the caller records, for the nodes it returns, that the
-// build is installed (installedNow).
+// Build is installed (installedNow).
 // Redis is built once per platform (OS, version, architecture) on one of
 // that platform's hosts, kept in the control machine's cache, and the
 // binaries are then copied to the others: three builds on shared cores
@@ -69,7 +69,7 @@ func (c *Cluster) Install(ctx context.Context, src *Source, cacheDir string) (in
 	var order []string
 	var bad []error
 	for _, n := range c.Nodes {
-		if !c.needsInstall(n) {
+		if !c.NeedsInstall(n) {
 			continue
 		}
 		k, err := n.Facts.Platform()
@@ -89,10 +89,10 @@ func (c *Cluster) Install(ctx context.Context, src *Source, cacheDir string) (in
 		return nil, nil
 	}
 	var mu sync.Mutex
-	err = eachHost(ctx, order, func(k string) string { return groups[k][0].Spec.Name }, "install redis", func(ctx context.Context, platform string) error {
+	err = EachHost(ctx, order, func(k string) string { return groups[k][0].Spec.Name }, "install redis", func(ctx context.Context, platform string) error {
 		nodes := groups[platform]
 		dir := c.buildDir(cacheDir, src, platform)
-		sums, err := cachedBuild(dir)
+		sums, err := CachedBuild(dir)
 		if err != nil {
 			return err
 		}
@@ -103,7 +103,7 @@ func (c *Cluster) Install(ctx context.Context, src *Source, cacheDir string) (in
 		} else {
 			c.P.Printf(nodes[0].Spec.Name, "using cached build of redis %s for %s (checksums verified)", c.Inv.Redis.Version, platform)
 		}
-		return eachHost(ctx, nodes, nodeName, "install redis", func(ctx context.Context, n *Node) error {
+		return EachHost(ctx, nodes, NodeName, "install redis", func(ctx context.Context, n *Node) error {
 			if err := c.ensureLibSSL(ctx, n); err != nil {
 				return err
 			}
@@ -119,27 +119,27 @@ func (c *Cluster) Install(ctx context.Context, src *Source, cacheDir string) (in
 	return installed, err
 }
 
-// installedNow records in n's facts that Install put the inventory's
-// build in place (not beside a running one: that one switches at each
+// InstalledNow records in n's facts that Install put the inventory's
+// Build in place (not beside a running one: that one switches at each
 // restart, see switchBinaries).
-func (c *Cluster) installedNow(n *Node) {
-	if !stages(n) {
-		n.Facts.RedisVersion, n.Facts.RedisEngine = c.Inv.Redis.Version, c.target().Engine
+func (c *Cluster) InstalledNow(n *Node) {
+	if !Stages(n) {
+		n.Facts.RedisVersion, n.Facts.RedisEngine = c.Inv.Redis.Version, c.Target().Engine
 	}
 }
 
-// sumsFile records, beside a cached build, the sha256 of each binary as it
+// SumsFile records, beside a cached build, the sha256 of each binary as it
 // came off the build host.
-const sumsFile = "SHA256SUMS"
+const SumsFile = "SHA256SUMS"
 
-// cachedBuild returns the recorded checksums of a complete cached build in
+// CachedBuild returns the recorded checksums of a complete cached build in
 // dir after checking every binary against them, or nil when there is no
 // usable build (nothing cached, or cached by an older redisctl without
 // checksums: built again). A binary that differs from its recorded sum is
 // an error: something changed the cache, and shipping it to every host as
 // root would spread whatever did.
-func cachedBuild(dir string) (map[string]string, error) {
-	data, err := os.ReadFile(filepath.Join(dir, sumsFile))
+func CachedBuild(dir string) (map[string]string, error) {
+	data, err := os.ReadFile(filepath.Join(dir, SumsFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -156,7 +156,7 @@ func cachedBuild(dir string) (map[string]string, error) {
 	for _, b := range binaries {
 		want, ok := sums[b]
 		if !ok {
-			return nil, fmt.Errorf("cached build %s: %s lists no checksum for %s; remove the directory to build again", dir, sumsFile, b)
+			return nil, fmt.Errorf("cached build %s: %s lists no checksum for %s; remove the directory to build again", dir, SumsFile, b)
 		}
 		got, _, err := hashFile(filepath.Join(dir, b))
 		if errors.Is(err, fs.ErrNotExist) {
@@ -166,13 +166,13 @@ func cachedBuild(dir string) (map[string]string, error) {
 			return nil, err
 		}
 		if got != want {
-			return nil, fmt.Errorf("cached build %s: %s has sha256 %s, but %s recorded %s when it was built; refusing to install it (remove the directory to build again)", dir, b, got, sumsFile, want)
+			return nil, fmt.Errorf("cached build %s: %s has sha256 %s, but %s recorded %s when it was built; refusing to install it (remove the directory to build again)", dir, b, got, SumsFile, want)
 		}
 	}
 	return sums, nil
 }
 
-// build compiles Redis on n, copies the binaries into the local dir and
+// Build compiles Redis on n, copies the binaries into the local dir and
 // records their checksums there (written last: a build cut short leaves no
 // sums, and is built again).
 func (c *Cluster) build(ctx context.Context, n *Node, src *Source, dir string) (map[string]string, error) {
@@ -184,11 +184,11 @@ func (c *Cluster) build(ctx context.Context, n *Node, src *Source, dir string) (
 	for _, name := range binaries {
 		fmt.Fprintf(&b, "%s  %s\n", sums[name], name)
 	}
-	tmp := filepath.Join(dir, sumsFile+".tmp")
+	tmp := filepath.Join(dir, SumsFile+".tmp")
 	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
 		return nil, err
 	}
-	return sums, os.Rename(tmp, filepath.Join(dir, sumsFile))
+	return sums, os.Rename(tmp, filepath.Join(dir, SumsFile))
 }
 
 func (c *Cluster) buildInto(ctx context.Context, n *Node, src *Source, dir string) (map[string]string, error) {
@@ -199,7 +199,7 @@ func (c *Cluster) buildInto(ctx context.Context, n *Node, src *Source, dir strin
 	bdir := path.Join(c.Layout.StateDir, "build")
 	tarball := path.Join(bdir, "source-"+src.SHA256[:12]+".tar")
 	work := path.Join(bdir, "source-"+src.SHA256[:12])
-	server, cli := srcPrograms(c.target().Engine)
+	server, cli := srcPrograms(c.Target().Engine)
 	if err := c.ensureDirs(ctx, n, []dirSpec{{Path: c.Layout.StateDir, Mode: 0o700}, {Path: bdir, Mode: 0o700}}); err != nil {
 		return nil, err
 	}
@@ -212,7 +212,7 @@ func (c *Cluster) buildInto(ctx context.Context, n *Node, src *Source, dir strin
 	if err := n.Host.Upload(ctx, tarball, f, 0o600, ""); err != nil {
 		return nil, fmt.Errorf("upload source: %w", err)
 	}
-	c.P.Printf(n.Spec.Name, "building %s (make -j$(nproc)); takes a minute or two", c.target())
+	c.P.Printf(n.Spec.Name, "building %s (make -j$(nproc)); takes a minute or two", c.Target())
 	// tar finds the compression (gzip or xz) by itself when it reads.
 	script := fmt.Sprintf(`set -e
 rm -rf %[1]s && mkdir -p %[1]s
@@ -225,8 +225,8 @@ cd src && sha256sum %[4]s %[5]s`, remote.Quote(work), remote.Quote(tarball), c.m
 	if err != nil {
 		return nil, fmt.Errorf("build redis: %w", err)
 	}
-	if !builds(out, c.target()) {
-		return nil, fmt.Errorf("the source built %q, but the inventory says %s (redis.engine, redis.version)", firstLine(out), c.target())
+	if !builds(out, c.Target()) {
+		return nil, fmt.Errorf("the source built %q, but the inventory says %s (redis.engine, redis.version)", firstLine(out), c.Target())
 	}
 	remoteSums := parseSums(out)
 	// The programs are kept, and installed, under redisctl's names.
@@ -256,13 +256,13 @@ cd src && sha256sum %[4]s %[5]s`, remote.Quote(work), remote.Quote(tarball), c.m
 	if err := n.Host.Run(ctx, remote.Cmd("rm", "-rf", work, tarball), nil, nil, nil); err != nil {
 		return nil, err
 	}
-	c.P.Printf(n.Spec.Name, "built %s in %s", c.target(), time.Since(start).Round(time.Second))
+	c.P.Printf(n.Spec.Name, "built %s in %s", c.Target(), time.Since(start).Round(time.Second))
 	return sums, nil
 }
 
 // builds reports whether a server's --version output names build b:
 // "Redis server v=7.0.15 sha=..." or "Valkey server v=8.1.1 ...".
-func builds(versionOut string, b build) bool {
+func builds(versionOut string, b Build) bool {
 	out := strings.TrimSpace(versionOut)
 	return strings.Contains(out, " v="+b.Version+" ") && strings.HasPrefix(strings.ToLower(out), b.Engine+" server ")
 }
@@ -311,9 +311,9 @@ func (c *Cluster) ensureBuildTools(ctx context.Context, n *Node) error {
 	return nil
 }
 
-// needsLibSSL reports whether n lacks the OpenSSL library that the TLS
-// build needs to run.
-func (c *Cluster) needsLibSSL(n *Node) bool {
+// NeedsLibSSL reports whether n lacks the OpenSSL library that the TLS
+// Build needs to run.
+func (c *Cluster) NeedsLibSSL(n *Node) bool {
 	return c.Inv.TLS.Enabled && !n.Facts.LibSSL
 }
 
@@ -321,7 +321,7 @@ func (c *Cluster) needsLibSSL(n *Node) bool {
 // lacks it, with the host's package manager (check hosts refused a host
 // without one).
 func (c *Cluster) ensureLibSSL(ctx context.Context, n *Node) error {
-	if !c.needsLibSSL(n) || n.Pkg == nil {
+	if !c.NeedsLibSSL(n) || n.Pkg == nil {
 		return nil
 	}
 	c.P.Printf(n.Spec.Name, "installing the OpenSSL library, which Redis built with TLS needs (%s)", n.Pkg.Name())
@@ -339,7 +339,7 @@ func (c *Cluster) ensureLibSSL(ctx context.Context, n *Node) error {
 func (c *Cluster) installBinaries(ctx context.Context, n *Node, dir string, sums map[string]string) error {
 	bin := c.Layout.BinDir
 	fresh := n.Facts.RedisVersion == ""
-	staged := stages(n)
+	staged := Stages(n)
 	dest := func(p string) string {
 		if staged {
 			return stagedName(bin, p)
@@ -388,17 +388,17 @@ func (c *Cluster) installBinaries(ctx context.Context, n *Node, dir string, sums
 		n.Manifest.AddCreated(sentinel)
 	}
 	versionOut := strings.TrimPrefix(out, "created\n")
-	if !builds(versionOut, c.target()) {
-		return fmt.Errorf("installed %s reports %q, want %s", dest("redis-server"), firstLine(versionOut), c.target())
+	if !builds(versionOut, c.Target()) {
+		return fmt.Errorf("installed %s reports %q, want %s", dest("redis-server"), firstLine(versionOut), c.Target())
 	}
 	if err := n.Manifest.Save(ctx, n.Host); err != nil {
 		return err
 	}
 	if staged {
-		c.P.Printf(n.Spec.Name, "put %s beside %s in %s; each server switches to it when it restarts", c.target(), installedBuild(n.Facts), bin)
+		c.P.Printf(n.Spec.Name, "put %s beside %s in %s; each server switches to it when it restarts", c.Target(), InstalledBuild(n.Facts), bin)
 		return nil
 	}
-	c.P.Printf(n.Spec.Name, "installed %s in %s", c.target(), bin)
+	c.P.Printf(n.Spec.Name, "installed %s in %s", c.Target(), bin)
 	return nil
 }
 

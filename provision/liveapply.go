@@ -10,14 +10,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// liveOp is one change applied to a running server: what it does, for the
+// LiveOp is one change applied to a running server: what it does, for the
 // plan and the progress output, and how.
-type liveOp struct {
-	desc string
-	do   func(ctx context.Context, cl *redis.Client) error
+type LiveOp struct {
+	Desc string
+	Do   func(ctx context.Context, cl *redis.Client) error
 }
 
-func command(args ...any) func(context.Context, *redis.Client) error {
+func Command(args ...any) func(context.Context, *redis.Client) error {
 	return func(ctx context.Context, cl *redis.Client) error {
 		if err := cl.Do(ctx, args...).Err(); err != nil {
 			return fmt.Errorf("%s: %w", args[0], err)
@@ -34,36 +34,36 @@ var immutableRedis = map[string]bool{
 	"syslog-facility": true,
 }
 
-// redisLiveOps turns changed redis.conf directives into commands for a
+// RedisLiveOps turns changed redis.conf directives into commands for a
 // running data node: CONFIG SET (REPLICAOF for replicaof), then CONFIG
 // REWRITE, so the file and the process agree without a restart. Directives
 // a running server cannot take are returned in restart.
-func (c *Cluster) redisLiveOps(ch fileChange) (ops []liveOp, restart []string) {
+func (c *Cluster) RedisLiveOps(ch FileChange) (ops []LiveOp, restart []string) {
 	for _, k := range ch.Keys {
-		args, present := configValue(ch.New, k)
+		args, present := ConfigValue(ch.New, k)
 		switch {
 		case k == "replicaof" && present && len(args) == 3:
-			ops = append(ops, liveOp{"REPLICAOF " + args[1] + " " + args[2], command("REPLICAOF", args[1], args[2])})
+			ops = append(ops, LiveOp{"REPLICAOF " + args[1] + " " + args[2], Command("REPLICAOF", args[1], args[2])})
 		case k == "replicaof":
 			// The node is the live master already (Sentinel promoted it and
 			// rewrote its file); redisctl never promotes on its own.
 		case k == "port" && present && len(args) == 2 && tlsPortKept(ch):
 			// On a TLS data node, port is the plaintext port kept beside
 			// the TLS one (tls.plaintext): opened, moved or closed live.
-			ops = append(ops, liveOp{"CONFIG SET port " + args[1], command("CONFIG", "SET", "port", args[1])})
+			ops = append(ops, LiveOp{"CONFIG SET port " + args[1], Command("CONFIG", "SET", "port", args[1])})
 		case !present || immutableRedis[k] || k == "port":
 			restart = append(restart, k)
 		default:
 			val := strings.Join(args[1:], " ")
-			op := liveOp{"CONFIG SET " + k + " " + val, command("CONFIG", "SET", k, val)}
+			op := LiveOp{"CONFIG SET " + k + " " + val, Command("CONFIG", "SET", k, val)}
 			if isSecretKey(k) {
-				op = liveOp{"CONFIG SET " + k + " (value hidden)", hideValue(val, op.do)}
+				op = LiveOp{"CONFIG SET " + k + " (value hidden)", hideValue(val, op.Do)}
 			}
 			ops = append(ops, op)
 		}
 	}
 	if len(ops) > 0 {
-		ops = append(ops, liveOp{"CONFIG REWRITE", command("CONFIG", "REWRITE")})
+		ops = append(ops, LiveOp{"CONFIG REWRITE", Command("CONFIG", "REWRITE")})
 	}
 	return ops, restart
 }
@@ -71,22 +71,22 @@ func (c *Cluster) redisLiveOps(ch fileChange) (ops []liveOp, restart []string) {
 // tlsPortKept reports whether a changed config serves TLS on the same
 // port before and after: then its port directive is a plaintext port
 // beside the TLS one, and changing it leaves every TLS link alone.
-func tlsPortKept(ch fileChange) bool {
-	old, ok := configValue(ch.Old, "tls-port")
+func tlsPortKept(ch FileChange) bool {
+	old, ok := ConfigValue(ch.Old, "tls-port")
 	if !ok || len(old) != 2 || old[1] == "0" {
 		return false
 	}
-	now, ok := configValue(ch.New, "tls-port")
+	now, ok := ConfigValue(ch.New, "tls-port")
 	return ok && len(now) == 2 && now[1] == old[1]
 }
 
-// sentinelLiveOps turns changed sentinel settings into SENTINEL SET
+// SentinelLiveOps turns changed sentinel settings into SENTINEL SET
 // commands, which Sentinel persists itself, keeping its id, epochs and
 // known peers. Settings SENTINEL SET cannot change are returned in restart.
-func (c *Cluster) sentinelLiveOps(ch fileChange) (ops []liveOp, restart []string, err error) {
+func (c *Cluster) SentinelLiveOps(ch FileChange) (ops []LiveOp, restart []string, err error) {
 	name := c.Inv.Name
 	for _, k := range ch.Keys {
-		args, present := configValue(ch.New, k)
+		args, present := ConfigValue(ch.New, k)
 		var opt, val string
 		switch k {
 		case "sentinel down-after-milliseconds", "sentinel parallel-syncs", "sentinel failover-timeout", "sentinel auth-pass":
@@ -96,7 +96,7 @@ func (c *Cluster) sentinelLiveOps(ch fileChange) (ops []liveOp, restart []string
 			}
 			opt, val = strings.TrimPrefix(k, "sentinel "), args[3]
 		case "sentinel monitor":
-			old, _ := configValue(ch.Old, k)
+			old, _ := ConfigValue(ch.Old, k)
 			if !present || len(args) != 6 || len(old) != 6 || old[3] != args[3] || old[4] != args[4] {
 				return nil, nil, fmt.Errorf("the sentinel monitors %s but redisctl would monitor %s; refusing to re-point a live sentinel (check `redisctl status`)", strings.Join(old[min(3, len(old)):min(5, len(old))], ":"), strings.Join(args[min(3, len(args)):min(5, len(args))], ":"))
 			}
@@ -105,9 +105,9 @@ func (c *Cluster) sentinelLiveOps(ch fileChange) (ops []liveOp, restart []string
 			restart = append(restart, k)
 			continue
 		}
-		op := liveOp{fmt.Sprintf("SENTINEL SET %s %s %s", name, opt, val), command("SENTINEL", "SET", name, opt, val)}
+		op := LiveOp{fmt.Sprintf("SENTINEL SET %s %s %s", name, opt, val), Command("SENTINEL", "SET", name, opt, val)}
 		if isSecretKey(k) {
-			op = liveOp{fmt.Sprintf("SENTINEL SET %s %s (value hidden)", name, opt), hideValue(val, op.do)}
+			op = LiveOp{fmt.Sprintf("SENTINEL SET %s %s (value hidden)", name, opt), hideValue(val, op.Do)}
 		}
 		ops = append(ops, op)
 	}

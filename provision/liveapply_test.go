@@ -26,11 +26,11 @@ func TestRedisLiveOpsPlaintextPort(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ch := fileChange{Old: []byte(tc.old), New: merged, Keys: keys}
-		ops, restart := c.redisLiveOps(ch)
+		ch := FileChange{Old: []byte(tc.old), New: merged, Keys: keys}
+		ops, restart := c.RedisLiveOps(ch)
 		var descs []string
 		for _, op := range ops {
-			descs = append(descs, op.desc)
+			descs = append(descs, op.Desc)
 		}
 		if !reflect.DeepEqual(descs, tc.ops) || !reflect.DeepEqual(restart, tc.restart) {
 			t.Errorf("%s: ops %q restart %q, want ops %q restart %q", tc.name, descs, restart, tc.ops, tc.restart)

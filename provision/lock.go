@@ -114,7 +114,7 @@ type acquiredOutput struct {
 // a heartbeat that keeps it fresh; call release when the run ends (it stops
 // the heartbeat, removes the lock where it still holds this run's id, and
 // removes the state directory if that leaves it empty, as after uninstall).
-// command is the verb and its flags as the user would recognise them, for
+// Command is the verb and its flags as the user would recognise them, for
 // example "up" or "failover-test --mode manual"; it is shown to a second
 // run, so it must hold nothing secret.
 //
@@ -168,7 +168,7 @@ func (c *Cluster) lock(ctx context.Context, command string, opts lockOptions) (f
 	self := opts.holder
 	self.Command, self.RunID = command, runID
 	self.Started = opts.now().UTC().Truncate(time.Second)
-	l := &clusterLock{c: c, opts: opts, file: lockFile(c.Layout.StateDir, c.Inv.Name), self: self}
+	l := &clusterLock{c: c, opts: opts, file: LockFile(c.Layout.StateDir, c.Inv.Name), self: self}
 	content, err := json.Marshal(self)
 	if err != nil {
 		return nil, err
@@ -187,7 +187,7 @@ func (c *Cluster) lock(ctx context.Context, command string, opts lockOptions) (f
 	}
 	var mu sync.Mutex
 	var locked []*LockedError
-	err = eachHost(ctx, nodes, nodeName, "lock", func(ctx context.Context, n *Node) error {
+	err = EachHost(ctx, nodes, NodeName, "lock", func(ctx context.Context, n *Node) error {
 		ok, le, err := l.acquire(ctx, n, content)
 		if le != nil {
 			mu.Lock()
@@ -236,7 +236,7 @@ func sameHolder(locked []*LockedError) *LockedError {
 	return &one
 }
 
-func lockFile(stateDir, cluster string) string {
+func LockFile(stateDir, cluster string) string {
 	return path.Join(stateDir, cluster+".lock")
 }
 
@@ -621,7 +621,7 @@ func (l *clusterLock) heartbeat(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		_ = eachHost(ctx, l.nodes, nodeName, "lock heartbeat", func(ctx context.Context, n *Node) error {
+		_ = EachHost(ctx, l.nodes, NodeName, "lock heartbeat", func(ctx context.Context, n *Node) error {
 			if _, gone := l.lost.Load(n.Spec.Name); gone {
 				return nil
 			}
@@ -659,7 +659,7 @@ func (l *clusterLock) removeLocks(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	script := l.script(lockReleaseScript, holds(l.self.RunID), remote.Quote(l.self.RunID))
-	err := eachHost(ctx, l.nodes, nodeName, "release lock", func(ctx context.Context, n *Node) error {
+	err := EachHost(ctx, l.nodes, NodeName, "release lock", func(ctx context.Context, n *Node) error {
 		if h, ok := l.held.LoadAndDelete(n); ok {
 			err := h.(*heldSession).release(ctx)
 			if err == nil {

@@ -216,7 +216,7 @@ func (f *lockFixture) Notes() []string {
 
 // file is the lock file of host i on this machine.
 func (f *lockFixture) file(i int) string {
-	return f.hosts[i].root + lockFile(f.c.Layout.StateDir, f.c.Inv.Name)
+	return f.hosts[i].root + LockFile(f.c.Layout.StateDir, f.c.Inv.Name)
 }
 
 // holder reads host i's lock file; nil when there is none.
@@ -711,11 +711,11 @@ func TestLockRoundReadsChecksFactsAndFiles(t *testing.T) {
 	round()
 	for _, n := range f.c.Nodes {
 		keyFile := filepath.Join(l.TLSDir, inventory.TLSKeyFile)
-		files, ok := f.c.takePrefetch(n).covers([]string{l.RedisConf, l.SentinelConf, l.RedisUnit, keyFile})
+		files, ok := f.c.TakePrefetch(n).covers([]string{l.RedisConf, l.SentinelConf, l.RedisUnit, keyFile})
 		if !ok || string(files[l.RedisConf]) != conf || string(files[keyFile]) != key || len(files) != 2 {
 			t.Errorf("%s: files read with the lock: %q (%v)", n.Spec.Name, files, ok)
 		}
-		if _, ok := f.c.takePrefetch(n).covers([]string{l.RedisConf}); ok {
+		if _, ok := f.c.TakePrefetch(n).covers([]string{l.RedisConf}); ok {
 			t.Errorf("%s: the files were handed out twice", n.Spec.Name)
 		}
 	}
@@ -746,7 +746,7 @@ func TestLockRoundReadsChecksFactsAndFiles(t *testing.T) {
 	}
 	release()
 	for _, n := range f.c.Nodes {
-		if p := f.c.takePrefetch(n); p != nil {
+		if p := f.c.TakePrefetch(n); p != nil {
 			t.Errorf("%s: files read through a link: %q", n.Spec.Name, p.files)
 		}
 		if out, ok := f.c.takeFactsOutput(n); ok {

@@ -48,7 +48,7 @@ func (c *Cluster) withLockRound(opts lockOptions) lockOptions {
 // collectLockRound keeps what the lock's round trip read on n: all three
 // parts, or nothing. The checks and the facts take what they need of the
 // files from the files read (the init script's NOFILE, the configs'
-// tls-port), so where the files could not be read (one is a link) nothing
+// TLS-port), so where the files could not be read (one is a link) nothing
 // is kept, and each read runs on its own.
 func (c *Cluster) collectLockRound(n *Node, out acquiredOutput) {
 	parts := splitParts(out.text, out.marker)
@@ -85,8 +85,8 @@ func (c *Cluster) collectLockRound(n *Node, out acquiredOutput) {
 // takeChecked returns, once, the host checks read with n's lock.
 func (c *Cluster) takeChecked(n *Node) *hostTuning { return take(&c.factsMu, c.checked, n) }
 
-// takePrefetch returns, once, the files read with n's lock.
-func (c *Cluster) takePrefetch(n *Node) *prefetch { return take(&c.factsMu, c.prefetched, n) }
+// TakePrefetch returns, once, the files read with n's lock.
+func (c *Cluster) TakePrefetch(n *Node) *prefetch { return take(&c.factsMu, c.prefetched, n) }
 
 // take removes n's value from m, under mu, and returns it.
 func take[T any](mu *sync.Mutex, m map[*Node]T, n *Node) T {
@@ -111,9 +111,9 @@ func splitParts(out, marker string) []string {
 	return strings.Split(out, "\n"+marker+" part\n")
 }
 
-// prefetchTag starts the prefetch script and names the files it reads
+// PrefetchTag starts the prefetch script and names the files it reads
 // (their paths are no secret).
-const prefetchTag = "# redisctl read-files"
+const PrefetchTag = "# redisctl read-files"
 
 // prefetchScript reads paths as ReadFiles does, framed by $m; where one
 // is a link it reads nothing (configure's own read then refuses it).
@@ -122,7 +122,7 @@ func prefetchScript(paths []string) string {
 	for i, p := range paths {
 		quoted[i] = remote.Quote(p)
 	}
-	return prefetchTag + " " + strings.Join(quoted, " ") + "\n" +
+	return PrefetchTag + " " + strings.Join(quoted, " ") + "\n" +
 		remote.ReadFilesScript(paths, "m", `printf '%%s link\n' "$m"; exit 0`)
 }
 

@@ -51,7 +51,7 @@ func manifestPath(stateDir, cluster string) string {
 }
 
 // LoadManifest reads the cluster's manifest on a host; a missing one is
-// empty, not an error. files are the manifest file names the facts found
+// Empty, not an error. files are the manifest file names the facts found
 // in the state directory. An older redisctl's single manifest.json is
 // adopted when it records this cluster's config file (it was written by
 // this cluster's runs), and moved to the cluster's name at the next Save.
@@ -195,8 +195,8 @@ func handOver(ctx context.Context, h remote.Host, l inventory.Layout, other stri
 	return m.Save(ctx, h)
 }
 
-// named lists cluster names, an older redisctl's unnamed manifest as such.
-func named(clusters []string) []string {
+// Named lists cluster names, an older redisctl's unnamed manifest as such.
+func Named(clusters []string) []string {
 	out := make([]string, len(clusters))
 	for i, c := range clusters {
 		out[i] = c

@@ -18,7 +18,7 @@ import (
 // host, up --failover) and failover-test share. Each returns when what it
 // waited for is seen, or with what was seen instead.
 
-// gracefulFailover is SENTINEL FAILOVER made lossless. Sentinel promotes a
+// GracefulFailover is SENTINEL FAILOVER made lossless. Sentinel promotes a
 // replica without stopping writes on the old master, and what lands there
 // before Sentinel turns it into a replica is discarded. So writes on the
 // old master are paused first (CLIENT PAUSE WRITE), the replicas are let
@@ -26,13 +26,13 @@ import (
 // the pause is lifted (the returned step) the caller makes the old master a
 // replica (demote): a write the pause held then fails with READONLY, and
 // none lands where it would be discarded.
-func (c *Cluster) gracefulFailover(ctx context.Context, old *Node) (func() error, error) {
+func (c *Cluster) GracefulFailover(ctx context.Context, old *Node) (func() error, error) {
 	cl := c.Data(old)
 	// The pause outlasts every wait before the caller lifts it (the
 	// replicas' catch-up, then the promotion), so that it cannot end on its
 	// own while the old master is still a master; it ends by itself only if
 	// redisctl is gone.
-	pauseMS := max(10000, 2*c.Inv.Sentinel.FailoverTimeoutMS, int((catchUpBound+promotionBound(c.Inv)+5*time.Second)/time.Millisecond))
+	pauseMS := max(10000, 2*c.Inv.Sentinel.FailoverTimeoutMS, int((CatchUpBound+PromotionBound(c.Inv)+5*time.Second)/time.Millisecond))
 	c.P.Printf(old.Spec.Name, "CLIENT PAUSE %d WRITE", pauseMS)
 	// go-redis's ClientPause has no WRITE mode, which leaves reads (and
 	// INFO below) served.
@@ -46,7 +46,7 @@ func (c *Cluster) gracefulFailover(ctx context.Context, old *Node) (func() error
 		c.P.Printf(old.Spec.Name, "CLIENT UNPAUSE")
 		return c.Data(old).ClientUnpause(context.WithoutCancel(ctx)).Err()
 	}
-	err := waitFor(ctx, "every replica to reach the master's replication offset", catchUpBound, 20*time.Millisecond, func(ctx context.Context) (bool, string) {
+	err := WaitFor(ctx, "every replica to reach the master's replication offset", CatchUpBound, 20*time.Millisecond, func(ctx context.Context) (bool, string) {
 		s, err := cl.Info(ctx, "replication").Result()
 		if err != nil {
 			return false, err.Error()
@@ -62,7 +62,7 @@ func (c *Cluster) gracefulFailover(ctx context.Context, old *Node) (func() error
 		return nil, errors.Join(err, unpause())
 	}
 	s := c.Sentinels()[0]
-	sc := c.sentinelClient(s)
+	sc := c.SentinelClient(s)
 	defer sc.Close()
 	c.P.Printf(s.Spec.Name, "SENTINEL FAILOVER %s", c.Inv.Name)
 	if err := sc.Failover(ctx, c.Inv.Name).Err(); err != nil {
@@ -71,14 +71,14 @@ func (c *Cluster) gracefulFailover(ctx context.Context, old *Node) (func() error
 	return unpause, nil
 }
 
-// catchUpBound bounds the wait for the replicas to reach a paused master's
+// CatchUpBound bounds the wait for the replicas to reach a paused master's
 // offset.
-const catchUpBound = 10 * time.Second
+const CatchUpBound = 10 * time.Second
 
-// promotionBound bounds the wait for Sentinel to promote a replica, and for
+// PromotionBound bounds the wait for Sentinel to promote a replica, and for
 // every sentinel to name it: the time to see the master down, two failover
 // attempts (each at most 10 s of failover-timeout), and a margin.
-func promotionBound(inv *inventory.Inventory) time.Duration {
+func PromotionBound(inv *inventory.Inventory) time.Duration {
 	return time.Duration(inv.Sentinel.DownAfterMS)*time.Millisecond + 2*time.Duration(min(inv.Sentinel.FailoverTimeoutMS, 10000))*time.Millisecond + 15*time.Second
 }
 
@@ -127,7 +127,7 @@ func (c *Cluster) replicasBehind(ctx context.Context, master *Node, links []redi
 	return out
 }
 
-// waitPromoted waits until a replica of old reports role:master: the
+// WaitPromoted waits until a replica of old reports role:master: the
 // replica Sentinel promoted, once it has executed the SLAVEOF NO ONE that
 // Sentinel sends it. The sentinel itself confirms that only at its next
 // INFO of the replica (once a second during a failover), and the others
@@ -138,7 +138,7 @@ func (c *Cluster) replicasBehind(ctx context.Context, master *Node, links []redi
 // the old master's offset, so the promoted one has every acknowledged
 // write; that the sentinels agree on it is waited for afterwards
 // (waitNewMaster), and a disagreement is an error.
-func (c *Cluster) waitPromoted(ctx context.Context, old *Node, bound time.Duration) (*Node, error) {
+func (c *Cluster) WaitPromoted(ctx context.Context, old *Node, bound time.Duration) (*Node, error) {
 	var candidates []*Node
 	for _, n := range c.Nodes {
 		if n != old {
@@ -146,7 +146,7 @@ func (c *Cluster) waitPromoted(ctx context.Context, old *Node, bound time.Durati
 		}
 	}
 	var found *Node
-	err := waitFor(ctx, "a replica of "+old.Spec.Name+" to be promoted", bound, 50*time.Millisecond, func(ctx context.Context) (bool, string) {
+	err := WaitFor(ctx, "a replica of "+old.Spec.Name+" to be promoted", bound, 50*time.Millisecond, func(ctx context.Context) (bool, string) {
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		roles := make([]string, len(candidates))
@@ -177,13 +177,13 @@ func (c *Cluster) waitPromoted(ctx context.Context, old *Node, bound time.Durati
 	return found, err
 }
 
-// demote makes old a replica of newMaster (REPLICAOF, then CONFIG REWRITE
+// Demote makes old a replica of newMaster (REPLICAOF, then CONFIG REWRITE
 // so a restart keeps it one) while its writes are still paused. Sentinel
 // converts an old master only seconds after the switch (four hello
 // periods), and until then a write the pause held, or a client that did
 // not move, would land on it, be acknowledged and then be discarded; once
 // it is a replica such a write fails with READONLY instead.
-func (c *Cluster) demote(ctx context.Context, old, newMaster *Node) error {
+func (c *Cluster) Demote(ctx context.Context, old, newMaster *Node) error {
 	cl := c.Data(old)
 	port := strconv.Itoa(c.Inv.Redis.Port)
 	c.P.Printf(old.Spec.Name, "REPLICAOF %s %s, before its writes resume", newMaster.Spec.Address, port)
@@ -196,10 +196,10 @@ func (c *Cluster) demote(ctx context.Context, old, newMaster *Node) error {
 	return nil
 }
 
-// waitNewMaster waits until every sentinel names the same master, other
+// WaitNewMaster waits until every sentinel names the same master, other
 // than old, and that node reports role:master. Old is not asked: it may be
 // paused, and a short timeout keeps each round short.
-func (c *Cluster) waitNewMaster(ctx context.Context, old *Node, bound time.Duration) (*Node, error) {
+func (c *Cluster) WaitNewMaster(ctx context.Context, old *Node, bound time.Duration) (*Node, error) {
 	var found *Node
 	sentinels := len(c.Sentinels())
 	err := c.waitObserving(ctx, "every sentinel to name the same new master", bound, 200*time.Millisecond, time.Second, old,
@@ -226,9 +226,9 @@ func (c *Cluster) waitNewMaster(ctx context.Context, old *Node, bound time.Durat
 	return found, err
 }
 
-// waitRole waits until n reports the given role ("master" or "replica").
-func (c *Cluster) waitRole(ctx context.Context, n *Node, role string, timeout time.Duration) error {
-	return c.waitSnapshot(ctx, fmt.Sprintf("%s to report role:%s", n.Spec.Name, role), timeout, 200*time.Millisecond, func(s *Snapshot, _ Analysis) (bool, string) {
+// WaitRole waits until n reports the given role ("master" or "replica").
+func (c *Cluster) WaitRole(ctx context.Context, n *Node, role string, timeout time.Duration) error {
+	return c.WaitSnapshot(ctx, fmt.Sprintf("%s to report role:%s", n.Spec.Name, role), timeout, 200*time.Millisecond, func(s *Snapshot, _ Analysis) (bool, string) {
 		r := s.Node(n.Spec.Name).Redis
 		if !r.Running {
 			return false, r.Error

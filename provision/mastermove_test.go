@@ -13,12 +13,12 @@ import (
 // up_restart_test.go (rollingSim): node1 master, a sentinel asked for
 // SENTINEL FAILOVER promotes node2.
 
-// waitPromoted gives up at its bound and says what it waited for and what
+// WaitPromoted gives up at its bound and says what it waited for and what
 // the replicas last reported.
 func TestWaitPromotedBound(t *testing.T) {
 	s := newRollingSim(t)
 	start := time.Now()
-	n, err := s.waitPromoted(rollingCtx(t), s.Node("node1"), 300*time.Millisecond)
+	n, err := s.WaitPromoted(rollingCtx(t), s.Node("node1"), 300*time.Millisecond)
 	took := time.Since(start)
 	var we *WaitError
 	if !errors.As(err, &we) {
@@ -35,7 +35,7 @@ func TestWaitPromotedBound(t *testing.T) {
 	}
 }
 
-// waitPromoted returns the replica that reports role:master, even while
+// WaitPromoted returns the replica that reports role:master, even while
 // another replica does not answer; the old master is not asked.
 func TestWaitPromotedFindsThePromotedReplica(t *testing.T) {
 	s := newRollingSim(t)
@@ -51,7 +51,7 @@ func TestWaitPromotedFindsThePromotedReplica(t *testing.T) {
 		}
 		return masterInfo()
 	})
-	n, err := s.waitPromoted(rollingCtx(t), s.Node("node1"), 2*time.Second)
+	n, err := s.WaitPromoted(rollingCtx(t), s.Node("node1"), 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestWaitPromotedFindsThePromotedReplica(t *testing.T) {
 	}
 }
 
-// gracefulFailover asks for the failover only once every replica has
+// GracefulFailover asks for the failover only once every replica has
 // reached the paused master's offset; one that never does fails it before
 // SENTINEL FAILOVER is sent, and the pause is lifted.
 func TestGracefulFailoverReplicaNeverCatchesUp(t *testing.T) {
@@ -71,7 +71,7 @@ func TestGracefulFailoverReplicaNeverCatchesUp(t *testing.T) {
 	s.lagAtPause["node3"] = 1 << 30
 	ctx, cancel := context.WithTimeout(t.Context(), 400*time.Millisecond)
 	defer cancel()
-	unpause, err := s.gracefulFailover(ctx, s.Node("node1"))
+	unpause, err := s.GracefulFailover(ctx, s.Node("node1"))
 	if err == nil || !strings.Contains(err.Error(), "every replica to reach the master's replication offset") {
 		t.Fatalf("err = %v, want the wait for the replicas named", err)
 	}
@@ -91,7 +91,7 @@ func TestGracefulFailoverReplicaNeverCatchesUp(t *testing.T) {
 func TestGracefulFailoverRefusedLiftsThePause(t *testing.T) {
 	s := newRollingSim(t)
 	s.sentinel["node1"].Reply("SENTINEL FAILOVER", respError("NOGOODSLAVE No suitable replica to promote"))
-	unpause, err := s.gracefulFailover(rollingCtx(t), s.Node("node1"))
+	unpause, err := s.GracefulFailover(rollingCtx(t), s.Node("node1"))
 	if err == nil || !strings.Contains(err.Error(), "NOGOODSLAVE") || unpause != nil {
 		t.Fatalf("err = %v, unpause set: %v; want the sentinel's refusal", err, unpause != nil)
 	}
@@ -108,7 +108,7 @@ func TestGracefulFailoverRefusedLiftsThePause(t *testing.T) {
 func TestGracefulFailoverPauseRefused(t *testing.T) {
 	s := newRollingSim(t)
 	s.data["node1"].Reply("CLIENT PAUSE", respError("ERR syntax error"))
-	_, err := s.gracefulFailover(rollingCtx(t), s.Node("node1"))
+	_, err := s.GracefulFailover(rollingCtx(t), s.Node("node1"))
 	if err == nil || !strings.Contains(err.Error(), "pause writes on node1") {
 		t.Fatalf("err = %v, want the pause's failure", err)
 	}
@@ -117,18 +117,18 @@ func TestGracefulFailoverPauseRefused(t *testing.T) {
 	}
 }
 
-// demote sends REPLICAOF the new master, then CONFIG REWRITE, to the old
+// Demote sends REPLICAOF the new master, then CONFIG REWRITE, to the old
 // master and nothing else.
 func TestDemote(t *testing.T) {
 	s := newRollingSim(t)
-	if err := s.demote(rollingCtx(t), s.Node("node1"), s.Node("node3")); err != nil {
+	if err := s.Demote(rollingCtx(t), s.Node("node1"), s.Node("node3")); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := s.Events(), []string{"node1: REPLICAOF 10.0.0.3 7000", "node1: CONFIG REWRITE"}; !slices.Equal(got, want) {
 		t.Errorf("events %q, want %q", got, want)
 	}
 	s.data["node2"].Reply("CONFIG REWRITE", respError("ERR Rewriting config file: Permission denied"))
-	err := s.demote(rollingCtx(t), s.Node("node2"), s.Node("node3"))
+	err := s.Demote(rollingCtx(t), s.Node("node2"), s.Node("node3"))
 	if err == nil || !strings.Contains(err.Error(), "node2: CONFIG REWRITE after REPLICAOF") || !strings.Contains(err.Error(), "Permission denied") {
 		t.Errorf("err = %v, want CONFIG REWRITE's failure", err)
 	}

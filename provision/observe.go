@@ -152,11 +152,11 @@ func (c *Cluster) observe(ctx context.Context, timeout time.Duration, skip *Node
 		}
 	}
 	wg.Wait()
-	if c.tls != nil {
+	if c.TLS != nil {
 		for i, n := range c.Nodes {
 			nh := s.Nodes[i]
-			t := &TLSHealth{Client: nh.Redis.Running && c.speaksTLS(n, false), Replication: nh.Redis.tlsReplication,
-				Sentinel: nh.Sentinel != nil && nh.Sentinel.Running && c.speaksTLS(n, true)}
+			t := &TLSHealth{Client: nh.Redis.Running && c.SpeaksTLS(n, false), Replication: nh.Redis.tlsReplication,
+				Sentinel: nh.Sentinel != nil && nh.Sentinel.Running && c.SpeaksTLS(n, true)}
 			if t.Client && nh.Redis.plaintextPort != c.Inv.Redis.Port {
 				t.PlaintextPort = nh.Redis.plaintextPort
 			}
@@ -211,7 +211,7 @@ func (c *Cluster) observeData(ctx context.Context, n *Node) *RedisHealth {
 	r := &RedisHealth{}
 	var s string
 	var err error
-	if c.tls == nil {
+	if c.TLS == nil {
 		s, err = c.Data(n).Info(ctx, "server", "replication").Result()
 	} else {
 		// One round trip for both.

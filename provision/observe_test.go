@@ -25,7 +25,7 @@ func TestWaitNewMaster(t *testing.T) {
 		t.Parallel()
 		fc := newFakeCluster(t)
 		failedOver(fc, "node1", "node2", "node3")
-		m, err := fc.waitNewMaster(t.Context(), fc.Node("node1"), time.Second)
+		m, err := fc.WaitNewMaster(t.Context(), fc.Node("node1"), time.Second)
 		if err != nil || m == nil || m.Spec.Name != "node2" {
 			t.Fatalf("waitNewMaster = %v, %v; want node2", m, err)
 		}
@@ -39,7 +39,7 @@ func TestWaitNewMaster(t *testing.T) {
 		t.Parallel()
 		fc := newFakeCluster(t)
 		failedOver(fc, "node1", "node2")
-		_, err := fc.waitNewMaster(t.Context(), fc.Node("node1"), 500*time.Millisecond)
+		_, err := fc.WaitNewMaster(t.Context(), fc.Node("node1"), 500*time.Millisecond)
 		var we *WaitError
 		if !errors.As(err, &we) || we.Seen != "node1 names 10.0.0.2:7000, node2 names 10.0.0.2:7000, node3 names 10.0.0.1:7000" {
 			t.Fatalf("err = %v", err)
@@ -50,7 +50,7 @@ func TestWaitNewMaster(t *testing.T) {
 		fc := newFakeCluster(t)
 		failedOver(fc, "node1", "node2", "node3")
 		fc.data["node2"].Reply("INFO", replicaInfo("10.0.0.1", "down"))
-		_, err := fc.waitNewMaster(t.Context(), fc.Node("node1"), 500*time.Millisecond)
+		_, err := fc.WaitNewMaster(t.Context(), fc.Node("node1"), 500*time.Millisecond)
 		var we *WaitError
 		if !errors.As(err, &we) || !strings.HasSuffix(we.Seen, "; node2 does not report role master yet") {
 			t.Fatalf("err = %v", err)
@@ -58,7 +58,7 @@ func TestWaitNewMaster(t *testing.T) {
 	})
 }
 
-// checkStaleMaster reads the sentinels' flags and the running servers'
+// CheckStaleMaster reads the sentinels' flags and the running servers'
 // offsets from the snapshot up took.
 func TestCheckStaleMasterFromSnapshot(t *testing.T) {
 	fc := newFakeCluster(t)
@@ -71,7 +71,7 @@ func TestCheckStaleMasterFromSnapshot(t *testing.T) {
 	fc.sentinel["node3"].Reply("SENTINEL MASTER", sentinelMaster("10.0.0.1", "master,s_down"))
 	fc.sentinel["node2"].Reply("SENTINEL MASTER", respError("ERR busy"))
 
-	err := fc.checkStaleMaster(t.Context(), m, fc.Observe(t.Context()))
+	err := fc.CheckStaleMaster(t.Context(), m, fc.Observe(t.Context()))
 
 	var se *StaleMasterError
 	if !errors.As(err, &se) {

@@ -32,8 +32,8 @@ func (e *HostError) Error() string {
 
 func (e *HostError) Unwrap() error { return e.Err }
 
-// eachHost runs fn for every host at once and keeps every host's error.
-func eachHost[T any](ctx context.Context, items []T, name func(T) string, step string, fn func(context.Context, T) error) error {
+// EachHost runs fn for every host at once and keeps every host's error.
+func EachHost[T any](ctx context.Context, items []T, name func(T) string, step string, fn func(context.Context, T) error) error {
 	errs := make([]error, len(items))
 	var wg sync.WaitGroup
 	for i, it := range items {

@@ -322,8 +322,8 @@ func cmdName(cmd redis.Cmder) string {
 	return name
 }
 
-// quietProgress sends a nested run's progress lines to the debug log only.
-func quietProgress(p *Progress) *Progress {
+// QuietProgress sends a nested run's progress lines to the debug log only.
+func QuietProgress(p *Progress) *Progress {
 	if p == nil {
 		return nil
 	}

@@ -25,7 +25,7 @@ import (
 // be reached) and what the sentinels know it as.
 type departedNode struct {
 	node *Node
-	addr departedAddr
+	addr DepartedAddr
 	err  error // why it cannot be reached
 }
 
@@ -41,24 +41,24 @@ func (findDepartedStep) Title() string { return "find removed hosts" }
 // removeDeparted, after the remaining hosts are up.
 func (r findDepartedStep) Run(ctx context.Context) error {
 	c := r.c
-	gone := c.departedHosts(ctx, c.Observe(ctx))
+	gone := c.DepartedHosts(ctx, c.Observe(ctx))
 	if len(gone) == 0 {
 		return nil
 	}
 	var what []string
 	for _, d := range gone {
-		what = append(what, fmt.Sprintf("%s (%s)", d.IP, d.kinds()))
+		what = append(what, fmt.Sprintf("%s (%s)", d.IP, d.Kinds()))
 	}
 	c.P.Printf("", "the sentinels know %s, not in the inventory: up removes %s", strings.Join(what, ", "), plural(len(gone), "it", "them"))
-	if err := c.checkRemoval(gone, r.opts.Failover); err != nil {
+	if err := c.CheckRemoval(gone, r.opts.Failover); err != nil {
 		return err
 	}
 	var unreachable []error
 	hint := "bring the host back, or run redisctl up --force to forget it in the sentinels without stopping its processes"
 	for _, d := range gone {
-		n, err := c.connectExtra(ctx, r.opts.Connect, d.IP)
+		n, err := c.ConnectExtra(ctx, r.opts.Connect, d.IP)
 		if err == nil {
-			err = c.gatherExtraFacts(ctx, n)
+			err = c.GatherExtraFacts(ctx, n)
 			if err == nil && n.Init == nil {
 				err = fmt.Errorf("unknown init system %q: redisctl cannot stop its services", n.Facts.Init)
 			}
@@ -75,7 +75,7 @@ func (r findDepartedStep) Run(ctx context.Context) error {
 			unreachable = append(unreachable, &HostError{Host: d.IP, Step: step, Err: err})
 			continue
 		}
-		if m := c.sameServers(ctx, n); m != nil {
+		if m := c.SameServers(ctx, n); m != nil {
 			return fmt.Errorf("the sentinels know %s at %s, which is not in the inventory, but the server running there is %s's (the same run_id): "+
 				"refusing to remove it; a host known by two addresses (several interfaces, replica-announce-ip) cannot be told from a removed one, so make each host announce its inventory address", m.Spec.Name, d.IP, m.Spec.Name)
 		}
@@ -111,7 +111,7 @@ func (r *upRun) failoverDeparted(ctx context.Context, old *Node) error {
 		return err
 	}
 	// old is not an inventory host, which waitRole observes: ask it.
-	return waitFor(ctx, old.Spec.Name+" to report role:slave", bound, 200*time.Millisecond, func(ctx context.Context) (bool, string) {
+	return WaitFor(ctx, old.Spec.Name+" to report role:slave", bound, 200*time.Millisecond, func(ctx context.Context) (bool, string) {
 		s, err := c.Data(old).Info(ctx, "replication").Result()
 		if err != nil {
 			return false, err.Error()
@@ -177,7 +177,7 @@ func (r removeHostsStep) Run(ctx context.Context) error {
 	return nil
 }
 
-// removeHost stops the departed node's sentinel, then its Redis, then
+// RemoveHost stops the departed node's sentinel, then its Redis, then
 // uninstalls what its manifest lists, and removes the cluster's lock file
 // there (the run holds the lock on the inventory's hosts only).
 func (r *upRun) removeHost(ctx context.Context, n *Node) error {
@@ -194,22 +194,22 @@ func (r *upRun) removeHost(ctx context.Context, n *Node) error {
 			continue
 		}
 		err := r.change(n, "", func() error {
-			_, err := c.stopService(ctx, n, svc.name, svc.pid)
+			_, err := c.StopService(ctx, n, svc.name, svc.pid)
 			return err
 		}, "stop %s", svc.name)
 		if err != nil {
 			return err
 		}
 	}
-	hp := c.uninstallPlans([]*Node{n}, false)[0]
-	lock := lockFile(l.StateDir, c.Inv.Name)
+	hp := c.UninstallPlans([]*Node{n}, false)[0]
+	lock := LockFile(l.StateDir, c.Inv.Name)
 	rmLock := func() error {
 		if err := n.Host.Run(ctx, remote.Cmd("rm", "-f", "--", lock), nil, nil, nil); err != nil {
 			return fmt.Errorf("remove the lock file %s: %w", lock, err)
 		}
 		return nil
 	}
-	if hp.empty() {
+	if hp.Empty() {
 		c.P.Printf(n.Spec.Name, "nothing recorded by redisctl for cluster %s here; nothing to uninstall", c.Inv.Name)
 		if r.opts.DryRun {
 			return nil
@@ -220,9 +220,9 @@ func (r *upRun) removeHost(ctx context.Context, n *Node) error {
 		if err := rmLock(); err != nil {
 			return err
 		}
-		_, _, err := c.removeHost(ctx, hp)
+		_, _, err := c.RemoveHost(ctx, hp)
 		return err
-	}, "uninstall: %s", uninstallWhat(hp))
+	}, "uninstall: %s", UninstallWhat(hp))
 }
 
 // resetSentinel has n's sentinel forget every replica and sentinel
@@ -232,7 +232,7 @@ func (r *upRun) removeHost(ctx context.Context, n *Node) error {
 // quorum meanwhile.
 func (r *upRun) resetSentinel(ctx context.Context, n *Node) error {
 	c := r.c
-	sc := c.sentinelClient(n)
+	sc := c.SentinelClient(n)
 	defer sc.Close()
 	c.P.Printf(n.Spec.Name, "SENTINEL RESET %s", c.Inv.Name)
 	if err := sc.Reset(ctx, c.Inv.Name).Err(); err != nil {
@@ -244,7 +244,7 @@ func (r *upRun) resetSentinel(ctx context.Context, n *Node) error {
 		gone = append(gone, d.addr.IP)
 	}
 	start := time.Now()
-	err := c.waitSnapshot(ctx, fmt.Sprintf("the sentinel on %s to know the master, %d replicas and %d other sentinels again, none of them removed", n.Spec.Name, wantReplicas, wantSentinels),
+	err := c.WaitSnapshot(ctx, fmt.Sprintf("the sentinel on %s to know the master, %d replicas and %d other sentinels again, none of them removed", n.Spec.Name, wantReplicas, wantSentinels),
 		r.opts.SyncTimeout, 500*time.Millisecond, func(s *Snapshot, _ Analysis) (bool, string) {
 			return sentinelRediscovered(s.Node(n.Spec.Name), c.DataAddr(r.master), wantReplicas, wantSentinels, gone)
 		})

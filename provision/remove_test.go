@@ -249,29 +249,29 @@ func TestRemoveHostRefusals(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		setup func(c *Cluster)
-		gone  []departedAddr
+		gone  []DepartedAddr
 		want  string
 	}{
 		{"below one replica", func(c *Cluster) { c.Nodes = c.Nodes[:1] },
-			[]departedAddr{{IP: "10.0.0.2", Replica: true, Sentinel: true}}, "would leave 0 replicas; a cluster keeps at least one"},
+			[]DepartedAddr{{IP: "10.0.0.2", Replica: true, Sentinel: true}}, "would leave 0 replicas; a cluster keeps at least one"},
 		{"fewer sentinels than the quorum", func(c *Cluster) {
 			c.Nodes[1].Spec.Sentinel, c.Nodes[2].Spec.Sentinel = false, false
-		}, []departedAddr{{IP: "10.0.0.4", Replica: true, Sentinel: true}}, "would leave 1 sentinels, fewer than the quorum of 2"},
+		}, []DepartedAddr{{IP: "10.0.0.4", Replica: true, Sentinel: true}}, "would leave 1 sentinels, fewer than the quorum of 2"},
 		{"no majority until reset", func(*Cluster) {},
-			[]departedAddr{{IP: "10.0.0.4", Sentinel: true}, {IP: "10.0.0.5", Sentinel: true}, {IP: "10.0.0.6", Sentinel: true}},
+			[]DepartedAddr{{IP: "10.0.0.4", Sentinel: true}, {IP: "10.0.0.5", Sentinel: true}, {IP: "10.0.0.6", Sentinel: true}},
 			"removing 3 sentinels at once would leave 3 of the 6"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fc := newFakeCluster(t)
 			tc.setup(fc.Cluster)
-			err := fc.checkRemoval(tc.gone, false)
+			err := fc.CheckRemoval(tc.gone, false)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "nothing was changed") {
 				t.Errorf("err = %v, want %q", err, tc.want)
 			}
 		})
 	}
 	fc := newFakeCluster(t)
-	if err := fc.checkRemoval([]departedAddr{{IP: "10.0.0.4", Sentinel: true}, {IP: "10.0.0.5", Sentinel: true}}, false); err != nil {
+	if err := fc.CheckRemoval([]DepartedAddr{{IP: "10.0.0.4", Sentinel: true}, {IP: "10.0.0.5", Sentinel: true}}, false); err != nil {
 		t.Errorf("removing two of five sentinels leaves a majority, refused: %v", err)
 	}
 }

@@ -67,7 +67,7 @@ type restorePrep struct {
 	meta     *BackupMeta
 	checked  bool
 	rdbVer   int
-	server   build // the master's engine and version
+	server   Build // the master's engine and version
 }
 
 // Restore loads a backup into the cluster: checks the file, takes the lock,
@@ -116,7 +116,7 @@ func Restore(ctx context.Context, inv *inventory.Inventory, o RestoreOptions) (*
 	rp.sha, rp.size, rp.meta, rp.checked, rp.rdbVer = sha, size, meta, checked, rdbVer
 	// A release loads its own RDB format and older ones; when redisctl
 	// does not know the format, the load is tried, and undone if it fails.
-	if top, ok := rdbFormat(rp.server); ok && rdbVer > top {
+	if top, ok := RdbFormat(rp.server); ok && rdbVer > top {
 		return res, fmt.Errorf("%s is RDB version %d, which %s cannot load (it reads up to %d); restore it on a cluster of the version that wrote it; nothing was changed", o.File, rdbVer, rp.server, top)
 	}
 	res.Master = rp.master.Spec.Name
@@ -161,7 +161,7 @@ func (c *Cluster) prepareRestore(ctx context.Context) (*restorePrep, error) {
 		}
 	}
 	if m := s.Node(a.Master).Redis; m != nil {
-		rp.server = build{Engine: m.Engine, Version: m.Version}
+		rp.server = Build{Engine: m.Engine, Version: m.Version}
 	}
 	cl := c.Data(rp.master)
 	aof, err := cl.ConfigGet(ctx, "appendonly").Result()
@@ -241,12 +241,12 @@ func (c *Cluster) restore(ctx context.Context, rp *restorePrep, file string, tim
 	// (Ctrl-C) still finishes this part, so it never leaves it stopped.
 	crit, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*timeout+time.Minute)
 	defer cancel()
-	if _, err := c.stopService(crit, m, c.Layout.RedisService, c.Layout.RedisPid); err != nil {
+	if _, err := c.StopService(crit, m, c.Layout.RedisService, c.Layout.RedisPid); err != nil {
 		return err
 	}
 	c.P.Printf(m.Spec.Name, "moving %s to %s and the upload into its place", rp.rdb, rp.previous)
 	if err := m.Host.Run(crit, swapScript(rp.staged, rp.rdb, rp.previous), nil, nil, nil); err != nil {
-		_, _, serr := c.startService(crit, m, c.Layout.RedisService, c.Layout.RedisPid)
+		_, _, serr := c.StartService(crit, m, c.Layout.RedisService, c.Layout.RedisPid)
 		return errors.Join(fmt.Errorf("put the backup in place: %w", err), serr)
 	}
 	swapped = true
@@ -254,7 +254,7 @@ func (c *Cluster) restore(ctx context.Context, rp *restorePrep, file string, tim
 	if err := c.startLoaded(crit, m, timeout); err != nil {
 		// The file does not load: put the dataset from before back.
 		c.P.Printf(m.Spec.Name, "redis does not start with the restored file; putting %s back", rp.previous)
-		_, _ = c.stopService(crit, m, c.Layout.RedisService, c.Layout.RedisPid)
+		_, _ = c.StopService(crit, m, c.Layout.RedisService, c.Layout.RedisPid)
 		back := m.Host.Run(crit, fmt.Sprintf("mv -f -T -- %s %s", remote.Quote(rp.previous), remote.Quote(rp.rdb)), nil, nil, nil)
 		res.Previous = ""
 		return errors.Join(fmt.Errorf("start %s with the restored file: %w", m.Spec.Name, err), back, c.startLoaded(crit, m, timeout))
@@ -310,10 +310,10 @@ mv -f -T -- "$s" "$r"
 // startLoaded starts the master's redis and waits until it has loaded its
 // dataset and answers (PING answers LOADING until then).
 func (c *Cluster) startLoaded(ctx context.Context, n *Node, timeout time.Duration) error {
-	if _, _, err := c.startService(ctx, n, c.Layout.RedisService, c.Layout.RedisPid); err != nil {
+	if _, _, err := c.StartService(ctx, n, c.Layout.RedisService, c.Layout.RedisPid); err != nil {
 		return err
 	}
-	return c.waitPing(ctx, n, false, timeout)
+	return c.WaitPing(ctx, n, false, timeout)
 }
 
 // holdSentinels raises down-after-milliseconds on every sentinel to

@@ -36,7 +36,7 @@ func newRestoreLab(t *testing.T) *restoreLab {
 		t.Fatal(err)
 	}
 	for _, n := range l.Nodes {
-		n.setFacts(&Facts{Init: "sysv", RedisPid: 4100}, &Manifest{}, l.Layout)
+		n.SetFacts(&Facts{Init: "sysv", RedisPid: 4100}, &Manifest{}, l.Layout)
 	}
 	h := l.hosts[0]
 	h.SetFile("/var/lib/redis/7000/dump.rdb", []byte("REDIS0010 the data before"), 0o640, "redis:redis")
@@ -325,7 +325,7 @@ func TestRDBVersions(t *testing.T) {
 		t.Errorf("a file that is no RDB was accepted")
 	}
 	for v, want := range map[string]int{"7.0.15": 10, "7.2.4": 11, "7.4.1": 12, "8.0.2": 12, "9.1.0": 0, "x": 0} {
-		if got, _ := rdbFormat(build{"redis", v}); got != want {
+		if got, _ := RdbFormat(Build{"redis", v}); got != want {
 			t.Errorf("rdbFormat(redis %s) = %d, want %d", v, got, want)
 		}
 	}

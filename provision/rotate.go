@@ -19,7 +19,7 @@ func (rotateStep) Title() string { return "rotate passwords" }
 // user whose running servers do not accept exactly the password redisctl
 // wants (a new one in the inventory, or one rotate-password generated):
 // the new password beside the old one everywhere, every user of it
-// switched, the links verified, the old one removed (see acl.NextSteps,
+// Switched, the links verified, the old one removed (see acl.NextSteps,
 // which decides from what it observes, so an interrupted rotation resumes
 // here). Servers that are not running get their files in configure, as
 // usual. A cluster without users has nothing to rotate.
@@ -44,7 +44,7 @@ func (r rotateStep) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	live, err := c.liveUsers(ctx, running)
+	live, err := c.LiveUsers(ctx, running)
 	if err != nil {
 		return err
 	}
@@ -66,8 +66,8 @@ func (r rotateStep) Run(ctx context.Context) error {
 				return fmt.Errorf("rotate the password of user %s: %w", u.Name, err)
 			}
 		}
-		if _, ok := c.stored.pending[u.Name]; ok {
-			err := r.change(nil, "", func() error { return c.finishPending(u.Name) }, "redisctl: keep the new password of user %s", u.Name)
+		if _, ok := c.Stored.Pending[u.Name]; ok {
+			err := r.change(nil, "", func() error { return c.FinishPending(u.Name) }, "redisctl: keep the new password of user %s", u.Name)
 			if err != nil {
 				return err
 			}
@@ -125,11 +125,11 @@ func (r *upRun) rotate(ctx context.Context, running []*Node, live map[*Node]map[
 			if err != nil {
 				return fmt.Errorf("%s: CONFIG GET masterauth: %w", n.Spec.Name, err)
 			}
-			args, _ := configValue(files[c.Layout.RedisConf], "masterauth")
-			s.MasterAuth = &acl.Secret{Live: hashOf(liveAuth["masterauth"]), Saved: hashOf(lastArg(args))}
+			args, _ := ConfigValue(files[c.Layout.RedisConf], "masterauth")
+			s.MasterAuth = &acl.Secret{Live: hashOf(liveAuth["masterauth"]), Saved: hashOf(LastArg(args))}
 		}
 		st.Servers = append(st.Servers, s)
-		byServer[s.Name] = func(ctx context.Context, step acl.Step) error { return c.runDataStep(ctx, n, step, newPW) }
+		byServer[s.Name] = func(ctx context.Context, step acl.Step) error { return c.RunDataStep(ctx, n, step, newPW) }
 	}
 	if user == acl.Sentinel {
 		for _, n := range c.Sentinels() {
@@ -142,15 +142,15 @@ func (r *upRun) rotate(ctx context.Context, running []*Node, live map[*Node]map[
 			}
 			// Sentinel saves its config on every SENTINEL SET, so its
 			// file says what it runs with.
-			args, _ := configValue(data, "sentinel auth-pass")
-			h := hashOf(lastArg(args))
+			args, _ := ConfigValue(data, "sentinel auth-pass")
+			h := hashOf(LastArg(args))
 			name := n.Spec.Name + " sentinel"
 			st.Servers = append(st.Servers, acl.ServerState{Name: name, Kind: acl.SentinelNode, AuthPass: &acl.Secret{Live: h, Saved: h}})
-			byServer[name] = func(ctx context.Context, step acl.Step) error { return c.runSentinelStep(ctx, n, step, newPW) }
+			byServer[name] = func(ctx context.Context, step acl.Step) error { return c.RunSentinelStep(ctx, n, step, newPW) }
 		}
 	}
 	if user == acl.Admin {
-		h := hashOf(c.adminLogin())
+		h := hashOf(c.AdminLogin())
 		st.Stored = &h
 	}
 	steps, err := acl.NextSteps(st)
@@ -163,7 +163,7 @@ func (r *upRun) rotate(ctx context.Context, running []*Node, live map[*Node]map[
 		case acl.VerifyLinks:
 			do = func() error { return r.verifyRotation(ctx, running, user, newPW) }
 		case acl.SwitchStored:
-			do = func() error { return c.switchStoredAdmin() }
+			do = func() error { return c.SwitchStoredAdmin() }
 		default:
 			run := byServer[serverOf(step)]
 			if run == nil {
@@ -201,13 +201,13 @@ func serverOf(step acl.Step) string {
 // running data node, and that replication and every sentinel are healthy.
 func (r *upRun) verifyRotation(ctx context.Context, running []*Node, user, newPW string) error {
 	c := r.c
-	err := eachHost(ctx, running, nodeName, "log in with the new password", func(ctx context.Context, n *Node) error {
-		cl := c.userClient(n, user, newPW)
+	err := EachHost(ctx, running, NodeName, "log in with the new password", func(ctx context.Context, n *Node) error {
+		cl := c.UserClient(n, user, newPW)
 		defer cl.Close()
 		// AUTH is all a user may lack the rights to follow with; the
 		// hello of go-redis is off, so a login error is the answer.
 		if err := cl.Do(ctx, "ACL", "WHOAMI").Err(); err != nil && !strings.Contains(err.Error(), "NOPERM") {
-			return fmt.Errorf("user %s with the new password: %s", user, hideSecret(err.Error(), newPW))
+			return fmt.Errorf("user %s with the new password: %s", user, HideSecret(err.Error(), newPW))
 		}
 		return nil
 	})

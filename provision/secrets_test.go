@@ -82,28 +82,28 @@ func TestMaskLine(t *testing.T) {
 }
 
 func TestPlanDiffHidesSecrets(t *testing.T) {
-	ch := fileChange{
+	ch := FileChange{
 		File:     render.File{Path: "/etc/redis/redis_7000.conf", Secret: true},
 		Old:      []byte(secretConfig("old")),
 		New:      []byte(secretConfig("new") + "maxmemory 100mb\n"),
 		IsConfig: true,
 	}
-	diff := fileDiff(ch)
+	diff := FileDiff(ch)
 	if !strings.Contains(diff, "+maxmemory 100mb") {
 		t.Errorf("the diff lost what is not secret:\n%s", diff)
 	}
 	noSecret(t, "the diff", diff)
 	// Every line new, so every line is in the diff.
 	ch.Old = []byte("port 7000\n")
-	all := fileDiff(ch)
+	all := FileDiff(ch)
 	if !strings.Contains(all, "+\tsentinel auth-pass mymaster <hidden>") || !strings.Contains(all, "+User alice ON <hidden> resetchannels") {
 		t.Errorf("the diff lost what is not secret:\n%s", all)
 	}
 	noSecret(t, "the diff", all)
 
 	// A secret file that is not a config (all of it may be secret) has no diff.
-	pw := fileChange{File: render.File{Path: "/etc/redis/password", Secret: true}, Old: []byte("XSECRETold\n"), New: []byte("XSECRETnew\n")}
-	if d := fileDiff(pw); d != "" {
+	pw := FileChange{File: render.File{Path: "/etc/redis/password", Secret: true}, Old: []byte("XSECRETold\n"), New: []byte("XSECRETnew\n")}
+	if d := FileDiff(pw); d != "" {
 		t.Errorf("diff of a secret file: %q", d)
 	}
 }
@@ -141,17 +141,17 @@ func TestProgressHidesSecrets(t *testing.T) {
 	// The live operations redisctl would apply, as up prints them.
 	c := &Cluster{Inv: testInventory(t), P: p}
 	redisKeys := []string{"requirepass", "masterauth", "tls-key-file-pass", "tls-client-key-file-pass", "user"}
-	ops, restart := c.redisLiveOps(fileChange{Old: []byte("port 7000\n"), New: []byte(cfg), Keys: redisKeys})
+	ops, restart := c.RedisLiveOps(FileChange{Old: []byte("port 7000\n"), New: []byte(cfg), Keys: redisKeys})
 	if len(ops) == 0 {
 		t.Fatalf("no live ops for %v (restart %v)", redisKeys, restart)
 	}
-	sops, _, err := c.sentinelLiveOps(fileChange{Old: []byte("port 8000\n"), New: []byte(cfg), Keys: []string{"sentinel auth-pass", "sentinel sentinel-pass"}})
+	sops, _, err := c.SentinelLiveOps(FileChange{Old: []byte("port 8000\n"), New: []byte(cfg), Keys: []string{"sentinel auth-pass", "sentinel sentinel-pass"}})
 	if err != nil || len(sops) == 0 {
 		t.Fatalf("sentinel ops: %v, %v", sops, err)
 	}
 	for _, op := range append(ops, sops...) {
-		noSecret(t, "live op", op.desc)
-		p.Printf("node1", "would live: %s", op.desc)
+		noSecret(t, "live op", op.Desc)
+		p.Printf("node1", "would live: %s", op.Desc)
 	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
@@ -181,22 +181,22 @@ func TestLiveOpErrorHidesSecret(t *testing.T) {
 	fc.sentinel["node1"].Reply("SENTINEL SET", quote)
 	n := fc.Node("node1")
 
-	ops, _ := fc.redisLiveOps(fileChange{New: []byte("requirepass \"XSECRETa b XSECRETc\"\n"), Keys: []string{"requirepass"}})
-	sops, _, err := fc.sentinelLiveOps(fileChange{New: []byte("sentinel auth-pass mymaster XSECRETd\n"), Keys: []string{"sentinel auth-pass"}})
+	ops, _ := fc.RedisLiveOps(FileChange{New: []byte("requirepass \"XSECRETa b XSECRETc\"\n"), Keys: []string{"requirepass"}})
+	sops, _, err := fc.SentinelLiveOps(FileChange{New: []byte("sentinel auth-pass mymaster XSECRETd\n"), Keys: []string{"sentinel auth-pass"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	data, sentinel := fc.Data(n), fc.Sentinel(n)
 	defer data.Close()
 	defer sentinel.Close()
-	for i, op := range []liveOp{ops[0], sops[0]} {
+	for i, op := range []LiveOp{ops[0], sops[0]} {
 		cl := data
 		if i == 1 {
 			cl = sentinel
 		}
-		err := op.do(ctx, cl)
+		err := op.Do(ctx, cl)
 		if err == nil || !strings.Contains(err.Error(), "Invalid argument '<hidden>'") {
-			t.Errorf("%s: error %v, want the server's, value hidden", op.desc, err)
+			t.Errorf("%s: error %v, want the server's, value hidden", op.Desc, err)
 			continue
 		}
 		noSecret(t, "error", err.Error())

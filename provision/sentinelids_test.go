@@ -13,16 +13,16 @@ import (
 // planSentinelConfs runs planFiles for every node of c at once, as the
 // configure step does, and returns each node's planned sentinel.conf
 // change (nil when there is none).
-func planSentinelConfs(t *testing.T, c *Cluster) map[string]*fileChange {
+func planSentinelConfs(t *testing.T, c *Cluster) map[string]*FileChange {
 	t.Helper()
-	out := map[string]*fileChange{}
+	out := map[string]*FileChange{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, n := range c.Nodes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			changes, err := c.planFiles(context.Background(), n, "10.0.0.1")
+			changes, err := c.PlanFiles(context.Background(), n, "10.0.0.1")
 			if err != nil {
 				t.Errorf("%s: %v", n.Spec.Name, err)
 				return

@@ -10,9 +10,9 @@ import (
 	"github.com/redisctl/redisctl/provision/remote"
 )
 
-// startService starts svc on n unless it runs already, and returns its pid.
-func (c *Cluster) startService(ctx context.Context, n *Node, svc, pidFile string) (pid int, started bool, err error) {
-	if pid, err := c.livePid(ctx, n, pidFile); err != nil || pid > 0 {
+// StartService starts svc on n unless it runs already, and returns its pid.
+func (c *Cluster) StartService(ctx context.Context, n *Node, svc, pidFile string) (pid int, started bool, err error) {
+	if pid, err := c.LivePid(ctx, n, pidFile); err != nil || pid > 0 {
 		return pid, false, err
 	}
 	c.P.Printf(n.Spec.Name, "starting %s", svc)
@@ -37,17 +37,17 @@ func (c *Cluster) startService(ctx context.Context, n *Node, svc, pidFile string
 			return 0, false, fmt.Errorf("start %s: %w%s", svc, err, c.startDiagnosis(ctx, n, svc))
 		}
 	}
-	pid, err = c.livePid(ctx, n, pidFile)
+	pid, err = c.LivePid(ctx, n, pidFile)
 	if err == nil && pid == 0 {
 		err = fmt.Errorf("start %s: the service script succeeded but no process is running; see %s", svc, c.logFor(svc))
 	}
 	return pid, true, err
 }
 
-// stopService stops svc on n (the service script waits until the process
+// StopService stops svc on n (the service script waits until the process
 // is gone) and reports whether it was running.
-func (c *Cluster) stopService(ctx context.Context, n *Node, svc, pidFile string) (bool, error) {
-	pid, err := c.livePid(ctx, n, pidFile)
+func (c *Cluster) StopService(ctx context.Context, n *Node, svc, pidFile string) (bool, error) {
+	pid, err := c.LivePid(ctx, n, pidFile)
 	if err != nil || pid == 0 {
 		return false, err
 	}
@@ -82,11 +82,11 @@ func (c *Cluster) logFor(svc string) string {
 	return c.Layout.RedisLog
 }
 
-// livePid returns the pid in pidFile when that process is alive and runs
+// LivePid returns the pid in pidFile when that process is alive and runs
 // the installed redis-server, else 0. The pid file's directory belongs to
 // redis, so its content is not trusted: the number must be a live process
 // whose executable is ours, as the init script checks before it signals.
-func (c *Cluster) livePid(ctx context.Context, n *Node, pidFile string) (int, error) {
+func (c *Cluster) LivePid(ctx context.Context, n *Node, pidFile string) (int, error) {
 	out, err := remote.Output(ctx, n.Host, livePidScript(pidFile, c.Layout.BinDir+"/redis-server"))
 	if err != nil {
 		return 0, err
@@ -99,10 +99,10 @@ func (c *Cluster) livePid(ctx context.Context, n *Node, pidFile string) (int, er
 // is alive, and /proc/PID/exe is exe (or exe deleted, after an upgrade
 // replaced the file); a zombie has no exe link, so it is not live.
 func livePidScript(pidFile, exe string) string {
-	return livePidFunc + "live_pid " + remote.Quote(pidFile) + " " + remote.Quote(exe) + "\n"
+	return LivePidFunc + "live_pid " + remote.Quote(pidFile) + " " + remote.Quote(exe) + "\n"
 }
 
-// livePidFunc defines the shell function live_pid PIDFILE EXE behind
+// LivePidFunc defines the shell function live_pid PIDFILE EXE behind
 // livePidScript, for scripts that check several pid files; it also leaves
 // the pid (or nothing) in $_lp_pid. A process still running EXE starts no
 // process (test -ef compares /proc/PID/exe with EXE, links followed); one
@@ -110,7 +110,7 @@ func livePidScript(pidFile, exe string) string {
 // "PATH (deleted)") starts a readlink of /proc/PID/exe, plus one of EXE
 // the first time when it is not run in a subshell ($(live_pid ...)
 // forgets it).
-const livePidFunc = `live_pid() {
+const LivePidFunc = `live_pid() {
 	_lp_pid=
 	[ -f "$1" ] && [ ! -L "$1" ] || return 0
 	_p=
@@ -125,9 +125,9 @@ const livePidFunc = `live_pid() {
 }
 `
 
-// answersPing reports whether n's redis (or sentinel) answers one PING
+// AnswersPing reports whether n's redis (or sentinel) answers one PING
 // within a second.
-func (c *Cluster) answersPing(ctx context.Context, n *Node, sentinel bool) bool {
+func (c *Cluster) AnswersPing(ctx context.Context, n *Node, sentinel bool) bool {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	cl := c.Data(n)
@@ -137,14 +137,14 @@ func (c *Cluster) answersPing(ctx context.Context, n *Node, sentinel bool) bool 
 	return cl.Ping(ctx).Err() == nil
 }
 
-// waitPing waits until the server at addr on n answers PING with the
+// WaitPing waits until the server at addr on n answers PING with the
 // cluster password.
-func (c *Cluster) waitPing(ctx context.Context, n *Node, sentinel bool, timeout time.Duration) error {
+func (c *Cluster) WaitPing(ctx context.Context, n *Node, sentinel bool, timeout time.Duration) error {
 	what, addr := "redis", c.DataAddr(n)
 	if sentinel {
 		what, addr = "sentinel", c.SentinelAddr(n)
 	}
-	return waitFor(ctx, fmt.Sprintf("%s on %s (%s) to answer PING", what, n.Spec.Name, addr), timeout, 300*time.Millisecond,
+	return WaitFor(ctx, fmt.Sprintf("%s on %s (%s) to answer PING", what, n.Spec.Name, addr), timeout, 300*time.Millisecond,
 		func(ctx context.Context) (bool, string) {
 			cl := c.Data(n)
 			if sentinel {

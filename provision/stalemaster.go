@@ -44,7 +44,7 @@ func (e *StaleMasterError) Error() string {
 		e.Master, strings.Join(e.Reasons, "\n  - "), e.Master)
 }
 
-// checkStaleMaster decides whether starting m, which is down, as master is
+// CheckStaleMaster decides whether starting m, which is down, as master is
 // safe. It is not when a sentinel flags m down (a failover is due, and a
 // master that comes back now races it), when a running sentinel does not
 // answer (whether a failover is under way cannot be told), or when any
@@ -53,7 +53,7 @@ func (e *StaleMasterError) Error() string {
 // resync from m and the newer writes would be gone from every node. The
 // sentinels and the running servers are read from the snapshot s; the RDB
 // headers of the stopped nodes are read here.
-func (c *Cluster) checkStaleMaster(ctx context.Context, m *Node, s *Snapshot) error {
+func (c *Cluster) CheckStaleMaster(ctx context.Context, m *Node, s *Snapshot) error {
 	if m.Facts == nil || m.Facts.RedisPid > 0 {
 		return nil
 	}
@@ -72,7 +72,7 @@ func (c *Cluster) checkStaleMaster(ctx context.Context, m *Node, s *Snapshot) er
 		}
 	}
 	states := make([]replState, len(c.Nodes))
-	err := eachHost(ctx, c.Nodes, nodeName, "", func(ctx context.Context, n *Node) error {
+	err := EachHost(ctx, c.Nodes, NodeName, "", func(ctx context.Context, n *Node) error {
 		st, err := c.replState(ctx, n, s.Node(n.Spec.Name).Redis)
 		states[slices.Index(c.Nodes, n)] = st
 		return err
@@ -134,15 +134,15 @@ func (c *Cluster) replState(ctx context.Context, n *Node, r *RedisHealth) (replS
 	if err != nil {
 		return st, err
 	}
-	if v, ok := configValue(conf, "appendonly"); ok && len(v) > 0 && strings.EqualFold(v[0], "yes") {
+	if v, ok := ConfigValue(conf, "appendonly"); ok && len(v) > 0 && strings.EqualFold(v[0], "yes") {
 		st.Why = "appendonly is on: it would load its AOF, whose offset redisctl does not read"
 		return st, nil
 	}
 	dir, file := c.Layout.DataDir, "dump.rdb"
-	if v, ok := configValue(conf, "dir"); ok && len(v) == 1 {
+	if v, ok := ConfigValue(conf, "dir"); ok && len(v) == 1 {
 		dir = v[0]
 	}
-	if v, ok := configValue(conf, "dbfilename"); ok && len(v) == 1 {
+	if v, ok := ConfigValue(conf, "dbfilename"); ok && len(v) == 1 {
 		file = v[0]
 	}
 	rdb := path.Join(dir, file)

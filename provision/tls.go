@@ -30,12 +30,12 @@ type clusterTLS struct {
 	// files are the operator's files, by host name.
 	files map[string]*tlsca.Files
 	caPEM []byte
-	// client is the base of every connection redisctl opens: the cluster
+	// Client is the base of every connection redisctl opens: the cluster
 	// CA as the only root, and a client certificate unless client_auth is
 	// no.
 	client *tls.Config
 
-	// pending are the servers up has yet to switch to what the inventory
+	// Pending are the servers up has yet to switch to what the inventory
 	// says: running without TLS on a TLS cluster, or with TLS on a cluster
 	// going back to plaintext. redisctl reaches them as they run until
 	// they switch. Set once, before any client is opened, from the facts;
@@ -69,7 +69,7 @@ func caDir(inv *inventory.Inventory) (string, error) {
 // servers that run with TLS: up switches them back, and reaches them over
 // TLS until it has.
 func (c *Cluster) loadTLS(create, standIn bool) error {
-	c.tls = nil
+	c.TLS = nil
 	t := c.Inv.TLS
 	pending := c.pendingTLSSwitch()
 	if !t.Enabled && len(pending) == 0 {
@@ -158,7 +158,7 @@ func (c *Cluster) loadTLS(create, standIn bool) error {
 		return errors.New("TLS: the CA certificate holds no certificate")
 	}
 	ct.client = &tls.Config{RootCAs: pool, Certificates: clientCert, MinVersion: tls.VersionTLS12}
-	c.tls = ct
+	c.TLS = ct
 	return nil
 }
 
@@ -206,7 +206,7 @@ func loadHostFiles(inv *inventory.Inventory, h *inventory.Host) (*tlsca.Files, e
 // along with the rest: to compare them, and to keep a generated
 // certificate that is still good.
 func (c *Cluster) tlsPaths() []string {
-	if c.tls == nil {
+	if c.TLS == nil {
 		return nil
 	}
 	return []string{path.Join(c.Layout.TLSDir, inventory.TLSCAFile), path.Join(c.Layout.TLSDir, inventory.TLSCertFile), path.Join(c.Layout.TLSDir, inventory.TLSKeyFile)}
@@ -218,7 +218,7 @@ func (c *Cluster) tlsPaths() []string {
 // was signed by another CA, names other addresses or has less than 30
 // days left (said in the progress output).
 func (c *Cluster) hostTLSFiles(n *Node, onHost map[string][]byte) (*render.TLSFiles, error) {
-	ct := c.tls
+	ct := c.TLS
 	if ct == nil || !c.Inv.TLS.Enabled {
 		return nil, nil
 	}
@@ -252,10 +252,10 @@ func (c *Cluster) hostTLSFiles(n *Node, onHost map[string][]byte) (*render.TLSFi
 // its data node): through n's SSH connection, with TLS when the server
 // speaks it (see speaksTLS).
 func (c *Cluster) dialServer(n *Node, sentinel bool) redisx.Dialer {
-	if !c.speaksTLS(n, sentinel) {
+	if !c.SpeaksTLS(n, sentinel) {
 		return n.Host.Dial
 	}
-	return redisx.TLS(n.Host.Dial, c.tls.client, c.tls.seen)
+	return redisx.TLS(n.Host.Dial, c.TLS.client, c.TLS.seen)
 }
 
 // serverKey names one server of a node.
@@ -277,12 +277,12 @@ func (ct *clusterTLS) seen(addr string, st tls.ConnectionState) {
 // certExpiry is when the certificate of the server at addr ends, as its
 // last handshake in this run showed; ok is false without one.
 func (c *Cluster) certExpiry(addr string) (time.Time, bool) {
-	if c.tls == nil {
+	if c.TLS == nil {
 		return time.Time{}, false
 	}
-	c.tls.mu.Lock()
-	defer c.tls.mu.Unlock()
-	t, ok := c.tls.expiry[addr]
+	c.TLS.mu.Lock()
+	defer c.TLS.mu.Unlock()
+	t, ok := c.TLS.expiry[addr]
 	return t, ok
 }
 
@@ -295,33 +295,33 @@ func hostOfAddr(addr string) string {
 	return h
 }
 
-// speaksTLS reports whether n's data node (or sentinel) speaks TLS now:
+// SpeaksTLS reports whether n's data node (or sentinel) speaks TLS now:
 // as the inventory says, unless up has yet to switch it.
-func (c *Cluster) speaksTLS(n *Node, sentinel bool) bool {
-	if c.tls == nil {
+func (c *Cluster) SpeaksTLS(n *Node, sentinel bool) bool {
+	if c.TLS == nil {
 		return false
 	}
-	c.tls.mu.Lock()
-	defer c.tls.mu.Unlock()
-	return c.Inv.TLS.Enabled != c.tls.pending[serverKey{n, sentinel}]
+	c.TLS.mu.Lock()
+	defer c.TLS.mu.Unlock()
+	return c.Inv.TLS.Enabled != c.TLS.pending[serverKey{n, sentinel}]
 }
 
-// switchPending reports whether n's data node (or sentinel) still runs
+// SwitchPending reports whether n's data node (or sentinel) still runs
 // the other way than the inventory says (with TLS or without).
-func (c *Cluster) switchPending(n *Node, sentinel bool) bool {
-	if c.tls == nil {
+func (c *Cluster) SwitchPending(n *Node, sentinel bool) bool {
+	if c.TLS == nil {
 		return false
 	}
-	c.tls.mu.Lock()
-	defer c.tls.mu.Unlock()
-	return c.tls.pending[serverKey{n, sentinel}]
+	c.TLS.mu.Lock()
+	defer c.TLS.mu.Unlock()
+	return c.TLS.pending[serverKey{n, sentinel}]
 }
 
 // renderTLS is how n's config of one server is rendered: as it runs while
 // its switch is pending, else as the inventory says.
 func (c *Cluster) renderTLS(n *Node, sentinel bool) render.TLSMode {
 	switch {
-	case !c.switchPending(n, sentinel):
+	case !c.SwitchPending(n, sentinel):
 		return render.TLSAsInventory
 	case c.Inv.TLS.Enabled:
 		return render.TLSOff
@@ -329,11 +329,11 @@ func (c *Cluster) renderTLS(n *Node, sentinel bool) render.TLSMode {
 	return render.TLSOn
 }
 
-// switched records that n's data node (or sentinel) now runs as the
+// Switched records that n's data node (or sentinel) now runs as the
 // inventory says, and drops its client, which spoke the other way.
-func (c *Cluster) switched(n *Node, sentinel bool) {
-	c.tls.mu.Lock()
-	delete(c.tls.pending, serverKey{n, sentinel})
-	c.tls.mu.Unlock()
+func (c *Cluster) Switched(n *Node, sentinel bool) {
+	c.TLS.mu.Lock()
+	delete(c.TLS.pending, serverKey{n, sentinel})
+	c.TLS.mu.Unlock()
 	c.forgetClient(n, sentinel)
 }

@@ -173,14 +173,14 @@ func tlsParseCert(t *testing.T, certPEM []byte) *x509.Certificate {
 func tlsCheckIssued(t *testing.T, c *Cluster, n *Node, certPEM, keyPEM []byte) {
 	t.Helper()
 	for _, name := range []string{n.Spec.Address, n.Spec.Name} {
-		if err := tlsca.Verify(certPEM, c.tls.caPEM, name); err != nil {
+		if err := tlsca.Verify(certPEM, c.TLS.caPEM, name); err != nil {
 			t.Errorf("the certificate for %s: %v", n.Spec.Name, err)
 		}
 	}
 	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
 		t.Errorf("the key is not the certificate's: %v", err)
 	}
-	if reason, renew := tlsca.NeedsRenewal(certPEM, time.Now(), n.Spec.Name, []string{n.Spec.Address}, c.tls.ca.Cert); renew {
+	if reason, renew := tlsca.NeedsRenewal(certPEM, time.Now(), n.Spec.Name, []string{n.Spec.Address}, c.TLS.ca.Cert); renew {
 		t.Errorf("the new certificate would be renewed at once: %s", reason)
 	}
 }
@@ -192,17 +192,17 @@ func TestHostTLSFilesGenerated(t *testing.T) {
 	}
 	n := c.Nodes[1] // node2, 10.0.0.2
 	caKey := tlsReadCAKey(t, c)
-	ca := c.tls.ca.Cert
+	ca := c.TLS.ca.Cert
 
-	goodCert, goodKey, err := c.tls.ca.Issue(n.Spec.Name, []string{n.Spec.Address}, time.Now())
+	goodCert, goodKey, err := c.TLS.ca.Issue(n.Spec.Name, []string{n.Spec.Address}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	node1Cert, node1Key, err := c.tls.ca.Issue("node1", []string{"10.0.0.1"}, time.Now())
+	node1Cert, node1Key, err := c.TLS.ca.Issue("node1", []string{"10.0.0.1"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, otherKey, err := c.tls.ca.Issue(n.Spec.Name, []string{n.Spec.Address}, time.Now())
+	_, otherKey, err := c.TLS.ca.Issue(n.Spec.Name, []string{n.Spec.Address}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestHostTLSFilesGenerated(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !bytes.Equal(f.CA, c.tls.ca.CertPEM) {
+			if !bytes.Equal(f.CA, c.TLS.ca.CertPEM) {
 				t.Errorf("the CA file is not the cluster CA's certificate")
 			}
 			if tt.keep {
@@ -339,13 +339,13 @@ func TestHostTLSFilesStandInIsQuiet(t *testing.T) {
 
 func TestLoadTLSDisabled(t *testing.T) {
 	c, _ := tlsTestCluster(t, func(inv *inventory.Inventory) { inv.TLS.Enabled = false })
-	c.tls = &clusterTLS{} // left from an earlier load
+	c.TLS = &clusterTLS{} // left from an earlier load
 	before := tlsDirNames(t, tlsCADir(c))
 	for _, mode := range [][2]bool{{true, false}, {false, true}, {false, false}} {
 		if err := c.loadTLS(mode[0], mode[1]); err != nil {
 			t.Errorf("loadTLS%v: %v", mode, err)
 		}
-		if c.tls != nil {
+		if c.TLS != nil {
 			t.Errorf("loadTLS%v without TLS left TLS settings", mode)
 		}
 	}
@@ -378,7 +378,7 @@ func TestLoadTLSWithoutCA(t *testing.T) {
 			t.Errorf("no CA, not plan: error %v, want one saying %q", err, want)
 		}
 	}
-	if c.tls != nil {
+	if c.TLS != nil {
 		t.Errorf("TLS settings left after an error")
 	}
 
@@ -386,8 +386,8 @@ func TestLoadTLSWithoutCA(t *testing.T) {
 	if err := c.loadTLS(false, true); err != nil {
 		t.Fatalf("plan without a CA: %v", err)
 	}
-	if c.tls == nil || !c.tls.standIn || c.tls.ca == nil {
-		t.Fatalf("plan without a CA: want a stand-in CA, got %+v", c.tls)
+	if c.TLS == nil || !c.TLS.standIn || c.TLS.ca == nil {
+		t.Fatalf("plan without a CA: want a stand-in CA, got %+v", c.TLS)
 	}
 	if _, err := c.hostTLSFiles(c.Nodes[0], nil); err != nil {
 		t.Errorf("a stand-in CA cannot issue: %v", err)
@@ -410,16 +410,16 @@ func TestLoadTLSCreate(t *testing.T) {
 	if fi, err := os.Stat(key); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("CA key: %v, %v; want mode 0600", fi, err)
 	}
-	if c.tls == nil || c.tls.ca == nil || c.tls.standIn || c.tls.files != nil {
-		t.Fatalf("want the generated CA, got %+v", c.tls)
+	if c.TLS == nil || c.TLS.ca == nil || c.TLS.standIn || c.TLS.files != nil {
+		t.Fatalf("want the generated CA, got %+v", c.TLS)
 	}
-	if c.tls.ca.CertFile != crt || c.tls.ca.KeyFile != key {
-		t.Errorf("CA files %s and %s, want %s and %s", c.tls.ca.CertFile, c.tls.ca.KeyFile, crt, key)
+	if c.TLS.ca.CertFile != crt || c.TLS.ca.KeyFile != key {
+		t.Errorf("CA files %s and %s, want %s and %s", c.TLS.ca.CertFile, c.TLS.ca.KeyFile, crt, key)
 	}
 	if !strings.Contains(out.String(), "made the cluster CA "+crt) || !strings.Contains(out.String(), key) {
 		t.Errorf("making the CA said %q", out)
 	}
-	caPEM := c.tls.caPEM
+	caPEM := c.TLS.caPEM
 	onDisk, _ := os.ReadFile(crt)
 	if !bytes.Equal(caPEM, onDisk) {
 		t.Errorf("the CA in use is not the one on disk")
@@ -431,8 +431,8 @@ func TestLoadTLSCreate(t *testing.T) {
 		if err := c.loadTLS(mode[0], mode[1]); err != nil {
 			t.Fatalf("loadTLS%v with the CA there: %v", mode, err)
 		}
-		if !bytes.Equal(c.tls.caPEM, caPEM) || c.tls.standIn {
-			t.Errorf("loadTLS%v: another CA (stand-in %v)", mode, c.tls.standIn)
+		if !bytes.Equal(c.TLS.caPEM, caPEM) || c.TLS.standIn {
+			t.Errorf("loadTLS%v: another CA (stand-in %v)", mode, c.TLS.standIn)
 		}
 		if out.Len() > 0 {
 			t.Errorf("loadTLS%v said: %s", mode, out)
@@ -441,7 +441,7 @@ func TestLoadTLSCreate(t *testing.T) {
 }
 
 // redisctl's own connections trust the cluster CA alone and present a
-// client certificate from it unless client_auth is no.
+// Client certificate from it unless client_auth is no.
 func TestLoadTLSClientConfig(t *testing.T) {
 	for _, auth := range []string{"yes", "optional", "no"} {
 		t.Run(auth, func(t *testing.T) {
@@ -449,7 +449,7 @@ func TestLoadTLSClientConfig(t *testing.T) {
 			if err := c.loadTLS(true, false); err != nil {
 				t.Fatal(err)
 			}
-			cfg := c.tls.client
+			cfg := c.TLS.client
 			if cfg.MinVersion != tls.VersionTLS12 || cfg.RootCAs == nil || cfg.InsecureSkipVerify {
 				t.Errorf("client config: MinVersion %x, RootCAs %v, InsecureSkipVerify %v", cfg.MinVersion, cfg.RootCAs, cfg.InsecureSkipVerify)
 			}
@@ -467,7 +467,7 @@ func TestLoadTLSClientConfig(t *testing.T) {
 				t.Fatal(err)
 			}
 			roots := x509.NewCertPool()
-			roots.AddCert(c.tls.ca.Cert)
+			roots.AddCert(c.TLS.ca.Cert)
 			if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 				t.Errorf("redisctl's client certificate is not good for client authentication through the CA: %v", err)
 			}
@@ -585,7 +585,7 @@ func TestLoadTLSOperatorFiles(t *testing.T) {
 						t.Errorf("error %v, want one saying %q", err, w)
 					}
 				}
-				if c.tls != nil {
+				if c.TLS != nil {
 					t.Errorf("TLS settings left after an error")
 				}
 				return
@@ -593,8 +593,8 @@ func TestLoadTLSOperatorFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.tls.ca != nil || len(c.tls.files) != len(c.Nodes) {
-				t.Fatalf("want the operator's files for %d hosts, got CA %v and %d", len(c.Nodes), c.tls.ca, len(c.tls.files))
+			if c.TLS.ca != nil || len(c.TLS.files) != len(c.Nodes) {
+				t.Fatalf("want the operator's files for %d hosts, got CA %v and %d", len(c.Nodes), c.TLS.ca, len(c.TLS.files))
 			}
 			// The files on the host are read to compare them.
 			if p, want := c.tlsPaths(), []string{"/etc/redis/tls_7000/ca.crt", "/etc/redis/tls_7000/redis.crt", "/etc/redis/tls_7000/redis.key"}; !slices.Equal(p, want) {
@@ -614,7 +614,7 @@ func TestLoadTLSOperatorFiles(t *testing.T) {
 					t.Errorf("%s: the TLS files are not the operator's files for it", n.Spec.Name)
 				}
 			}
-			certs := c.tls.client.Certificates
+			certs := c.TLS.client.Certificates
 			if tt.clientAuth == "no" {
 				if len(certs) != 0 {
 					t.Errorf("client_auth no: redisctl presents %d certificates", len(certs))
@@ -639,8 +639,8 @@ func TestCertExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	end := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	c.tls.seen("10.0.0.1:7000", tls.ConnectionState{PeerCertificates: []*x509.Certificate{{NotAfter: end}}})
-	c.tls.seen("10.0.0.2:7000", tls.ConnectionState{})
+	c.TLS.seen("10.0.0.1:7000", tls.ConnectionState{PeerCertificates: []*x509.Certificate{{NotAfter: end}}})
+	c.TLS.seen("10.0.0.2:7000", tls.ConnectionState{})
 	if got, ok := c.certExpiry("10.0.0.1:7000"); !ok || !got.Equal(end) {
 		t.Errorf("expiry %v, %v; want %v", got, ok, end)
 	}
@@ -671,11 +671,11 @@ func TestTLSBuild(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, _ := tlsTestCluster(t, func(inv *inventory.Inventory) { inv.TLS.Enabled = tt.tls })
 			n := c.Nodes[0]
-			n.setFacts(&Facts{Init: tt.init, RedisVersion: tt.version, RedisTLS: tt.libssl}, &Manifest{}, c.Layout)
+			n.SetFacts(&Facts{Init: tt.init, RedisVersion: tt.version, RedisTLS: tt.libssl}, &Manifest{}, c.Layout)
 			if got := c.makeFlags(n); got != tt.flags {
 				t.Errorf("makeFlags %q, want %q", got, tt.flags)
 			}
-			if got := c.needsInstall(n); got != tt.install {
+			if got := c.NeedsInstall(n); got != tt.install {
 				t.Errorf("needsInstall %v, want %v", got, tt.install)
 			}
 			src := &Source{SHA256: strings.Repeat("ab", 32)}

@@ -34,7 +34,7 @@ import (
 // clusterTLS.pending), and its configs are rendered as it runs.
 
 // tlsBuildRestarts adds, to an upgrade's restarts, the servers that run a
-// build without TLS on a TLS cluster (stage 1).
+// Build without TLS on a TLS cluster (stage 1).
 func (r *upRun) tlsBuildRestarts() {
 	c := r.c
 	if !c.Inv.TLS.Enabled {
@@ -63,17 +63,17 @@ func (tlsSwitchStep) Title() string { return "switch TLS on or off" }
 // the cluster as it now speaks.
 func (r tlsSwitchStep) Run(ctx context.Context) error {
 	c := r.c
-	if c.tls == nil {
+	if c.TLS == nil {
 		return nil
 	}
 	var data, sentinels []*Node
 	for _, n := range append([]*Node{r.master}, r.replicas()...) {
-		if c.switchPending(n, false) {
+		if c.SwitchPending(n, false) {
 			data = append(data, n)
 		}
 	}
 	for _, n := range c.Nodes {
-		if c.switchPending(n, true) {
+		if c.SwitchPending(n, true) {
 			sentinels = append(sentinels, n)
 		}
 	}
@@ -137,14 +137,14 @@ func (r *upRun) switchData(ctx context.Context, n *Node) error {
 	c := r.c
 	cl := c.Data(n)
 	port := fmt.Sprint(c.Inv.Redis.Port)
-	flip := command("CONFIG", "SET", "tls-port", "0", "port", port, "tls-replication", "no")
+	flip := Command("CONFIG", "SET", "tls-port", "0", "port", port, "tls-replication", "no")
 	if c.Inv.TLS.Enabled {
 		t := render.NewTLSConf(c.Inv)
-		load := command("CONFIG", "SET", "tls-cert-file", t.CertFile, "tls-key-file", t.KeyFile, "tls-ca-cert-file", t.CAFile, "tls-auth-clients", t.AuthClients)
+		load := Command("CONFIG", "SET", "tls-cert-file", t.CertFile, "tls-key-file", t.KeyFile, "tls-ca-cert-file", t.CAFile, "tls-auth-clients", t.AuthClients)
 		if err := load(ctx, cl); err != nil {
 			return fmt.Errorf("%s: load the TLS certificate: %w", n.Spec.Name, err)
 		}
-		flip = command("CONFIG", "SET", "port", fmt.Sprint(c.Inv.TLS.DataPlaintextPort()), "tls-port", port, "tls-replication", "yes")
+		flip = Command("CONFIG", "SET", "port", fmt.Sprint(c.Inv.TLS.DataPlaintextPort()), "tls-port", port, "tls-replication", "yes")
 	}
 	if err := flip(ctx, cl); err != nil {
 		return fmt.Errorf("%s: switch TLS %s: %w", n.Spec.Name, onOff(c.Inv.TLS.Enabled), err)
@@ -152,16 +152,16 @@ func (r *upRun) switchData(ctx context.Context, n *Node) error {
 	if !c.Inv.TLS.Enabled {
 		// Back to the defaults, so that no CONFIG REWRITE (Sentinel's
 		// included) writes the TLS files into the config again.
-		reset := command("CONFIG", "SET", "tls-cert-file", "", "tls-key-file", "", "tls-ca-cert-file", "", "tls-auth-clients", "yes")
+		reset := Command("CONFIG", "SET", "tls-cert-file", "", "tls-key-file", "", "tls-ca-cert-file", "", "tls-auth-clients", "yes")
 		if err := reset(ctx, cl); err != nil {
 			return fmt.Errorf("%s: forget the TLS files: %w", n.Spec.Name, err)
 		}
 	}
 	// The connection that ran CONFIG SET is still open: save through it.
-	if err := command("CONFIG", "REWRITE")(ctx, cl); err != nil {
+	if err := Command("CONFIG", "REWRITE")(ctx, cl); err != nil {
 		return fmt.Errorf("%s: save the switch: %w", n.Spec.Name, err)
 	}
-	c.switched(n, false)
+	c.Switched(n, false)
 	if err := c.Data(n).Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("%s: switched TLS %s, but it does not answer so: %w", n.Spec.Name, onOff(c.Inv.TLS.Enabled), err)
 	}
@@ -184,20 +184,20 @@ func (r *upRun) switchData(ctx context.Context, n *Node) error {
 // started.
 func (r *upRun) switchSentinels(ctx context.Context, sentinels []*Node) error {
 	c := r.c
-	if err := eachHost(ctx, sentinels, nodeName, "stop the sentinel", func(ctx context.Context, n *Node) error {
-		_, err := c.stopService(ctx, n, c.Layout.SentinelService, c.Layout.SentinelPid)
+	if err := EachHost(ctx, sentinels, NodeName, "stop the sentinel", func(ctx context.Context, n *Node) error {
+		_, err := c.StopService(ctx, n, c.Layout.SentinelService, c.Layout.SentinelPid)
 		return err
 	}); err != nil {
 		return err
 	}
 	for _, n := range sentinels {
-		c.switched(n, true)
+		c.Switched(n, true)
 	}
-	return eachHost(ctx, sentinels, nodeName, "start the sentinel", func(ctx context.Context, n *Node) error {
+	return EachHost(ctx, sentinels, NodeName, "start the sentinel", func(ctx context.Context, n *Node) error {
 		if err := r.rewriteIfChanged(ctx, n, c.Layout.SentinelConf); err != nil {
 			return err
 		}
-		if _, _, err := c.startService(ctx, n, c.Layout.SentinelService, c.Layout.SentinelPid); err != nil {
+		if _, _, err := c.StartService(ctx, n, c.Layout.SentinelService, c.Layout.SentinelPid); err != nil {
 			return err
 		}
 		c.P.Printf(n.Spec.Name, "%s restarted with TLS %s", c.Layout.SentinelService, onOff(c.Inv.TLS.Enabled))

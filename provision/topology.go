@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// liveMaster decides from an analysed snapshot which node up treats as the
+// LiveMaster decides from an analysed snapshot which node up treats as the
 // master: the one the answering sentinels name (up or not: whether a down
 // master may be started is checkStaleMaster's question), else the one
 // running data node that reports role:master, else the inventory's. It
@@ -17,7 +17,7 @@ import (
 // role with no sentinel to settle it, it stops and explains. The note,
 // when not empty, tells the operator that the inventory's master was not
 // kept.
-func (c *Cluster) liveMaster(s *Snapshot, a Analysis) (*Node, string, error) {
+func (c *Cluster) LiveMaster(s *Snapshot, a Analysis) (*Node, string, error) {
 	inv := c.Node(c.Inv.Master().Name)
 	switch a.NoMaster {
 	case SentinelsDisagree:
@@ -52,17 +52,17 @@ func (c *Cluster) liveMaster(s *Snapshot, a Analysis) (*Node, string, error) {
 	return nil, "", fmt.Errorf("%s all run as master and no sentinel answers to say which is current; refusing to guess: stop the stale ones or make them replicas by hand", strings.Join(a.Claimants, ", "))
 }
 
-// departedAddr is a host the running sentinels know that the inventory no
+// DepartedAddr is a host the running sentinels know that the inventory no
 // longer lists, by IP address, and what they know it as.
-type departedAddr struct {
+type DepartedAddr struct {
 	IP       string
 	Master   bool // some sentinel names it as the master
 	Replica  bool
 	Sentinel bool
 }
 
-// kinds lists what the sentinels know the host as, for messages.
-func (d departedAddr) kinds() string {
+// Kinds lists what the sentinels know the host as, for messages.
+func (d DepartedAddr) Kinds() string {
 	var k []string
 	if d.Master {
 		k = append(k, "master")
@@ -76,12 +76,12 @@ func (d departedAddr) kinds() string {
 	return strings.Join(k, ", ")
 }
 
-// departedHosts lists, by IP address, the masters, replicas and sentinels
+// DepartedHosts lists, by IP address, the masters, replicas and sentinels
 // the running sentinels know that are no host of the inventory: the hosts
 // taken out of it. Sentinels report IP addresses, so an inventory address
 // that is a name is resolved here; when one cannot be, nothing is reported
 // (better to leave a departed host known than to take a listed one for it).
-func (c *Cluster) departedHosts(ctx context.Context, s *Snapshot) []departedAddr {
+func (c *Cluster) DepartedHosts(ctx context.Context, s *Snapshot) []DepartedAddr {
 	known := map[string]bool{}
 	for _, n := range c.Nodes {
 		if ip := net.ParseIP(n.Spec.Address); ip != nil {
@@ -97,8 +97,8 @@ func (c *Cluster) departedHosts(ctx context.Context, s *Snapshot) []departedAddr
 			known[ip.IP.String()] = true
 		}
 	}
-	byIP := map[string]*departedAddr{}
-	note := func(addr string, set func(*departedAddr)) {
+	byIP := map[string]*DepartedAddr{}
+	note := func(addr string, set func(*DepartedAddr)) {
 		host, _, err := net.SplitHostPort(addr)
 		ip := net.ParseIP(host)
 		if err != nil || ip == nil || known[ip.String()] {
@@ -106,7 +106,7 @@ func (c *Cluster) departedHosts(ctx context.Context, s *Snapshot) []departedAddr
 		}
 		d := byIP[ip.String()]
 		if d == nil {
-			d = &departedAddr{IP: ip.String()}
+			d = &DepartedAddr{IP: ip.String()}
 			byIP[d.IP] = d
 		}
 		set(d)
@@ -116,15 +116,15 @@ func (c *Cluster) departedHosts(ctx context.Context, s *Snapshot) []departedAddr
 		if sh == nil || !sh.Running {
 			continue
 		}
-		note(sh.Master, func(d *departedAddr) { d.Master = true })
+		note(sh.Master, func(d *DepartedAddr) { d.Master = true })
 		for _, p := range sh.Replicas {
-			note(p.Addr, func(d *departedAddr) { d.Replica = true })
+			note(p.Addr, func(d *DepartedAddr) { d.Replica = true })
 		}
 		for _, p := range sh.Sentinels {
-			note(p.Addr, func(d *departedAddr) { d.Sentinel = true })
+			note(p.Addr, func(d *DepartedAddr) { d.Sentinel = true })
 		}
 	}
-	var out []departedAddr
+	var out []DepartedAddr
 	for _, d := range byIP {
 		out = append(out, *d)
 	}
@@ -132,11 +132,11 @@ func (c *Cluster) departedHosts(ctx context.Context, s *Snapshot) []departedAddr
 	return out
 }
 
-// checkPasswordAccepted stops up when a running server refuses the
+// CheckPasswordAccepted stops up when a running server refuses the
 // password redisctl logs in with (the cluster password, or the one the
 // servers still run with during its rotation, see findLoginPassword):
 // going on would lock the sentinels out.
-func (c *Cluster) checkPasswordAccepted(s *Snapshot) error {
+func (c *Cluster) CheckPasswordAccepted(s *Snapshot) error {
 	for _, n := range c.Nodes {
 		if n.Facts == nil || n.Facts.RedisPid == 0 {
 			continue

@@ -76,13 +76,13 @@ func Uninstall(ctx context.Context, inv *inventory.Inventory, o UninstallOptions
 		return res, err
 	}
 	defer unlock()
-	if err := eachHost(ctx, up, nodeName, "gather facts", func(ctx context.Context, n *Node) error {
+	if err := EachHost(ctx, up, NodeName, "gather facts", func(ctx context.Context, n *Node) error {
 		f, err := GatherFacts(ctx, n.Host, inv)
 		if err != nil {
 			return err
 		}
 		m, err := LoadManifest(ctx, n.Host, c.Layout, c.Inv.Name, f.Manifests)
-		n.setFacts(f, m, c.Layout)
+		n.SetFacts(f, m, c.Layout)
 		return err
 	}); err != nil {
 		return res, err
@@ -91,13 +91,13 @@ func Uninstall(ctx context.Context, inv *inventory.Inventory, o UninstallOptions
 		// Without the users' passwords (an ACL cluster whose files are
 		// gone) the servers are stopped without a final save, as without
 		// the cluster password.
-		if _, err := c.useSecrets(pw, false, false); err != nil {
+		if _, err := c.UseSecrets(pw, false, false); err != nil {
 			c.Creds = nil
 			c.Password = ""
 		}
 	}
 
-	plans := c.uninstallPlans(up, o.KeepData)
+	plans := c.UninstallPlans(up, o.KeepData)
 	text := planText(plans, o)
 	if o.Confirm != nil {
 		ok, err := o.Confirm(text)
@@ -133,7 +133,7 @@ func Uninstall(ctx context.Context, inv *inventory.Inventory, o UninstallOptions
 			if svc == c.Layout.SentinelService {
 				pid = c.Layout.SentinelPid
 			}
-			if _, err := c.stopService(ctx, hp.node, svc, pid); err != nil {
+			if _, err := c.StopService(ctx, hp.node, svc, pid); err != nil {
 				stopErrs = append(stopErrs, &HostError{Host: hp.node.Spec.Name, Step: "stop " + svc, Err: err})
 			}
 		}
@@ -144,9 +144,9 @@ func Uninstall(ctx context.Context, inv *inventory.Inventory, o UninstallOptions
 
 	// Each host's goroutine writes only its own plan's results; they are
 	// merged afterwards, in inventory order.
-	err = eachHost(ctx, plans, func(hp *hostPlan) string { return hp.node.Spec.Name }, "remove", func(ctx context.Context, hp *hostPlan) error {
+	err = EachHost(ctx, plans, func(hp *hostPlan) string { return hp.node.Spec.Name }, "remove", func(ctx context.Context, hp *hostPlan) error {
 		var err error
-		hp.removed, hp.kept, err = c.removeHost(ctx, hp)
+		hp.removed, hp.kept, err = c.RemoveHost(ctx, hp)
 		return err
 	})
 	if err != nil {
@@ -176,13 +176,13 @@ func boolInt(b bool) int {
 	return 0
 }
 
-func (c *Cluster) uninstallPlans(nodes []*Node, keepData bool) []*hostPlan {
+func (c *Cluster) UninstallPlans(nodes []*Node, keepData bool) []*hostPlan {
 	var plans []*hostPlan
 	for _, n := range nodes {
 		hp := &hostPlan{node: n, userdel: n.Manifest.CreatedUser, services: n.Manifest.Services}
 		if n.Manifest.Shared() {
 			hp.giveUser, hp.userdel = hp.userdel, false
-			hp.otherName = strings.Join(named(n.Manifest.Others), ", ")
+			hp.otherName = strings.Join(Named(n.Manifest.Others), ", ")
 			for _, o := range n.Manifest.Others {
 				if o != "" {
 					hp.heir = o
@@ -282,10 +282,10 @@ func (c *Cluster) currentMaster(ctx context.Context, nodes []*Node) (*Node, stri
 	return m, ""
 }
 
-// removeHost deletes what the manifest records. A directory that still
+// RemoveHost deletes what the manifest records. A directory that still
 // holds files redisctl did not create is kept and reported; the manifest
 // itself goes last, and only when everything else went.
-func (c *Cluster) removeHost(ctx context.Context, hp *hostPlan) (removed, kept []string, err error) {
+func (c *Cluster) RemoveHost(ctx context.Context, hp *hostPlan) (removed, kept []string, err error) {
 	n := hp.node
 	for _, svc := range hp.services {
 		if n.Init == nil {
@@ -383,22 +383,22 @@ func (c *Cluster) backupMaster(ctx context.Context, nodes []*Node, dir string) (
 	if m == nil {
 		return "", fmt.Errorf("no running master found to back up: %s", why)
 	}
-	res, err := c.backupNode(ctx, m, "master", dir)
+	res, err := c.BackupNode(ctx, m, "master", dir)
 	if err != nil {
 		return "", err
 	}
 	return res.File, nil
 }
 
-// empty reports whether the plan has nothing to remove, unregister or hand
+// Empty reports whether the plan has nothing to remove, unregister or hand
 // over.
-func (hp *hostPlan) empty() bool {
+func (hp *hostPlan) Empty() bool {
 	return len(hp.remove) == 0 && len(hp.services) == 0 && len(hp.shared) == 0 && !hp.userdel && !hp.giveUser
 }
 
-// uninstallWhat is one line of what removing hp does, in the words of
+// UninstallWhat is one line of what removing hp does, in the words of
 // uninstall's plan.
-func uninstallWhat(hp *hostPlan) string {
+func UninstallWhat(hp *hostPlan) string {
 	var parts []string
 	if len(hp.services) > 0 {
 		parts = append(parts, "unregister "+strings.Join(hp.services, ", "))

@@ -29,7 +29,7 @@ func (r backupStep) Run(ctx context.Context) error {
 		return nil
 	}
 	dry := r.opts
-	dry.DryRun, dry.BackupDir, dry.Progress = true, "", quietProgress(p)
+	dry.DryRun, dry.BackupDir, dry.Progress = true, "", QuietProgress(p)
 	plan, err := Up(ctx, r.inv, dry)
 	if err != nil {
 		return fmt.Errorf("deciding whether up changes anything (as plan does): %w", err)
@@ -49,16 +49,16 @@ func (r *upRun) backupIfChanges(ctx context.Context, changes int) error {
 		if err != nil {
 			return fmt.Errorf("a backup needs the cluster password: %w", err)
 		}
-		if _, err := r.c.useSecrets(pw, false, false); err != nil {
+		if _, err := r.c.UseSecrets(pw, false, false); err != nil {
 			return fmt.Errorf("a backup needs the users' passwords: %w", err)
 		}
 	}
-	n, role, err := r.c.backupSource(ctx, false)
+	n, role, err := r.c.BackupSource(ctx, false)
 	if err != nil {
 		return err
 	}
 	return r.change(n, "", func() error {
-		res, err := r.c.backupNode(ctx, n, role, dir)
+		res, err := r.c.BackupNode(ctx, n, role, dir)
 		if err == nil {
 			r.sum.Notes = append(r.sum.Notes, fmt.Sprintf("backup before %d changes: %s (%d keys, sha256 %s)", changes, res.File, res.Keys, res.SHA256))
 		}

@@ -78,7 +78,7 @@ func TestUpAsksAgainAPortThatGaveNoAnswer(t *testing.T) {
 	}
 	for _, h := range hosts[:2] {
 		for _, c := range h.Host.Calls() {
-			if strings.HasPrefix(c, checkScriptTag) {
+			if strings.HasPrefix(c, CheckScriptTag) {
 				t.Errorf("%s, whose ports all answered, ran its checks again", h.Name())
 			}
 		}

@@ -28,22 +28,22 @@ func (r configureStep) Run(ctx context.Context) error {
 	r.mu.Lock()
 	usePrefetch := len(r.sum.Changes) == 0 && !r.failedOver && !r.opts.DryRun
 	r.mu.Unlock()
-	return eachHost(ctx, c.Nodes, nodeName, "configure", func(ctx context.Context, n *Node) error {
-		pre := c.takePrefetch(n)
+	return EachHost(ctx, c.Nodes, NodeName, "configure", func(ctx context.Context, n *Node) error {
+		pre := c.TakePrefetch(n)
 		if !usePrefetch {
 			pre = nil
 		}
-		changes, err := c.planFilesFrom(ctx, n, r.master.Spec.Address, pre)
+		changes, err := c.PlanFilesFrom(ctx, n, r.master.Spec.Address, pre)
 		if pre != nil && (err != nil || len(changes) > 0) {
 			// Something to change: decided again on the files as they
 			// are now, which is what is written.
-			changes, err = c.planFiles(ctx, n, r.master.Spec.Address)
+			changes, err = c.PlanFiles(ctx, n, r.master.Spec.Address)
 		}
 		if err != nil {
 			return err
 		}
 		tlsChanged := false
-		var writes []fileChange
+		var writes []FileChange
 		for _, ch := range changes {
 			if !ch.Live {
 				writes = append(writes, ch)
@@ -67,9 +67,9 @@ func (r configureStep) Run(ctx context.Context) error {
 				var apply func() error
 				if writes != nil {
 					all := writes
-					apply, writes = func() error { return c.writeFiles(ctx, n, all) }, nil
+					apply, writes = func() error { return c.WriteFiles(ctx, n, all) }, nil
 				}
-				err = r.change(n, fileDiff(ch), apply, "%s", what)
+				err = r.change(n, FileDiff(ch), apply, "%s", what)
 			}
 			if err != nil {
 				return err
@@ -81,7 +81,7 @@ func (r configureStep) Run(ctx context.Context) error {
 			}
 		}
 		var register []string
-		for _, svc := range c.services(n) {
+		for _, svc := range c.Services(n) {
 			if !slices.Contains(n.Manifest.Services, svc) {
 				register = append(register, svc)
 			}
@@ -89,7 +89,7 @@ func (r configureStep) Run(ctx context.Context) error {
 		for i, svc := range register {
 			// All in one command (systemd reloads its units once), made
 			// with the first change.
-			apply := func() error { return c.enableServices(ctx, n, register) }
+			apply := func() error { return c.EnableServices(ctx, n, register) }
 			if i > 0 {
 				apply = nil
 			}
@@ -108,14 +108,14 @@ func (r configureStep) Run(ctx context.Context) error {
 // rolling restart.
 func (r *upRun) reloadTLS(ctx context.Context, n *Node) error {
 	c := r.c
-	if n.Facts.RedisPid > 0 && c.speaksTLS(n, false) {
+	if n.Facts.RedisPid > 0 && c.SpeaksTLS(n, false) {
 		t := render.NewTLSConf(c.Inv)
-		do := command("CONFIG", "SET", "tls-cert-file", t.CertFile, "tls-key-file", t.KeyFile, "tls-ca-cert-file", t.CAFile)
+		do := Command("CONFIG", "SET", "tls-cert-file", t.CertFile, "tls-key-file", t.KeyFile, "tls-ca-cert-file", t.CAFile)
 		if err := r.change(n, "", func() error { return do(ctx, c.Data(n)) }, "live: reload the TLS certificate of %s (CONFIG SET tls-cert-file)", c.Layout.RedisService); err != nil {
 			return err
 		}
 	}
-	if n.Spec.Sentinel && n.Facts.SentinelPid > 0 && c.speaksTLS(n, true) {
+	if n.Spec.Sentinel && n.Facts.SentinelPid > 0 && c.SpeaksTLS(n, true) {
 		r.mu.Lock()
 		r.sentinelRestarts[n] = append(r.sentinelRestarts[n], "the TLS certificate")
 		r.mu.Unlock()
@@ -124,9 +124,9 @@ func (r *upRun) reloadTLS(ctx context.Context, n *Node) error {
 }
 
 // applyLive changes the settings of a running server without restarting it.
-func (r *upRun) applyLive(ctx context.Context, n *Node, ch fileChange) error {
+func (r *upRun) applyLive(ctx context.Context, n *Node, ch FileChange) error {
 	c := r.c
-	var ops []liveOp
+	var ops []LiveOp
 	var restart []string
 	var err error
 	isRedis := ch.File.Path == c.Layout.RedisConf
@@ -142,16 +142,16 @@ func (r *upRun) applyLive(ctx context.Context, n *Node, ch fileChange) error {
 	var cl *redis.Client
 	if isRedis {
 		cl = c.Data(n)
-		ops, restart = c.redisLiveOps(ch)
+		ops, restart = c.RedisLiveOps(ch)
 	} else {
 		cl = c.Sentinel(n)
-		ops, restart, err = c.sentinelLiveOps(ch)
+		ops, restart, err = c.SentinelLiveOps(ch)
 	}
 	if err != nil {
 		return err
 	}
 	for _, op := range ops {
-		if err := r.change(n, "", func() error { return op.do(ctx, cl) }, "live: %s", op.desc); err != nil {
+		if err := r.change(n, "", func() error { return op.Do(ctx, cl) }, "live: %s", op.Desc); err != nil {
 			return err
 		}
 	}
@@ -172,37 +172,37 @@ func (r *upRun) applyLive(ctx context.Context, n *Node, ch fileChange) error {
 	// The server rewrote its file (CONFIG REWRITE writes what runs, so a
 	// setting that needs a restart is undone there): bring the file in line
 	// again; the process takes the rest when it restarts.
-	var again []fileChange
+	var again []FileChange
 	if !r.opts.DryRun {
-		if again, err = c.planFiles(ctx, n, r.master.Spec.Address); err != nil {
+		if again, err = c.PlanFiles(ctx, n, r.master.Spec.Address); err != nil {
 			return err
 		}
 	} else if len(restart) > 0 {
-		again = []fileChange{ch}
+		again = []FileChange{ch}
 	}
 	for _, a := range again {
 		if a.File.Path != ch.File.Path {
 			continue
 		}
-		apply := func() error { return c.writeFiles(ctx, n, []fileChange{a}) }
+		apply := func() error { return c.WriteFiles(ctx, n, []FileChange{a}) }
 		if len(restart) == 0 {
 			return apply() // formatting only: nothing a person needs to see
 		}
-		return r.change(n, fileDiff(a), apply, "update %s (%s; takes effect at the restart)", a.File.Path, strings.Join(restart, ", "))
+		return r.change(n, FileDiff(a), apply, "update %s (%s; takes effect at the restart)", a.File.Path, strings.Join(restart, ", "))
 	}
 	return nil
 }
 
 // applyACLLive changes the users of a running data node to what the
 // inventory says, without a restart (see aclLiveOps).
-func (r *upRun) applyACLLive(ctx context.Context, n *Node, ch fileChange) error {
-	ops, err := r.c.aclLiveOps(ch)
+func (r *upRun) applyACLLive(ctx context.Context, n *Node, ch FileChange) error {
+	ops, err := r.c.AclLiveOps(ch)
 	if err != nil {
 		return err
 	}
 	cl := r.c.Data(n)
 	for _, op := range ops {
-		if err := r.change(n, "", func() error { return op.do(ctx, cl) }, "live: %s", op.desc); err != nil {
+		if err := r.change(n, "", func() error { return op.Do(ctx, cl) }, "live: %s", op.Desc); err != nil {
 			return err
 		}
 	}
@@ -212,13 +212,13 @@ func (r *upRun) applyACLLive(ctx context.Context, n *Node, ch fileChange) error 
 // rewriteIfChanged writes one file of n again when it differs from what
 // redisctl wants (merged, so the server's own state stays).
 func (r *upRun) rewriteIfChanged(ctx context.Context, n *Node, file string) error {
-	changes, err := r.c.planFiles(ctx, n, r.master.Spec.Address)
+	changes, err := r.c.PlanFiles(ctx, n, r.master.Spec.Address)
 	if err != nil {
 		return err
 	}
 	for _, ch := range changes {
 		if ch.File.Path == file {
-			return r.c.writeFiles(ctx, n, []fileChange{ch})
+			return r.c.WriteFiles(ctx, n, []FileChange{ch})
 		}
 	}
 	return nil

@@ -100,33 +100,33 @@ func (r hostCheckStep) Run(ctx context.Context) error {
 		fail := func(format string, args ...any) {
 			errs = append(errs, &HostError{Host: n.Spec.Name, Err: fmt.Errorf(format, args...)})
 		}
-		if !portOwnedByUs(f.RedisPortOwner, f.RedisPid) {
+		if !PortOwnedByUs(f.RedisPortOwner, f.RedisPid) {
 			fail("port %d is taken by another program (%s); free it or choose another redis.port", c.Inv.Redis.Port, f.RedisPortOwner)
 		}
-		if n.Spec.Sentinel && !portOwnedByUs(f.SentinelPortOwner, f.SentinelPid) {
+		if n.Spec.Sentinel && !PortOwnedByUs(f.SentinelPortOwner, f.SentinelPid) {
 			fail("port %d is taken by another program (%s); free it or choose another sentinel.port", c.Inv.Sentinel.Port, f.SentinelPortOwner)
 		}
-		if !portOwnedByUs(f.PlaintextPortOwner, f.RedisPid) {
+		if !PortOwnedByUs(f.PlaintextPortOwner, f.RedisPid) {
 			fail("port %d is taken by another program (%s); free it or choose another tls.plaintext_port", c.Inv.TLS.PlaintextPort, f.PlaintextPortOwner)
 		}
 		bin := c.Layout.BinDir + "/redis-server"
-		have := installedBuild(f)
-		other := have.Version != "" && have != c.target()
+		have := InstalledBuild(f)
+		other := have.Version != "" && have != c.Target()
 		if other && !n.Manifest.Has(bin) && n.Manifest.Shared() {
-			fail("%s is %s, installed for another cluster on this host (%s); clusters on one host share %s, so set redis.engine and redis.version to %s", bin, have, strings.Join(named(n.Manifest.Others), ", "), c.Layout.BinDir, have)
+			fail("%s is %s, installed for another cluster on this host (%s); clusters on one host share %s, so set redis.engine and redis.version to %s", bin, have, strings.Join(Named(n.Manifest.Others), ", "), c.Layout.BinDir, have)
 		} else if other && !n.Manifest.Has(bin) {
 			fail("%s is %s and was not installed by redisctl; refusing to replace it (remove it, or set redis.engine and redis.version to %s)", bin, have, have)
 		} else if other {
-			if err := checkVersionChange(have, c.target()); err != nil {
+			if err := CheckVersionChange(have, c.Target()); err != nil {
 				fail("%v", err)
 			}
 		}
-		if top, ok := rdbFormat(c.target()); ok && f.RDBFormat > top && f.RedisPid == 0 {
+		if top, ok := RdbFormat(c.Target()); ok && f.RDBFormat > top && f.RedisPid == 0 {
 			// Redis would refuse to start on it ("Can't handle RDB format
 			// version"); say so before anything is written.
-			fail("%s holds an RDB file of format %d (written by a newer build), which %s cannot load (it reads up to %d), so redis would refuse to start; move the file away (it is data: keep it) or set redis.version to the build that wrote it", c.Layout.DataDir, f.RDBFormat, c.target(), top)
+			fail("%s holds an RDB file of format %d (written by a newer build), which %s cannot load (it reads up to %d), so redis would refuse to start; move the file away (it is data: keep it) or set redis.version to the build that wrote it", c.Layout.DataDir, f.RDBFormat, c.Target(), top)
 		}
-		if n.Init != nil && n.Init.Notify() && have == c.target() && !f.RedisSystemd {
+		if n.Init != nil && n.Init.Notify() && have == c.Target() && !f.RedisSystemd {
 			// No install will replace it: a Type=notify unit would make
 			// systemd wait forever for a readiness message.
 			fail("%s was built without systemd support (USE_SYSTEMD=yes), which the Type=notify units need; remove it so up builds one with it", bin)
@@ -134,7 +134,7 @@ func (r hostCheckStep) Run(ctx context.Context) error {
 		if n.Init == nil {
 			fail("unknown init system %q (redisctl knows SysV init and systemd)", f.Init)
 		}
-		if c.needsLibSSL(n) && n.Pkg == nil {
+		if c.NeedsLibSSL(n) && n.Pkg == nil {
 			fail("no OpenSSL library (libssl.so) found, which Redis built with TLS needs to run, and no apt-get, dnf or yum to install it; install libssl3 (Debian, Ubuntu) or openssl-libs (RHEL, Fedora)")
 		}
 		r.opts.Progress.Printf(n.Spec.Name, "%s %s %s, %s, %s%s", f.OSID, f.OSVersion, f.Arch, f.Init, have, running(f))

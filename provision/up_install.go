@@ -27,26 +27,26 @@ func (installStep) Title() string { return "install redis" }
 func (r installStep) Run(ctx context.Context) error {
 	var todo []*Node
 	for _, n := range r.c.Nodes {
-		if r.c.needsInstall(n) {
+		if r.c.NeedsInstall(n) {
 			todo = append(todo, n)
 		}
 	}
 	if len(todo) == 0 {
-		r.opts.Progress.Printf("", "every host has %s; nothing to install", r.c.target())
+		r.opts.Progress.Printf("", "every host has %s; nothing to install", r.c.Target())
 		return nil
 	}
 	what := func(n *Node) string {
-		if stages(n) && installedBuild(n.Facts) == r.c.target() {
-			return fmt.Sprintf("put a build of %s with TLS beside the one without in %s (switched to at each restart)", r.c.target(), r.c.Layout.BinDir)
+		if Stages(n) && InstalledBuild(n.Facts) == r.c.Target() {
+			return fmt.Sprintf("put a build of %s with TLS beside the one without in %s (switched to at each restart)", r.c.Target(), r.c.Layout.BinDir)
 		}
-		if stages(n) {
-			return fmt.Sprintf("put %s beside %s in %s (switched to at each restart)", r.c.target(), installedBuild(n.Facts), r.c.Layout.BinDir)
+		if Stages(n) {
+			return fmt.Sprintf("put %s beside %s in %s (switched to at each restart)", r.c.Target(), InstalledBuild(n.Facts), r.c.Layout.BinDir)
 		}
-		return fmt.Sprintf("install %s in %s", r.c.target(), r.c.Layout.BinDir)
+		return fmt.Sprintf("install %s in %s", r.c.Target(), r.c.Layout.BinDir)
 	}
 	if r.opts.DryRun {
 		for _, n := range todo {
-			if r.c.needsLibSSL(n) {
+			if r.c.NeedsLibSSL(n) {
 				r.change(n, "", nil, "install the OpenSSL library with %s (Redis built with TLS needs it)", n.Pkg.Name())
 			}
 			r.change(n, "", nil, "%s", what(n))
@@ -93,7 +93,7 @@ func (r waitInstallStep) Run(ctx context.Context) error {
 	}
 	r.installing = nil
 	for _, n := range in.nodes {
-		r.c.installedNow(n)
+		r.c.InstalledNow(n)
 		r.change(n, "", nil, "%s", in.whats[n])
 	}
 	return in.err
@@ -105,11 +105,11 @@ type prepareStep struct{ *upRun }
 func (prepareStep) Title() string { return "prepare hosts" }
 
 func (r prepareStep) Run(ctx context.Context) error {
-	return eachHost(ctx, r.c.Nodes, nodeName, "prepare", func(ctx context.Context, n *Node) error {
-		missing, err := r.c.missingOnHost(ctx, n)
+	return EachHost(ctx, r.c.Nodes, NodeName, "prepare", func(ctx context.Context, n *Node) error {
+		missing, err := r.c.MissingOnHost(ctx, n)
 		if err != nil || len(missing) == 0 {
 			return err
 		}
-		return r.change(n, "", func() error { return r.c.prepareHost(ctx, n) }, "create %s", strings.Join(missing, ", "))
+		return r.change(n, "", func() error { return r.c.PrepareHost(ctx, n) }, "create %s", strings.Join(missing, ", "))
 	})
 }

@@ -23,7 +23,7 @@ func (r passwordStep) Run(ctx context.Context) error {
 	}
 	if r.opts.DryRun && err != nil && file != "" && r.c.Inv.Redis.Password == "" {
 		// Nothing stored yet: up would generate one. Plan with a stand-in.
-		if pw, err = generatePassword(40); err != nil {
+		if pw, err = GeneratePassword(40); err != nil {
 			return err
 		}
 		return errors.Join(r.change(nil, "", nil, "generate a password and store it in %s", file), r.setPassword(ctx, pw))
@@ -42,10 +42,10 @@ func (r passwordStep) Run(ctx context.Context) error {
 }
 
 func (r *upRun) setPassword(ctx context.Context, pw string) error {
-	if err := checkSentinelPassword(pw, r.c.Inv.Redis.Version, len(r.c.Sentinels()) > 0); err != nil {
+	if err := CheckSentinelPassword(pw, r.c.Inv.Redis.Version, len(r.c.Sentinels()) > 0); err != nil {
 		return err
 	}
-	notes, err := r.c.useSecrets(pw, !r.opts.DryRun, r.opts.DryRun)
+	notes, err := r.c.UseSecrets(pw, !r.opts.DryRun, r.opts.DryRun)
 	for _, note := range notes {
 		if r.opts.DryRun {
 			err = errors.Join(err, r.change(nil, "", nil, "%s", note))
@@ -69,19 +69,19 @@ func (findMasterStep) Title() string { return "find the live master" }
 func (r findMasterStep) Run(ctx context.Context) error {
 	s := r.c.Observe(ctx)
 	r.snap = s
-	if err := r.c.checkPasswordAccepted(s); err != nil {
+	if err := r.c.CheckPasswordAccepted(s); err != nil {
 		return err
 	}
 	if m := r.plannedMaster(); m != nil {
 		r.master = m
 		return nil
 	}
-	m, note, err := r.c.liveMaster(s, Analyze(s, r.c.Expectations()))
+	m, note, err := r.c.LiveMaster(s, Analyze(s, r.c.Expectations()))
 	if err != nil {
 		return err
 	}
 	r.master = m
-	if err := r.c.checkStaleMaster(ctx, m, s); err != nil {
+	if err := r.c.CheckStaleMaster(ctx, m, s); err != nil {
 		var stale *StaleMasterError
 		if !r.opts.Force || !errors.As(err, &stale) {
 			return err

@@ -68,16 +68,16 @@ func (r *upRun) restartData(ctx context.Context, n *Node) error {
 	if err := r.rewriteIfChanged(ctx, n, c.Layout.RedisConf); err != nil {
 		return err
 	}
-	if err := c.switchBinaries(ctx, n); err != nil {
+	if err := c.SwitchBinaries(ctx, n); err != nil {
 		return err
 	}
-	if _, err := c.stopService(ctx, n, c.Layout.RedisService, c.Layout.RedisPid); err != nil {
+	if _, err := c.StopService(ctx, n, c.Layout.RedisService, c.Layout.RedisPid); err != nil {
 		return err
 	}
-	if _, _, err := c.startService(ctx, n, c.Layout.RedisService, c.Layout.RedisPid); err != nil {
+	if _, _, err := c.StartService(ctx, n, c.Layout.RedisService, c.Layout.RedisPid); err != nil {
 		return err
 	}
-	if err := c.waitPing(ctx, n, false, 20*time.Second); err != nil {
+	if err := c.WaitPing(ctx, n, false, 20*time.Second); err != nil {
 		return err
 	}
 	if err := c.WaitReplication(ctx, r.master, r.replicas(), r.opts.SyncTimeout); err != nil {
@@ -86,7 +86,7 @@ func (r *upRun) restartData(ctx context.Context, n *Node) error {
 	if err := c.Verify(ctx, r.master, r.opts.SyncTimeout); err != nil {
 		return err
 	}
-	c.P.Printf(n.Spec.Name, "restarted %s on %s; back in sync", c.Layout.RedisService, c.target())
+	c.P.Printf(n.Spec.Name, "restarted %s on %s; back in sync", c.Layout.RedisService, c.Target())
 	return nil
 }
 
@@ -96,30 +96,30 @@ func (r *upRun) restartData(ctx context.Context, n *Node) error {
 // started again as it was, so that a failed run leaves no sentinel down.
 func (r *upRun) restartSentinel(ctx context.Context, n *Node) error {
 	c := r.c
-	if err := c.switchBinaries(ctx, n); err != nil {
+	if err := c.SwitchBinaries(ctx, n); err != nil {
 		return err
 	}
-	if _, err := c.stopService(ctx, n, c.Layout.SentinelService, c.Layout.SentinelPid); err != nil {
+	if _, err := c.StopService(ctx, n, c.Layout.SentinelService, c.Layout.SentinelPid); err != nil {
 		return err
 	}
 	if err := r.rewriteIfChanged(ctx, n, c.Layout.SentinelConf); err != nil {
-		if _, _, serr := c.startService(context.WithoutCancel(ctx), n, c.Layout.SentinelService, c.Layout.SentinelPid); serr != nil {
+		if _, _, serr := c.StartService(context.WithoutCancel(ctx), n, c.Layout.SentinelService, c.Layout.SentinelPid); serr != nil {
 			return fmt.Errorf("%w; starting %s again as it was failed too: %v", err, c.Layout.SentinelService, serr)
 		}
 		return fmt.Errorf("%w (%s was started again with its old config)", err, c.Layout.SentinelService)
 	}
-	if _, _, err := c.startService(ctx, n, c.Layout.SentinelService, c.Layout.SentinelPid); err != nil {
+	if _, _, err := c.StartService(ctx, n, c.Layout.SentinelService, c.Layout.SentinelPid); err != nil {
 		return err
 	}
 	if err := c.Verify(ctx, r.master, r.opts.SyncTimeout); err != nil {
 		return err
 	}
-	c.P.Printf(n.Spec.Name, "restarted %s on %s; it sees the master, every replica and every other sentinel", c.Layout.SentinelService, c.target())
+	c.P.Printf(n.Spec.Name, "restarted %s on %s; it sees the master, every replica and every other sentinel", c.Layout.SentinelService, c.Target())
 	return nil
 }
 
 // planUpgrade adds to the rolling restart every server that runs another
-// build than the inventory's (found so by findMaster's observation, before
+// Build than the inventory's (found so by findMaster's observation, before
 // anything was started): an upgrade, or a change of engine, is a rolling
 // restart onto the new binaries (see upgrade.go). A resumed upgrade finds
 // only the servers still on the old build.
@@ -127,19 +127,19 @@ func (r *upRun) planUpgrade() {
 	if r.snap == nil {
 		return
 	}
-	want := r.c.target()
+	want := r.c.Target()
 	for _, n := range r.c.Nodes {
 		nh := r.snap.Node(n.Spec.Name)
 		if nh == nil {
 			continue
 		}
 		if d := nh.Redis; d != nil && d.Running && d.Version != "" {
-			if have := (build{d.Engine, d.Version}); have != want {
+			if have := (Build{d.Engine, d.Version}); have != want {
 				r.restarts[n] = append(r.restarts[n], fmt.Sprintf("the upgrade from %s to %s", have, want))
 			}
 		}
 		if s := nh.Sentinel; n.Spec.Sentinel && s != nil && s.Running && s.Version != "" {
-			if have := (build{s.Engine, s.Version}); have != want {
+			if have := (Build{s.Engine, s.Version}); have != want {
 				r.sentinelRestarts[n] = append(r.sentinelRestarts[n], fmt.Sprintf("the upgrade from %s to %s", have, want))
 			}
 		}
@@ -154,7 +154,7 @@ func (r *upRun) failoverAway(ctx context.Context, old *Node) error {
 	if err != nil {
 		return err
 	}
-	if err := r.c.waitRole(ctx, old, "replica", bound); err != nil {
+	if err := r.c.WaitRole(ctx, old, "replica", bound); err != nil {
 		return err
 	}
 	r.master = newMaster
@@ -171,26 +171,26 @@ func (r *upRun) failoverAway(ctx context.Context, old *Node) error {
 func (r *upRun) moveMaster(ctx context.Context, old *Node) (*Node, time.Duration, error) {
 	c := r.c
 	start := time.Now()
-	unpause, err := c.gracefulFailover(ctx, old)
+	unpause, err := c.GracefulFailover(ctx, old)
 	if err != nil {
 		return nil, 0, err
 	}
-	bound := promotionBound(c.Inv)
-	promoted, err := c.waitPromoted(ctx, old, bound)
+	bound := PromotionBound(c.Inv)
+	promoted, err := c.WaitPromoted(ctx, old, bound)
 	if err != nil {
 		return nil, 0, errors.Join(err, unpause())
 	}
 	// Writes resume once the old master is a replica: a client still sent
 	// there by a sentinel that has not heard of the switch gets READONLY
 	// and asks again; nothing it writes is acknowledged and then lost.
-	if err := c.demote(ctx, old, promoted); err != nil {
+	if err := c.Demote(ctx, old, promoted); err != nil {
 		return nil, 0, errors.Join(err, unpause())
 	}
 	held := time.Since(start)
 	if err := unpause(); err != nil {
 		return nil, 0, err
 	}
-	newMaster, err := c.waitNewMaster(ctx, old, bound)
+	newMaster, err := c.WaitNewMaster(ctx, old, bound)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -32,7 +32,7 @@ type rollingSim struct {
 	// follows is, per data node, the address of the master it replicates
 	// from; "" for a master.
 	follows map[string]string
-	// named is the address every sentinel names as master.
+	// Named is the address every sentinel names as master.
 	named string
 	// promote: SENTINEL FAILOVER promotes node2. When false, the sentinel
 	// accepts the failover and nothing ever happens.
@@ -76,8 +76,8 @@ func newRollingSim(t *testing.T) *rollingSim {
 	s.SetPassword(testPassword)
 	for i, n := range s.Nodes {
 		name, h := n.Spec.Name, s.hosts[i]
-		n.setFacts(&Facts{Init: "sysv", PkgManager: "apt", RedisVersion: "7.0.15", RedisEngine: "redis", RedisUser: true, RedisPid: 4100, SentinelPid: 4200},
-			&Manifest{Version: 2, Cluster: s.Inv.Name, Services: s.services(n)}, s.Layout)
+		n.SetFacts(&Facts{Init: "sysv", PkgManager: "apt", RedisVersion: "7.0.15", RedisEngine: "redis", RedisUser: true, RedisPid: 4100, SentinelPid: 4200},
+			&Manifest{Version: 2, Cluster: s.Inv.Name, Services: s.Services(n)}, s.Layout)
 		// Every file as up wrote it, with node1 master.
 		files, err := render.HostFiles(s.Inv, n.Spec, "10.0.0.1", "sysv")
 		if err != nil {
@@ -609,7 +609,7 @@ func TestGracefulFailoverPauseOutlastsTheWaits(t *testing.T) {
 	if err := (rollingRestartStep{r}).Run(rollingCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	want := int((catchUpBound + promotionBound(s.Inv) + 5*time.Second) / time.Millisecond)
+	want := int((CatchUpBound + PromotionBound(s.Inv) + 5*time.Second) / time.Millisecond)
 	if want <= 10000 {
 		t.Fatalf("the waits' bound %d ms is no longer than the old pause", want)
 	}

@@ -161,7 +161,7 @@ func TestUpRereadsTheFilesItChanges(t *testing.T) {
 	// The lock's round trip reads the first edit; the second comes after it.
 	h.On(testkit.LockCmdPattern, func(cmd string, stdin []byte) fakehost.Result {
 		r := h.LockReply(cmd, stdin)
-		if strings.Contains(cmd, prefetchTag) {
+		if strings.Contains(cmd, PrefetchTag) {
 			h.SetFile(script, []byte("#!/bin/sh\n# edited again\n"), f.Mode, f.Owner)
 		}
 		return r

@@ -55,7 +55,7 @@ func (r *upRun) findRunning(ctx context.Context) error {
 	// died since, which a PING that fails tells; then the host is asked
 	// again, as in any other run.
 	unchanged := len(r.sum.Changes) == 0 && !r.opts.DryRun
-	err := eachHost(ctx, c.Nodes, nodeName, "find running servers", func(ctx context.Context, n *Node) error {
+	err := EachHost(ctx, c.Nodes, NodeName, "find running servers", func(ctx context.Context, n *Node) error {
 		if unchanged && n.Facts != nil {
 			fromFacts := map[server]runningServer{{n, false}: {pid: n.Facts.RedisPid}}
 			if n.Spec.Sentinel {
@@ -63,7 +63,7 @@ func (r *upRun) findRunning(ctx context.Context) error {
 			}
 			ok := true
 			for sv, rs := range fromFacts {
-				if rs.pid == 0 || !c.answersPing(ctx, sv.n, sv.sentinel) {
+				if rs.pid == 0 || !c.AnswersPing(ctx, sv.n, sv.sentinel) {
 					ok = false
 				}
 			}
@@ -74,7 +74,7 @@ func (r *upRun) findRunning(ctx context.Context) error {
 				return nil
 			}
 		}
-		script := livePidFunc + "echo \"redis=$(live_pid " + remote.Quote(c.Layout.RedisPid) + " " + exe + ")\"\n"
+		script := LivePidFunc + "echo \"redis=$(live_pid " + remote.Quote(c.Layout.RedisPid) + " " + exe + ")\"\n"
 		if n.Spec.Sentinel {
 			script += "echo \"sentinel=$(live_pid " + remote.Quote(c.Layout.SentinelPid) + " " + exe + ")\"\n"
 		}
@@ -100,7 +100,7 @@ func (r *upRun) findRunning(ctx context.Context) error {
 				defer wg.Done()
 				rs := runningServer{pid: pids[sv]}
 				if !r.opts.DryRun {
-					rs.pingErr = c.waitPing(ctx, sv.n, sv.sentinel, 20*time.Second)
+					rs.pingErr = c.WaitPing(ctx, sv.n, sv.sentinel, 20*time.Second)
 				}
 				mu.Lock()
 				found[sv] = rs
@@ -131,14 +131,14 @@ func (r *upRun) start(ctx context.Context, n *Node, sentinel bool) error {
 		c.P.Printf(n.Spec.Name, "%s already running (pid %d)", svc, rs.pid)
 		return nil
 	}
-	pid, err := c.livePid(ctx, n, pidFile)
+	pid, err := c.LivePid(ctx, n, pidFile)
 	if err != nil {
 		return err
 	}
 	started := pid == 0
 	if started {
 		err = r.change(n, "", func() (err error) {
-			pid, _, err = c.startService(ctx, n, svc, pidFile)
+			pid, _, err = c.StartService(ctx, n, svc, pidFile)
 			return err
 		}, "start %s", svc)
 		if err != nil {
@@ -148,7 +148,7 @@ func (r *upRun) start(ctx context.Context, n *Node, sentinel bool) error {
 	if r.opts.DryRun {
 		return nil
 	}
-	if err := c.waitPing(ctx, n, sentinel, 20*time.Second); err != nil {
+	if err := c.WaitPing(ctx, n, sentinel, 20*time.Second); err != nil {
 		return &HostError{Host: n.Spec.Name, Step: "start " + svc, Err: err}
 	}
 	if started {
@@ -184,7 +184,7 @@ func (startReplicasStep) Title() string { return "start the replicas" }
 // and a new sentinel's first reconnect to a peer not yet listening each
 // take up to a second, and need not take them one after the other).
 func (r startReplicasStep) Run(ctx context.Context) error {
-	if err := eachHost(ctx, r.replicas(), nodeName, "start redis", func(ctx context.Context, n *Node) error {
+	if err := EachHost(ctx, r.replicas(), NodeName, "start redis", func(ctx context.Context, n *Node) error {
 		return r.start(ctx, n, false)
 	}); err != nil {
 		return err
@@ -237,7 +237,7 @@ func (startSentinelsStep) Title() string { return "start the sentinels" }
 // period), as it would after the master's sentinel alone; then it waits
 // for the replicas' links (startReplicasStep).
 func (r startSentinelsStep) Run(ctx context.Context) error {
-	err := eachHost(ctx, r.c.Sentinels(), nodeName, "start sentinel", func(ctx context.Context, n *Node) error {
+	err := EachHost(ctx, r.c.Sentinels(), NodeName, "start sentinel", func(ctx context.Context, n *Node) error {
 		return r.start(ctx, n, true)
 	})
 	if werr := r.waitReplication(); werr != nil {

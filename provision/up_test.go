@@ -221,7 +221,7 @@ func TestUpBuildsOncePerPlatform(t *testing.T) {
 			t.Errorf("cached build %s: %q, %v", b, data, err)
 		}
 	}
-	if sums, err := cachedBuild(dir); err != nil || sums["redis-server"] != sha256Hex([]byte("server binary")) {
+	if sums, err := CachedBuild(dir); err != nil || sums["redis-server"] != sha256Hex([]byte("server binary")) {
 		t.Errorf("cached build has no verified checksums: %v %v", sums, err)
 	}
 	for _, h := range hosts {
@@ -285,7 +285,7 @@ func writeCachedBuild(t *testing.T, dir string) {
 		}
 		fmt.Fprintf(&sums, "%s  %s\n", sha256Hex(data), b)
 	}
-	if err := os.WriteFile(filepath.Join(dir, sumsFile), []byte(sums.String()), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, SumsFile), []byte(sums.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -24,50 +24,50 @@ import (
 // old build, and an interrupted upgrade is resumed by running up again: the
 // servers still on the old build are the ones restarted.
 
-// build names a server program: its engine and version.
-type build struct {
+// Build names a server program: its engine and version.
+type Build struct {
 	Engine  string // inventory.EngineRedis or EngineValkey
 	Version string
 }
 
-func (b build) String() string {
+func (b Build) String() string {
 	if b.Version == "" {
 		return "nothing"
 	}
 	return inventory.EngineName(b.Engine) + " " + b.Version
 }
 
-// target is the build the inventory asks for.
-func (c *Cluster) target() build {
+// Target is the build the inventory asks for.
+func (c *Cluster) Target() Build {
 	e := c.Inv.Redis.Engine
 	if e == "" {
 		e = inventory.EngineRedis
 	}
-	return build{Engine: e, Version: c.Inv.Redis.Version}
+	return Build{Engine: e, Version: c.Inv.Redis.Version}
 }
 
-// installedBuild is the build of a host's installed redis-server.
-func installedBuild(f *Facts) build {
+// InstalledBuild is the build of a host's installed redis-server.
+func InstalledBuild(f *Facts) Build {
 	if f.RedisVersion == "" {
-		return build{}
+		return Build{}
 	}
 	e := f.RedisEngine
 	if e == "" {
 		e = inventory.EngineRedis
 	}
-	return build{Engine: e, Version: f.RedisVersion}
+	return Build{Engine: e, Version: f.RedisVersion}
 }
 
 // runningBuild reads a running server's build from its INFO server: Valkey
 // reports valkey_version (and redis_version 7.2.4, for old clients).
-func runningBuild(info redisx.Info) build {
+func runningBuild(info redisx.Info) Build {
 	if v := info["valkey_version"]; v != "" {
-		return build{Engine: inventory.EngineValkey, Version: v}
+		return Build{Engine: inventory.EngineValkey, Version: v}
 	}
 	if info["server_name"] == inventory.EngineValkey {
-		return build{Engine: inventory.EngineValkey, Version: info["redis_version"]}
+		return Build{Engine: inventory.EngineValkey, Version: info["redis_version"]}
 	}
-	return build{Engine: inventory.EngineRedis, Version: info["redis_version"]}
+	return Build{Engine: inventory.EngineRedis, Version: info["redis_version"]}
 }
 
 // srcPrograms are the names of the server and the cli in a built source
@@ -84,7 +84,7 @@ func srcPrograms(engine string) (server, cli string) {
 
 // rdbFormats is the RDB format version each release line writes (from the
 // engines' rdb.h). A server loads its own format and older ones only.
-var rdbFormats = map[build]int{
+var rdbFormats = map[Build]int{
 	{inventory.EngineRedis, "6.0"}:  9,
 	{inventory.EngineRedis, "6.2"}:  9,
 	{inventory.EngineRedis, "7.0"}:  10,
@@ -96,13 +96,13 @@ var rdbFormats = map[build]int{
 	{inventory.EngineValkey, "8.1"}: 11,
 }
 
-// rdbFormat is the RDB format version b writes, when redisctl knows it.
-func rdbFormat(b build) (int, bool) {
+// RdbFormat is the RDB format version b writes, when redisctl knows it.
+func RdbFormat(b Build) (int, bool) {
 	v := versionParts(b.Version)
 	if len(v) < 2 {
 		return 0, false
 	}
-	f, ok := rdbFormats[build{b.Engine, fmt.Sprintf("%d.%d", v[0], v[1])}]
+	f, ok := rdbFormats[Build{b.Engine, fmt.Sprintf("%d.%d", v[0], v[1])}]
 	return f, ok
 }
 
@@ -131,20 +131,20 @@ func versionLess(a, b string) bool {
 	return len(pa) < len(pb)
 }
 
-// checkVersionChange refuses, before anything is touched, a move from one
-// build to another that the data cannot make. Replicas move first and
+// CheckVersionChange refuses, before anything is touched, a move from one
+// Build to another that the data cannot make. Replicas move first and
 // resync from the master, and every node restarted on the new build loads
 // its own data file: both fail when the new build cannot read the RDB
 // format the old one wrote. Any move to the same or a newer format works.
-func checkVersionChange(from, to build) error {
+func CheckVersionChange(from, to Build) error {
 	if from.Version == "" || from == to {
 		return nil
 	}
 	if from.Engine == inventory.EngineValkey && to.Engine == inventory.EngineRedis {
 		return fmt.Errorf("refusing to move from %s to %s: Valkey rewrites its config files with directive names Redis cannot read (primaryauth, primaryuser, sentinel primary-reboot-down-after-period), so a node restarted on Redis could fail to start; moving back to Redis is not supported", from, to)
 	}
-	rf, okf := rdbFormat(from)
-	rt, okt := rdbFormat(to)
+	rf, okf := RdbFormat(from)
+	rt, okt := RdbFormat(to)
 	switch {
 	case okf && okt && rt >= rf:
 		return nil
@@ -202,17 +202,17 @@ func (c *Cluster) switchScript() string {
 	return b.String()
 }
 
-// switchBinaries makes the host's staged build (if any) the installed one,
+// SwitchBinaries makes the host's staged build (if any) the installed one,
 // right before one of its servers restarts, and checks that the installed
-// build is the inventory's.
-func (c *Cluster) switchBinaries(ctx context.Context, n *Node) error {
+// Build is the inventory's.
+func (c *Cluster) SwitchBinaries(ctx context.Context, n *Node) error {
 	out, err := remote.Output(ctx, n.Host, c.switchScript())
 	if err != nil {
-		return fmt.Errorf("switch to %s: %w", c.target(), err)
+		return fmt.Errorf("switch to %s: %w", c.Target(), err)
 	}
-	if !builds(out, c.target()) {
-		return fmt.Errorf("%s/redis-server reports %q, want %s; run up again to install it", c.Layout.BinDir, firstLine(out), c.target())
+	if !builds(out, c.Target()) {
+		return fmt.Errorf("%s/redis-server reports %q, want %s; run up again to install it", c.Layout.BinDir, firstLine(out), c.Target())
 	}
-	n.Facts.RedisVersion, n.Facts.RedisEngine = c.Inv.Redis.Version, c.target().Engine
+	n.Facts.RedisVersion, n.Facts.RedisEngine = c.Inv.Redis.Version, c.Target().Engine
 	return nil
 }

@@ -8,13 +8,13 @@ import (
 )
 
 func TestCheckVersionChange(t *testing.T) {
-	r := func(v string) build { return build{"redis", v} }
-	vk := func(v string) build { return build{"valkey", v} }
+	r := func(v string) Build { return Build{"redis", v} }
+	vk := func(v string) Build { return Build{"valkey", v} }
 	for _, tc := range []struct {
-		from, to build
+		from, to Build
 		refuse   string // "" when allowed
 	}{
-		{build{}, r("8.0.2"), ""},
+		{Build{}, r("8.0.2"), ""},
 		{r("7.0.15"), r("7.0.15"), ""},
 		{r("7.0.15"), r("8.0.2"), ""},
 		{r("7.0.15"), vk("8.1.1"), ""},
@@ -27,7 +27,7 @@ func TestCheckVersionChange(t *testing.T) {
 		{r("8.4.0"), r("8.0.2"), "redisctl does not know whether Redis 8.0.2 can load data written by Redis 8.4.0"},
 		{vk("9.0.0"), vk("8.1.1"), "does not know"},
 	} {
-		err := checkVersionChange(tc.from, tc.to)
+		err := CheckVersionChange(tc.from, tc.to)
 		switch {
 		case tc.refuse == "" && err != nil:
 			t.Errorf("%s -> %s: refused: %v", tc.from, tc.to, err)
@@ -40,10 +40,10 @@ func TestCheckVersionChange(t *testing.T) {
 func TestRunningBuild(t *testing.T) {
 	for _, tc := range []struct {
 		info string
-		want build
+		want Build
 	}{
-		{"redis_version:7.0.15\r\n", build{"redis", "7.0.15"}},
-		{"redis_version:7.2.4\r\nserver_name:valkey\r\nvalkey_version:8.1.1\r\n", build{"valkey", "8.1.1"}},
+		{"redis_version:7.0.15\r\n", Build{"redis", "7.0.15"}},
+		{"redis_version:7.2.4\r\nserver_name:valkey\r\nvalkey_version:8.1.1\r\n", Build{"valkey", "8.1.1"}},
 	} {
 		if got := runningBuild(redisx.ParseInfo(tc.info)); got != tc.want {
 			t.Errorf("%q: got %v, want %v", tc.info, got, tc.want)
@@ -54,13 +54,13 @@ func TestRunningBuild(t *testing.T) {
 func TestBuilds(t *testing.T) {
 	for _, tc := range []struct {
 		out  string
-		b    build
+		b    Build
 		want bool
 	}{
-		{"Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc-5.2.1 bits=64 build=1\n", build{"redis", "7.0.15"}, true},
-		{"Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc-5.2.1 bits=64 build=1\n", build{"redis", "7.0.1"}, false},
-		{"Valkey server v=8.1.1 sha=00000000:1 malloc=jemalloc-5.3.0 bits=64 build=9\n", build{"valkey", "8.1.1"}, true},
-		{"Valkey server v=8.1.1 sha=00000000:1 malloc=jemalloc-5.3.0 bits=64 build=9\n", build{"redis", "8.1.1"}, false},
+		{"Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc-5.2.1 bits=64 build=1\n", Build{"redis", "7.0.15"}, true},
+		{"Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc-5.2.1 bits=64 build=1\n", Build{"redis", "7.0.1"}, false},
+		{"Valkey server v=8.1.1 sha=00000000:1 malloc=jemalloc-5.3.0 bits=64 build=9\n", Build{"valkey", "8.1.1"}, true},
+		{"Valkey server v=8.1.1 sha=00000000:1 malloc=jemalloc-5.3.0 bits=64 build=9\n", Build{"redis", "8.1.1"}, false},
 	} {
 		if got := builds(tc.out, tc.b); got != tc.want {
 			t.Errorf("builds(%q, %v) = %v", tc.out, tc.b, got)

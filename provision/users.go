@@ -40,7 +40,7 @@ func loadCredentials(inv *inventory.Inventory, create, standIn bool) (cr *render
 		return nil, st, nil, nil
 	}
 	cr = &render.Credentials{Users: map[string]string{}}
-	st.pending = map[string]string{}
+	st.Pending = map[string]string{}
 	get := func(name string) (string, error) {
 		file := UserPasswordFile(inv, name)
 		if file == "" {
@@ -56,7 +56,7 @@ func loadCredentials(inv *inventory.Inventory, create, standIn bool) (cr *render
 			next, nerr := readPasswordFile(file + ".new")
 			switch {
 			case nerr == nil:
-				st.pending[name] = file
+				st.Pending[name] = file
 				return next, nil
 			case !errors.Is(nerr, fs.ErrNotExist):
 				return "", nerr
@@ -68,7 +68,7 @@ func loadCredentials(inv *inventory.Inventory, create, standIn bool) (cr *render
 		}
 		switch {
 		case create:
-			if pw, err = generatePassword(40); err != nil {
+			if pw, err = GeneratePassword(40); err != nil {
 				return "", err
 			}
 			if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
@@ -86,7 +86,7 @@ func loadCredentials(inv *inventory.Inventory, create, standIn bool) (cr *render
 			return pw, nil
 		case standIn:
 			notes = append(notes, fmt.Sprintf("generate a password for user %s and store it in %s", name, file))
-			return generatePassword(40)
+			return GeneratePassword(40)
 		}
 		return "", fmt.Errorf("no password for user %s: %s does not exist (run redisctl up first)", name, file)
 	}
@@ -112,27 +112,27 @@ func loadCredentials(inv *inventory.Inventory, create, standIn bool) (cr *render
 
 // storedSecrets is what loadCredentials found of rotations under way.
 type storedSecrets struct {
-	// adminLogin is the admin password the servers surely accept: the
-	// stored one, which a rotation replaces only once every server
+	// AdminLogin is the admin password the servers surely accept: the
+	// Stored one, which a rotation replaces only once every server
 	// accepts the new one too.
 	adminLogin string
-	// pending maps users with a new password waiting (<file>.new) to the
+	// Pending maps users with a new password waiting (<file>.new) to the
 	// file it replaces when the rotation ends; "default" is the cluster
 	// password.
-	pending map[string]string
-	// clusterLogin is the stored cluster password while a new one waits.
-	clusterLogin string
+	Pending map[string]string
+	// ClusterLogin is the stored cluster password while a new one waits.
+	ClusterLogin string
 }
 
-// useSecrets sets the cluster password and, for an ACL cluster, loads the
+// UseSecrets sets the cluster password and, for an ACL cluster, loads the
 // users' passwords (see loadCredentials) for clients and rendering.
-func (c *Cluster) useSecrets(pw string, create, standIn bool) ([]string, error) {
+func (c *Cluster) UseSecrets(pw string, create, standIn bool) ([]string, error) {
 	c.SetPassword(pw)
 	cr, st, notes, err := loadCredentials(c.Inv, create, standIn)
 	if err != nil {
 		return notes, err
 	}
-	c.Creds, c.stored = cr, st
+	c.Creds, c.Stored = cr, st
 	if err := c.loadTLS(create, standIn); err != nil {
 		return notes, err
 	}
@@ -159,46 +159,46 @@ func (c *Cluster) pendingClusterPassword() error {
 	} else if err != nil {
 		return err
 	}
-	if c.stored.pending == nil {
-		c.stored.pending = map[string]string{}
+	if c.Stored.Pending == nil {
+		c.Stored.Pending = map[string]string{}
 	}
-	c.stored.pending[acl.Default] = file
-	c.stored.clusterLogin = c.Password
+	c.Stored.Pending[acl.Default] = file
+	c.Stored.ClusterLogin = c.Password
 	c.SetPassword(next)
 	return nil
 }
 
-// adminLogin is the admin password redisctl logs in with.
-func (c *Cluster) adminLogin() string {
-	if c.stored.adminLogin != "" {
-		return c.stored.adminLogin
+// AdminLogin is the admin password redisctl logs in with.
+func (c *Cluster) AdminLogin() string {
+	if c.Stored.adminLogin != "" {
+		return c.Stored.adminLogin
 	}
 	return c.Creds.Admin
 }
 
-// switchStoredAdmin makes the new admin password redisctl's own: the
+// SwitchStoredAdmin makes the new admin password redisctl's own: the
 // rotation's SwitchStored step, once every server accepts it.
-func (c *Cluster) switchStoredAdmin() error {
-	if err := c.finishPending(acl.Admin); err != nil {
+func (c *Cluster) SwitchStoredAdmin() error {
+	if err := c.FinishPending(acl.Admin); err != nil {
 		return err
 	}
-	c.stored.adminLogin = c.Creds.Admin
+	c.Stored.adminLogin = c.Creds.Admin
 	c.forgetDataClients()
 	return nil
 }
 
-// finishPending replaces user's stored password by the new one waiting
+// FinishPending replaces user's stored password by the new one waiting
 // beside it (rename, so the file is never missing nor half written); a
 // user with none waiting is left alone.
-func (c *Cluster) finishPending(user string) error {
-	file, ok := c.stored.pending[user]
+func (c *Cluster) FinishPending(user string) error {
+	file, ok := c.Stored.Pending[user]
 	if !ok {
 		return nil
 	}
 	if err := os.Rename(file+".new", file); err != nil {
 		return fmt.Errorf("store the new password of user %s: %w", user, err)
 	}
-	delete(c.stored.pending, user)
+	delete(c.Stored.Pending, user)
 	return nil
 }
 
@@ -210,9 +210,9 @@ func (c *Cluster) forgetDataClients() {
 	}
 }
 
-// userClient opens a client of its own to n's data node, logged in as
+// UserClient opens a client of its own to n's data node, logged in as
 // user with pw; the caller closes it.
-func (c *Cluster) userClient(n *Node, user, pw string) *redis.Client {
+func (c *Cluster) UserClient(n *Node, user, pw string) *redis.Client {
 	return redisx.Data(c.dialServer(n, false), c.DataAddr(n), user, pw)
 }
 
@@ -263,7 +263,7 @@ func BeginRotation(inv *inventory.Inventory, user string) (file string, resumed 
 		}
 		return "", false, err
 	}
-	pw, err := generatePassword(40)
+	pw, err := GeneratePassword(40)
 	if err != nil {
 		return "", false, err
 	}

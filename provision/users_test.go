@@ -50,7 +50,7 @@ func TestLoadCredentials(t *testing.T) {
 			}
 		}
 	}
-	if cr.Users["given"] != "from-env" || st.adminLogin != cr.Admin || len(st.pending) != 0 {
+	if cr.Users["given"] != "from-env" || st.adminLogin != cr.Admin || len(st.Pending) != 0 {
 		t.Errorf("creds %+v, stored %+v", cr.Users, st)
 	}
 	again, _, notes, err := loadCredentials(inv, true, false)
@@ -68,17 +68,17 @@ func TestLoadCredentials(t *testing.T) {
 	}
 	next, _, _, _ := loadCredentials(inv, false, false)
 	_, st, _, _ = loadCredentials(inv, false, false)
-	if next.Admin == cr.Admin || st.adminLogin != cr.Admin || st.pending["admin"] != UserPasswordFile(inv, "admin") {
-		t.Fatalf("during the rotation: wanted changed %v, login kept %v, pending %v", next.Admin != cr.Admin, st.adminLogin == cr.Admin, st.pending)
+	if next.Admin == cr.Admin || st.adminLogin != cr.Admin || st.Pending["admin"] != UserPasswordFile(inv, "admin") {
+		t.Fatalf("during the rotation: wanted changed %v, login kept %v, pending %v", next.Admin != cr.Admin, st.adminLogin == cr.Admin, st.Pending)
 	}
 	if _, resumed, err := BeginRotation(inv, "admin"); err != nil || !resumed {
 		t.Fatalf("a second BeginRotation resumes: %v %v", resumed, err)
 	}
-	c := &Cluster{Inv: inv, Creds: next, stored: st}
-	if err := c.switchStoredAdmin(); err != nil {
+	c := &Cluster{Inv: inv, Creds: next, Stored: st}
+	if err := c.SwitchStoredAdmin(); err != nil {
 		t.Fatal(err)
 	}
-	if pw, _ := readPasswordFile(UserPasswordFile(inv, "admin")); pw != next.Admin || c.adminLogin() != next.Admin {
+	if pw, _ := readPasswordFile(UserPasswordFile(inv, "admin")); pw != next.Admin || c.AdminLogin() != next.Admin {
 		t.Fatal("the new admin password is not the stored one after the switch")
 	}
 	if _, err := os.Stat(file); err == nil {
@@ -119,7 +119,7 @@ func TestPendingClusterPassword(t *testing.T) {
 	next, _ := readPasswordFile(file)
 	for _, create := range []bool{false, true} {
 		c := &Cluster{Inv: inv}
-		if _, err := c.useSecrets(sp.Password, create, false); err != nil {
+		if _, err := c.UseSecrets(sp.Password, create, false); err != nil {
 			t.Fatal(err)
 		}
 		want := sp.Password // read-only commands log in with the stored one

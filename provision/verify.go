@@ -10,11 +10,11 @@ import (
 	"github.com/redisctl/redisctl/provision/render"
 )
 
-// checkSentinelPassword refuses a password that Sentinel would break: the
+// CheckSentinelPassword refuses a password that Sentinel would break: the
 // Sentinel releases redisctl knows write auth-pass and requirepass back
 // unquoted when they rewrite their config, so a password that needs quoting
 // stops the Sentinel from starting after its first rewrite.
-func checkSentinelPassword(pw, version string, sentinels bool) error {
+func CheckSentinelPassword(pw, version string, sentinels bool) error {
 	if !sentinels || render.SentinelRewriteSafe(pw) {
 		return nil
 	}
@@ -30,7 +30,7 @@ func (c *Cluster) WaitReplication(ctx context.Context, master *Node, replicas []
 	}
 	expected := fmt.Sprintf("%s to list %s as online replicas with their links up", master.Spec.Name, strings.Join(want, ", "))
 	start := time.Now()
-	err := c.waitSnapshot(ctx, expected, timeout, 500*time.Millisecond, func(s *Snapshot, _ Analysis) (bool, string) {
+	err := c.WaitSnapshot(ctx, expected, timeout, 500*time.Millisecond, func(s *Snapshot, _ Analysis) (bool, string) {
 		return replicationDone(s, master, replicas)
 	})
 	if err == nil {
@@ -96,7 +96,7 @@ func (c *Cluster) Verify(ctx context.Context, master *Node, timeout time.Duratio
 	// Sentinels written by redisctl know their peers from their first
 	// start, so agreement comes within a few hundred milliseconds, not
 	// after the 2 s hello rounds: look again every 100 ms.
-	err := c.waitSnapshot(ctx, "a healthy cluster (every sentinel agreeing, reaching every peer, quorum OK)", timeout, verifyPollInterval,
+	err := c.WaitSnapshot(ctx, "a healthy cluster (every sentinel agreeing, reaching every peer, quorum OK)", timeout, verifyPollInterval,
 		func(_ *Snapshot, a Analysis) (bool, string) {
 			if a.Verdict == Healthy && a.Master == master.Spec.Name {
 				return true, ""

@@ -18,9 +18,9 @@ func (e *WaitError) Error() string {
 	return fmt.Sprintf("waited %s for %s; last seen: %s", e.Waited.Round(100*time.Millisecond), e.Expected, e.Seen)
 }
 
-// waitFor calls check every interval until it reports done, the timeout
+// WaitFor calls check every interval until it reports done, the timeout
 // passes or ctx ends. check returns what it saw, for the error message.
-func waitFor(ctx context.Context, expected string, timeout, interval time.Duration, check func(ctx context.Context) (done bool, seen string)) error {
+func WaitFor(ctx context.Context, expected string, timeout, interval time.Duration, check func(ctx context.Context) (done bool, seen string)) error {
 	start := time.Now()
 	deadline := start.Add(timeout)
 	seen := "nothing yet"
@@ -52,9 +52,9 @@ func minDur(a, b time.Duration) time.Duration {
 	return b
 }
 
-// waitSnapshot observes the cluster every interval until check, given the
+// WaitSnapshot observes the cluster every interval until check, given the
 // snapshot and its analysis, reports done; as waitFor otherwise.
-func (c *Cluster) waitSnapshot(ctx context.Context, expected string, timeout, interval time.Duration, check func(*Snapshot, Analysis) (done bool, seen string)) error {
+func (c *Cluster) WaitSnapshot(ctx context.Context, expected string, timeout, interval time.Duration, check func(*Snapshot, Analysis) (done bool, seen string)) error {
 	return c.waitObserving(ctx, expected, timeout, interval, observeCallTimeout, nil, check)
 }
 
@@ -63,7 +63,7 @@ func (c *Cluster) waitSnapshot(ctx context.Context, expected string, timeout, in
 func (c *Cluster) waitObserving(ctx context.Context, expected string, timeout, interval, callTimeout time.Duration, skip *Node, check func(*Snapshot, Analysis) (done bool, seen string)) error {
 	e := c.Expectations()
 	start, last := time.Now(), ""
-	return waitFor(ctx, expected, timeout, interval, func(ctx context.Context) (bool, string) {
+	return WaitFor(ctx, expected, timeout, interval, func(ctx context.Context) (bool, string) {
 		s := c.observe(ctx, callTimeout, skip)
 		done, seen := check(s, Analyze(s, e))
 		if seen != last && !done {
