@@ -6,12 +6,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redisctl/redisctl/provision"
+	"github.com/redisctl/redisctl/provision/up"
 )
 
 // writeSummary writes a short summary of what up did, or for a plan what
 // it would do, with file diffs.
-func writeSummary(w io.Writer, s *provision.Summary) {
+func writeSummary(w io.Writer, s *up.Summary) {
 	if s.DryRun {
 		if len(s.Changes) == 0 {
 			fmt.Fprintln(w, "plan: nothing to do; the cluster matches the inventory")

@@ -5,17 +5,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redisctl/redisctl/provision"
+	"github.com/redisctl/redisctl/provision/up"
 )
 
 func TestSummary(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		sum  *provision.Summary
+		sum  *up.Summary
 		want string
 	}{
-		{"plan, nothing", &provision.Summary{DryRun: true}, "plan: nothing to do; the cluster matches the inventory\n"},
-		{"plan", &provision.Summary{DryRun: true, Changes: []provision.Change{
+		{"plan, nothing", &up.Summary{DryRun: true}, "plan: nothing to do; the cluster matches the inventory\n"},
+		{"plan", &up.Summary{DryRun: true, Changes: []up.Change{
 			{Host: "node1", What: "update /etc/redis/redis_7000.conf", Diff: "--- a\n+++ b\n@@ -1 +1 @@\n-maxmemory 0\n+maxmemory 100mb\n"},
 			{What: "remember the sentinel ids"},
 		}}, `  node1: update /etc/redis/redis_7000.conf
@@ -27,8 +27,8 @@ func TestSummary(t *testing.T) {
   remember the sentinel ids
 plan: 2 changes; run redisctl up to make them
 `},
-		{"up", &provision.Summary{Duration: 73*time.Second + 456*time.Millisecond,
-			Changes: []provision.Change{{Host: "node1", What: "start redis", Diff: "not shown"}},
+		{"up", &up.Summary{Duration: 73*time.Second + 456*time.Millisecond,
+			Changes: []up.Change{{Host: "node1", What: "start redis", Diff: "not shown"}},
 			Notes:   []string{"kept the live master"},
 		}, `  changed: node1: start redis
 note: kept the live master

@@ -1,9 +1,8 @@
 package cmd
 
 import (
+	"github.com/redisctl/redisctl/provision/up"
 	"github.com/spf13/cobra"
-
-	"github.com/redisctl/redisctl/provision"
 )
 
 func newUpCmd(g *globals) *cobra.Command {
@@ -48,7 +47,7 @@ func (g *globals) runUp(c *cobra.Command, dryRun, force, applyTuning, failover b
 		return err
 	}
 	defer p.Close()
-	sum, err := provision.Up(c.Context(), inv, provision.UpOptions{
+	sum, err := up.Run(c.Context(), inv, up.Options{
 		Connect:     g.connector(),
 		CacheDir:    g.cacheDir,
 		Progress:    p,

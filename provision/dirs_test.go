@@ -223,7 +223,7 @@ func TestPrepareHostRecordsWhatItCreated(t *testing.T) {
 			switch {
 			case strings.Contains(c, "# redisctl: ensure directories") && strings.Contains(c, "useradd"):
 				prepares++
-			case strings.HasPrefix(c, "put "+manifestPath(fc.Layout.StateDir, fc.Inv.Name)):
+			case strings.HasPrefix(c, "put "+ManifestPath(fc.Layout.StateDir, fc.Inv.Name)):
 				puts++
 			case strings.Contains(c, "ensure directories") || strings.Contains(c, "useradd"):
 				t.Errorf("another command: %q", c)

@@ -144,7 +144,7 @@ func healthyUpCluster(t *testing.T) *fakeCluster {
 		if err != nil {
 			t.Fatal(err)
 		}
-		testkit.Running(fc.hosts[i], files, manifestPath(fc.Layout.StateDir, fc.Inv.Name), data, fc.Layout.RedisPid, fc.Layout.SentinelPid)
+		testkit.Running(fc.hosts[i], files, ManifestPath(fc.Layout.StateDir, fc.Inv.Name), data, fc.Layout.RedisPid, fc.Layout.SentinelPid)
 	}
 	return fc
 }

@@ -46,7 +46,7 @@ const legacyManifest = "manifest.json"
 
 const manifestSuffix = ".manifest.json"
 
-func manifestPath(stateDir, cluster string) string {
+func ManifestPath(stateDir, cluster string) string {
 	return path.Join(stateDir, cluster+manifestSuffix)
 }
 
@@ -56,7 +56,7 @@ func manifestPath(stateDir, cluster string) string {
 // adopted when it records this cluster's config file (it was written by
 // this cluster's runs), and moved to the cluster's name at the next Save.
 func LoadManifest(ctx context.Context, h remote.Host, l inventory.Layout, cluster string, files []string) (*Manifest, error) {
-	m := &Manifest{Version: 2, Cluster: cluster, path: manifestPath(l.StateDir, cluster)}
+	m := &Manifest{Version: 2, Cluster: cluster, path: ManifestPath(l.StateDir, cluster)}
 	own := cluster + manifestSuffix
 	for _, f := range files {
 		if f != own && f != legacyManifest {
@@ -86,7 +86,7 @@ func LoadManifest(ctx context.Context, h remote.Host, l inventory.Layout, cluste
 	if slices.Contains(files, legacyManifest) && m.legacy == "" && !slices.Contains(m.Others, "") {
 		m.Others = append(m.Others, "")
 	}
-	m.Version, m.Cluster, m.path = 2, cluster, manifestPath(l.StateDir, cluster)
+	m.Version, m.Cluster, m.path = 2, cluster, ManifestPath(l.StateDir, cluster)
 	return m, nil
 }
 
@@ -184,7 +184,7 @@ func (m *Manifest) SaveThen(ctx context.Context, h remote.Host, files []remote.N
 // handOver records paths (and the redis user) in another cluster's
 // manifest on the host, so that the last cluster to go removes them.
 func handOver(ctx context.Context, h remote.Host, l inventory.Layout, other string, paths []string, user bool) error {
-	m := &Manifest{path: manifestPath(l.StateDir, other)}
+	m := &Manifest{path: ManifestPath(l.StateDir, other)}
 	if err := m.read(ctx, h, m.path); err != nil {
 		return err
 	}

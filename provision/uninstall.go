@@ -295,7 +295,7 @@ func (c *Cluster) RemoveHost(ctx context.Context, hp *hostPlan) (removed, kept [
 			return removed, kept, fmt.Errorf("unregister %s: %w", svc, err)
 		}
 	}
-	manifest := manifestPath(c.Layout.StateDir, c.Inv.Name)
+	manifest := ManifestPath(c.Layout.StateDir, c.Inv.Name)
 	var script strings.Builder
 	script.WriteString(`rmpath() {
   p=$1

@@ -1,10 +1,12 @@
-package provision
+package up
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/redisctl/redisctl/provision"
 )
 
 // The first steps of up: the source, the connections, the lock, what each
@@ -17,7 +19,7 @@ func (connectStep) Title() string { return "connect" }
 
 // Run connects to every host of the inventory.
 func (r connectStep) Run(ctx context.Context) error {
-	c, err := Connect(ctx, r.inv, r.opts.Connect, r.opts.Progress)
+	c, err := provision.Connect(ctx, r.inv, r.opts.Connect, r.opts.Progress)
 	r.c = c
 	return err
 }
@@ -28,7 +30,7 @@ type sourceStep struct{ *upRun }
 func (sourceStep) Title() string { return "verify the redis source" }
 
 func (r sourceStep) Run(ctx context.Context) error {
-	src, err := FetchSource(ctx, r.inv.Redis.Source, r.inv.Redis.SHA256, r.opts.CacheDir, r.opts.Progress)
+	src, err := provision.FetchSource(ctx, r.inv.Redis.Source, r.inv.Redis.SHA256, r.opts.CacheDir, r.opts.Progress)
 	r.src = src
 	return err
 }
@@ -55,7 +57,7 @@ func (r lockStep) Run(ctx context.Context) error {
 // pendingChecks are host checks running in the background.
 type pendingChecks struct {
 	done chan struct{}
-	rep  *TuningReport
+	rep  *provision.TuningReport
 	err  error
 }
 
@@ -98,30 +100,30 @@ func (r hostCheckStep) Run(ctx context.Context) error {
 	for _, n := range c.Nodes {
 		f := n.Facts
 		fail := func(format string, args ...any) {
-			errs = append(errs, &HostError{Host: n.Spec.Name, Err: fmt.Errorf(format, args...)})
+			errs = append(errs, &provision.HostError{Host: n.Spec.Name, Err: fmt.Errorf(format, args...)})
 		}
-		if !PortOwnedByUs(f.RedisPortOwner, f.RedisPid) {
+		if !provision.PortOwnedByUs(f.RedisPortOwner, f.RedisPid) {
 			fail("port %d is taken by another program (%s); free it or choose another redis.port", c.Inv.Redis.Port, f.RedisPortOwner)
 		}
-		if n.Spec.Sentinel && !PortOwnedByUs(f.SentinelPortOwner, f.SentinelPid) {
+		if n.Spec.Sentinel && !provision.PortOwnedByUs(f.SentinelPortOwner, f.SentinelPid) {
 			fail("port %d is taken by another program (%s); free it or choose another sentinel.port", c.Inv.Sentinel.Port, f.SentinelPortOwner)
 		}
-		if !PortOwnedByUs(f.PlaintextPortOwner, f.RedisPid) {
+		if !provision.PortOwnedByUs(f.PlaintextPortOwner, f.RedisPid) {
 			fail("port %d is taken by another program (%s); free it or choose another tls.plaintext_port", c.Inv.TLS.PlaintextPort, f.PlaintextPortOwner)
 		}
 		bin := c.Layout.BinDir + "/redis-server"
-		have := InstalledBuild(f)
+		have := provision.InstalledBuild(f)
 		other := have.Version != "" && have != c.Target()
 		if other && !n.Manifest.Has(bin) && n.Manifest.Shared() {
-			fail("%s is %s, installed for another cluster on this host (%s); clusters on one host share %s, so set redis.engine and redis.version to %s", bin, have, strings.Join(Named(n.Manifest.Others), ", "), c.Layout.BinDir, have)
+			fail("%s is %s, installed for another cluster on this host (%s); clusters on one host share %s, so set redis.engine and redis.version to %s", bin, have, strings.Join(provision.Named(n.Manifest.Others), ", "), c.Layout.BinDir, have)
 		} else if other && !n.Manifest.Has(bin) {
 			fail("%s is %s and was not installed by redisctl; refusing to replace it (remove it, or set redis.engine and redis.version to %s)", bin, have, have)
 		} else if other {
-			if err := CheckVersionChange(have, c.Target()); err != nil {
+			if err := provision.CheckVersionChange(have, c.Target()); err != nil {
 				fail("%v", err)
 			}
 		}
-		if top, ok := RdbFormat(c.Target()); ok && f.RDBFormat > top && f.RedisPid == 0 {
+		if top, ok := provision.RdbFormat(c.Target()); ok && f.RDBFormat > top && f.RedisPid == 0 {
 			// Redis would refuse to start on it ("Can't handle RDB format
 			// version"); say so before anything is written.
 			fail("%s holds an RDB file of format %d (written by a newer build), which %s cannot load (it reads up to %d), so redis would refuse to start; move the file away (it is data: keep it) or set redis.version to the build that wrote it", c.Layout.DataDir, f.RDBFormat, c.Target(), top)
@@ -142,7 +144,7 @@ func (r hostCheckStep) Run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func running(f *Facts) string {
+func running(f *provision.Facts) string {
 	var s []string
 	if f.RedisPid > 0 {
 		s = append(s, fmt.Sprintf("redis pid %d", f.RedisPid))

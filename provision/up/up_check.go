@@ -1,9 +1,11 @@
-package provision
+package up
 
 import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/redisctl/redisctl/provision"
 )
 
 // BlockedError is up's refusal when ports between hosts are blocked: a
@@ -27,7 +29,7 @@ func (tuningStep) Title() string { return "check tuning and ports" }
 // warnings, fixed with --apply-tuning.
 func (r tuningStep) Run(ctx context.Context) error {
 	p := r.opts.Progress
-	var rep *TuningReport
+	var rep *provision.TuningReport
 	var err error
 	if pc := r.checks; pc != nil {
 		<-pc.done
@@ -43,7 +45,7 @@ func (r tuningStep) Run(ctx context.Context) error {
 	}
 	fixed := map[string]bool{}
 	if r.opts.ApplyTuning {
-		refused, err := r.c.ApplyTuning(ctx, rep, func(n *Node, what string, apply func() error) error {
+		refused, err := r.c.ApplyTuning(ctx, rep, func(n *provision.Node, what string, apply func() error) error {
 			return r.change(n, "", apply, "%s", what)
 		})
 		for _, s := range refused {
@@ -57,7 +59,7 @@ func (r tuningStep) Run(ctx context.Context) error {
 		}
 	}
 	var warned, fixable []string
-	for _, f := range rep.Problems(LevelWarn) {
+	for _, f := range rep.Problems(provision.LevelWarn) {
 		if fixed[f.Host+"\x00"+f.Check] {
 			continue
 		}

@@ -1,4 +1,4 @@
-package provision
+package up
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/redisctl/redisctl/provision"
 	"github.com/redisctl/redisctl/provision/acl"
 	"github.com/redisctl/redisctl/provision/render"
 )
@@ -37,7 +38,7 @@ import (
 func (r *upRun) findLoginPassword(ctx context.Context) error {
 	c := r.c
 	type server struct {
-		n        *Node
+		n        *provision.Node
 		sentinel bool
 	}
 	var servers []server
@@ -79,8 +80,8 @@ func (r *upRun) findLoginPassword(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	args, _ := ConfigValue(data, "requirepass")
-	old := LastArg(args)
+	args, _ := provision.ConfigValue(data, "requirepass")
+	old := provision.LastArg(args)
 	if old == "" || old == c.Password {
 		return fmt.Errorf("%s: the running %s refuses the cluster password, and %s names no other: look at it (who changed the password?)", s.n.Spec.Name, map[bool]string{true: "sentinel", false: "Redis"}[s.sentinel], file)
 	}
@@ -88,7 +89,7 @@ func (r *upRun) findLoginPassword(ctx context.Context) error {
 	c.ForgetAllClients()
 	cl := c.Client(s.n, s.sentinel)
 	if err := cl.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("%s: the running server refuses both the cluster password and the one in %s: %s", s.n.Spec.Name, file, HideSecret(HideSecret(err.Error(), old), c.Password))
+		return fmt.Errorf("%s: the running server refuses both the cluster password and the one in %s: %s", s.n.Spec.Name, file, provision.HideSecret(provision.HideSecret(err.Error(), old), c.Password))
 	}
 	c.P.Printf("", "the running servers still use the previous cluster password (read from %s on %s): up rotates it", file, s.n.Spec.Name)
 	return nil
@@ -103,7 +104,7 @@ func isAuthError(err error) bool {
 func (r *upRun) rotateClusterPassword(ctx context.Context) error {
 	c := r.c
 	want := acl.HashPassword(c.Password)
-	var data, sentinels []*Node
+	var data, sentinels []*provision.Node
 	for _, n := range c.Nodes {
 		if n.Facts == nil {
 			continue
@@ -118,10 +119,10 @@ func (r *upRun) rotateClusterPassword(ctx context.Context) error {
 	live := map[string][]string{} // server name -> the default user's hashes
 	var noACL []string            // servers without ACL commands (before Redis 6.2)
 	var mu sync.Mutex
-	ask := func(nodes []*Node, sentinel bool) error {
-		return EachHost(ctx, nodes, NodeName, "list the default user", func(ctx context.Context, n *Node) error {
+	ask := func(nodes []*provision.Node, sentinel bool) error {
+		return provision.EachHost(ctx, nodes, provision.NodeName, "list the default user", func(ctx context.Context, n *provision.Node) error {
 			lines, err := c.Client(n, sentinel).ACLList(ctx).Result()
-			if IsDialError(err) {
+			if provision.IsDialError(err) {
 				return nil // not running after all: started later, with its files
 			}
 			if err != nil && strings.Contains(err.Error(), "unknown command") {
@@ -185,15 +186,15 @@ func (r *upRun) rotateClusterPassword(ctx context.Context) error {
 			}
 			s := acl.ServerState{Name: serverName(n, false), Kind: acl.DataNode, User: &acl.Passwords{Live: live[serverName(n, false)]}}
 			if c.Creds != nil {
-				s.User.Saved = SavedDefault(files[render.ACLFile(c.Inv)], nil)
+				s.User.Saved = provision.SavedDefault(files[render.ACLFile(c.Inv)], nil)
 			} else {
-				s.User.Saved = SavedDefault(files[c.Layout.RedisConf], files[c.Layout.RedisConf])
+				s.User.Saved = provision.SavedDefault(files[c.Layout.RedisConf], files[c.Layout.RedisConf])
 				liveAuth, err := c.Data(n).ConfigGet(ctx, "masterauth").Result()
 				if err != nil {
 					return fmt.Errorf("%s: CONFIG GET masterauth: %w", n.Spec.Name, err)
 				}
-				args, _ := ConfigValue(files[c.Layout.RedisConf], "masterauth")
-				s.MasterAuth = &acl.Secret{Live: hashOf(liveAuth["masterauth"]), Saved: hashOf(LastArg(args))}
+				args, _ := provision.ConfigValue(files[c.Layout.RedisConf], "masterauth")
+				s.MasterAuth = &acl.Secret{Live: hashOf(liveAuth["masterauth"]), Saved: hashOf(provision.LastArg(args))}
 			}
 			st.Servers = append(st.Servers, s)
 			run[s.Name] = func(ctx context.Context, step acl.Step) error { return c.RunDataStep(ctx, n, step, c.Password) }
@@ -204,13 +205,13 @@ func (r *upRun) rotateClusterPassword(ctx context.Context) error {
 				return err
 			}
 			s := acl.ServerState{Name: serverName(n, true), Kind: acl.SentinelNode,
-				User: &acl.Passwords{Live: live[serverName(n, true)], Saved: SavedDefault(conf, conf)}}
-			args, _ := ConfigValue(conf, "sentinel sentinel-pass")
-			h := hashOf(LastArg(args))
+				User: &acl.Passwords{Live: live[serverName(n, true)], Saved: provision.SavedDefault(conf, conf)}}
+			args, _ := provision.ConfigValue(conf, "sentinel sentinel-pass")
+			h := hashOf(provision.LastArg(args))
 			s.SentinelPass = &acl.Secret{Live: h, Saved: h}
 			if c.Creds == nil {
-				args, _ := ConfigValue(conf, "sentinel auth-pass")
-				h := hashOf(LastArg(args))
+				args, _ := provision.ConfigValue(conf, "sentinel auth-pass")
+				h := hashOf(provision.LastArg(args))
 				s.AuthPass = &acl.Secret{Live: h, Saved: h}
 			}
 			st.Servers = append(st.Servers, s)
@@ -269,7 +270,7 @@ func (r *upRun) rotateClusterPassword(ctx context.Context) error {
 	return nil
 }
 
-func serverName(n *Node, sentinel bool) string {
+func serverName(n *provision.Node, sentinel bool) string {
 	if sentinel {
 		return n.Spec.Name + " sentinel"
 	}

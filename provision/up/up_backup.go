@@ -1,9 +1,11 @@
-package provision
+package up
 
 import (
 	"context"
 	"fmt"
 	"slices"
+
+	"github.com/redisctl/redisctl/provision"
 )
 
 // backupStep is up's step "back up before changing anything".
@@ -11,7 +13,7 @@ type backupStep struct{ *upRun }
 
 func (backupStep) Title() string { return "back up before changing anything" }
 
-// Run is up's backup before it changes a live cluster (UpOptions
+// Run is up's backup before it changes a live cluster (Options
 // BackupDir). Whether up will change anything is decided the way plan
 // decides it: a dry run of up on the same inventory, whose changes are
 // exactly those up then makes. No change, no backup; a fresh install has
@@ -22,15 +24,15 @@ func (r backupStep) Run(ctx context.Context) error {
 		return nil
 	}
 	p := r.opts.Progress
-	if !slices.ContainsFunc(r.c.Nodes, func(n *Node) bool { return n.Facts.RedisPid > 0 }) {
+	if !slices.ContainsFunc(r.c.Nodes, func(n *provision.Node) bool { return n.Facts.RedisPid > 0 }) {
 		note := "no redis runs yet (a fresh install): nothing to back up"
 		p.Printf("", "%s", note)
 		r.sum.Notes = append(r.sum.Notes, note)
 		return nil
 	}
 	dry := r.opts
-	dry.DryRun, dry.BackupDir, dry.Progress = true, "", QuietProgress(p)
-	plan, err := Up(ctx, r.inv, dry)
+	dry.DryRun, dry.BackupDir, dry.Progress = true, "", provision.QuietProgress(p)
+	plan, err := Run(ctx, r.inv, dry)
 	if err != nil {
 		return fmt.Errorf("deciding whether up changes anything (as plan does): %w", err)
 	}
@@ -45,7 +47,7 @@ func (r *upRun) backupIfChanges(ctx context.Context, changes int) error {
 		return nil
 	}
 	if r.c.Password == "" {
-		pw, _, _, err := ResolvePassword(r.inv, false)
+		pw, _, _, err := provision.ResolvePassword(r.inv, false)
 		if err != nil {
 			return fmt.Errorf("a backup needs the cluster password: %w", err)
 		}

@@ -1,4 +1,4 @@
-package provision
+package up
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/redisctl/redisctl/provision"
 	"github.com/redisctl/redisctl/provision/internal/testkit"
 	"github.com/redisctl/redisctl/provision/remote/fakehost"
 )
@@ -45,12 +46,12 @@ func TestUpApplyTuningIsPlanned(t *testing.T) {
 	defer p.Close()
 	// The plan goes on past the step (the fakes do not answer the later
 	// steps' commands); the step's changes are in the summary.
-	sum, _ := Up(context.Background(), inv, UpOptions{Connect: (&testConnector{Hosts: hosts}).Connect, CacheDir: t.TempDir(),
+	sum, _ := Run(context.Background(), inv, Options{Connect: (&testConnector{Hosts: hosts}).Connect, CacheDir: t.TempDir(),
 		Progress: p, DryRun: true, ApplyTuning: true})
 	if sum == nil || len(sum.Changes) == 0 || sum.Changes[0].String() != "node1: write /etc/sysctl.d/60-redisctl.conf (vm.overcommit_memory = 1, net.core.somaxconn = 4096) and apply it" {
 		t.Errorf("plan changes: %v", sum.Changes)
 	}
-	if _, ok := hosts[0].File(SysctlFile); ok {
+	if _, ok := hosts[0].File(provision.SysctlFile); ok {
 		t.Error("a plan wrote the sysctl file")
 	}
 }
@@ -78,7 +79,7 @@ func TestUpAsksAgainAPortThatGaveNoAnswer(t *testing.T) {
 	}
 	for _, h := range hosts[:2] {
 		for _, c := range h.Host.Calls() {
-			if strings.HasPrefix(c, CheckScriptTag) {
+			if strings.HasPrefix(c, provision.CheckScriptTag) {
 				t.Errorf("%s, whose ports all answered, ran its checks again", h.Name())
 			}
 		}
@@ -92,7 +93,7 @@ func TestUpRefusesRedisWithoutSystemdSupport(t *testing.T) {
 	inv := testInventory(t)
 	facts := "os_id=debian\nos_version=13\narch=x86_64\ninit=systemd\npkg=apt\nredis_version_line=Redis server v=" + inv.Redis.Version + " sha=00000000:0\nredis_user=yes\n"
 	hosts := []*testHost{newTestHost("node1", facts), newTestHost("node2", facts+"redis_systemd=yes\n"), newTestHost("node3", facts+"redis_systemd=yes\n")}
-	_, err := Up(t.Context(), inv, UpOptions{Connect: (&testConnector{Hosts: hosts}).Connect, CacheDir: t.TempDir(), Progress: testProgress(t)})
+	_, err := Run(t.Context(), inv, Options{Connect: (&testConnector{Hosts: hosts}).Connect, CacheDir: t.TempDir(), Progress: testProgress(t)})
 	msg := wantStep(t, err, "check hosts")
 	if !strings.Contains(msg, "node1: /usr/local/bin/redis-server was built without systemd support") || strings.Contains(msg, "node2") {
 		t.Errorf("message: %s", msg)

@@ -1,21 +1,23 @@
-package provision
+package up
 
 import (
 	"context"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/redisctl/redisctl/provision"
 )
 
 func backupUpRun(t *testing.T, dryRun bool) (*upRun, *fakeCluster, string) {
 	fc := newFakeCluster(t)
 	for _, n := range fc.Nodes {
-		n.Facts = &Facts{RedisPid: 4100}
+		n.Facts = &provision.Facts{RedisPid: 4100}
 	}
 	saver(fc, "node2", []byte("REDIS0010 data"), 10)
 	dir := t.TempDir()
 	r := &upRun{c: fc.Cluster, inv: fc.Inv, sum: &Summary{DryRun: dryRun},
-		opts: UpOptions{BackupDir: dir, DryRun: dryRun, Progress: fc.P}}
+		opts: Options{BackupDir: dir, DryRun: dryRun, Progress: fc.P}}
 	return r, fc, dir
 }
 

@@ -1,4 +1,4 @@
-package provision
+package up
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisctl/redisctl/provision"
 	"github.com/redisctl/redisctl/provision/inventory"
 	"github.com/redisctl/redisctl/provision/remote"
 	"github.com/redisctl/redisctl/provision/remote/fakehost"
@@ -32,7 +33,7 @@ func TestUpChecksumMismatchTouchesNoHost(t *testing.T) {
 	_, err := runUp(t, inv, conn)
 
 	msg := wantStep(t, err, "verify the redis source")
-	var ce *ChecksumError
+	var ce *provision.ChecksumError
 	if !errors.As(err, &ce) {
 		t.Fatalf("error is not a *ChecksumError: %v", err)
 	}
@@ -55,7 +56,7 @@ func TestUpConnectFailureClosesTheOtherHosts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			hosts := freshHosts()
 			conn := &testConnector{Hosts: hosts, Errs: map[string]error{
-				"node2": &HostError{Host: "node2", Step: "connect", Err: errors.New(tc.cause)},
+				"node2": &provision.HostError{Host: "node2", Step: "connect", Err: errors.New(tc.cause)},
 			}}
 
 			_, err := runUp(t, testInventory(t), conn)
@@ -65,7 +66,7 @@ func TestUpConnectFailureClosesTheOtherHosts(t *testing.T) {
 			if msg != want {
 				t.Errorf("message:\n  %s\nwant:\n  %s", msg, want)
 			}
-			var he *HostError
+			var he *provision.HostError
 			if !errors.As(err, &he) || he.Host != "node2" {
 				t.Errorf("error does not carry node2's *HostError: %#v", err)
 			}
@@ -159,7 +160,7 @@ func TestUpBuildFailureReportsStderrTail(t *testing.T) {
 	if f, ok := hosts[0].File("/var/lib/redisctl/" + inv.Name + ".manifest.json"); !ok {
 		t.Errorf("node1: no manifest saved for the directories created")
 	} else {
-		var m Manifest
+		var m provision.Manifest
 		if err := json.Unmarshal(f.Data, &m); err != nil || !reflect.DeepEqual(m.Created, []string{"/var/lib/redisctl", "/var/lib/redisctl/build"}) {
 			t.Errorf("node1 manifest: created %q (%v)", m.Created, err)
 		}
@@ -209,7 +210,7 @@ func TestUpBuildsOncePerPlatform(t *testing.T) {
 			Answer(`ln -sfn redis-server`, fakehost.Result{Status: 1, Stderr: "stop here"})
 	}
 
-	_, err := Up(t.Context(), inv, UpOptions{Connect: (&testConnector{Hosts: hosts}).Connect, CacheDir: cache, Progress: testProgress(t)})
+	_, err := Run(t.Context(), inv, Options{Connect: (&testConnector{Hosts: hosts}).Connect, CacheDir: cache, Progress: testProgress(t)})
 
 	msg := wantStep(t, err, "install redis")
 	if strings.Count(msg, "stop here") != 3 {
@@ -221,7 +222,7 @@ func TestUpBuildsOncePerPlatform(t *testing.T) {
 			t.Errorf("cached build %s: %q, %v", b, data, err)
 		}
 	}
-	if sums, err := CachedBuild(dir); err != nil || sums["redis-server"] != sha256Hex([]byte("server binary")) {
+	if sums, err := provision.CachedBuild(dir); err != nil || sums["redis-server"] != sha256Hex([]byte("server binary")) {
 		t.Errorf("cached build has no verified checksums: %v %v", sums, err)
 	}
 	for _, h := range hosts {
@@ -256,7 +257,7 @@ func TestUpUsesCachedBuild(t *testing.T) {
 			Answer(`ln -sfn redis-server`, fakehost.Result{Status: 1, Stderr: "stop here"})
 	}
 
-	_, err := Up(t.Context(), inv, UpOptions{Connect: (&testConnector{Hosts: hosts}).Connect, CacheDir: cache, Progress: testProgress(t)})
+	_, err := Run(t.Context(), inv, Options{Connect: (&testConnector{Hosts: hosts}).Connect, CacheDir: cache, Progress: testProgress(t)})
 
 	wantStep(t, err, "install redis")
 	for _, h := range hosts {
@@ -285,7 +286,7 @@ func writeCachedBuild(t *testing.T, dir string) {
 		}
 		fmt.Fprintf(&sums, "%s  %s\n", sha256Hex(data), b)
 	}
-	if err := os.WriteFile(filepath.Join(dir, SumsFile), []byte(sums.String()), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, provision.SumsFile), []byte(sums.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -304,7 +305,7 @@ func TestUpRefusesTamperedCachedBuild(t *testing.T) {
 	for _, h := range hosts {
 		h.Answer(`^# redisctl: ensure directories`, fakehost.Result{})
 	}
-	_, err := Up(t.Context(), inv, UpOptions{Connect: (&testConnector{Hosts: hosts}).Connect, CacheDir: cache, Progress: testProgress(t)})
+	_, err := Run(t.Context(), inv, Options{Connect: (&testConnector{Hosts: hosts}).Connect, CacheDir: cache, Progress: testProgress(t)})
 	msg := wantStep(t, err, "install redis")
 	if !strings.Contains(msg, "redis-server has sha256") || !strings.Contains(msg, "refusing to install it") {
 		t.Errorf("error does not explain the checksum mismatch: %s", msg)
@@ -322,7 +323,7 @@ func TestUpRefusesUnsafePlatform(t *testing.T) {
 	inv := testInventory(t)
 	hosts := freshHosts()
 	hosts[1] = newTestHost("node2", "os_id=../../../etc\nos_version=12\narch=x86_64\ninit=sysv\npkg=apt\n")
-	_, err := Up(t.Context(), inv, UpOptions{Connect: (&testConnector{Hosts: hosts}).Connect, CacheDir: t.TempDir(), Progress: testProgress(t)})
+	_, err := Run(t.Context(), inv, Options{Connect: (&testConnector{Hosts: hosts}).Connect, CacheDir: t.TempDir(), Progress: testProgress(t)})
 	msg := wantStep(t, err, "install redis")
 	if !strings.Contains(msg, "node2") || !strings.Contains(msg, `os ID "../../../etc"`) {
 		t.Errorf("error does not name the host and the part: %s", msg)
@@ -377,7 +378,7 @@ func runUp(t *testing.T, inv *inventory.Inventory, conn *testConnector) (*Summar
 	t.Helper()
 	p := testProgress(t)
 	defer p.Close()
-	return Up(context.Background(), inv, UpOptions{
+	return Run(context.Background(), inv, Options{
 		Connect:     conn.Connect,
 		CacheDir:    t.TempDir(),
 		Progress:    p,

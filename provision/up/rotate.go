@@ -1,4 +1,4 @@
-package provision
+package up
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/redisctl/redisctl/provision"
 	"github.com/redisctl/redisctl/provision/acl"
 	"github.com/redisctl/redisctl/provision/render"
 )
@@ -31,7 +32,7 @@ func (r rotateStep) Run(ctx context.Context) error {
 	if c.Creds == nil {
 		return nil
 	}
-	var running []*Node
+	var running []*provision.Node
 	for _, n := range c.Nodes {
 		if n.Facts.RedisPid > 0 {
 			running = append(running, n)
@@ -48,7 +49,7 @@ func (r rotateStep) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	running = slices.DeleteFunc(running, func(n *Node) bool { return live[n] == nil })
+	running = slices.DeleteFunc(running, func(n *provision.Node) bool { return live[n] == nil })
 	for _, u := range wanted {
 		if u.Name == acl.Default || len(u.Passwords) != 1 {
 			// The default user's password is the cluster password,
@@ -78,7 +79,7 @@ func (r rotateStep) Run(ctx context.Context) error {
 
 // rotate observes everything the rotation of user touches and runs the
 // steps acl.NextSteps gives.
-func (r *upRun) rotate(ctx context.Context, running []*Node, live map[*Node]map[string]acl.User, user, want string) error {
+func (r *upRun) rotate(ctx context.Context, running []*provision.Node, live map[*provision.Node]map[string]acl.User, user, want string) error {
 	c := r.c
 	newPW := c.Creds.Password(user)
 	st := acl.RotationState{User: user, New: want}
@@ -125,8 +126,8 @@ func (r *upRun) rotate(ctx context.Context, running []*Node, live map[*Node]map[
 			if err != nil {
 				return fmt.Errorf("%s: CONFIG GET masterauth: %w", n.Spec.Name, err)
 			}
-			args, _ := ConfigValue(files[c.Layout.RedisConf], "masterauth")
-			s.MasterAuth = &acl.Secret{Live: hashOf(liveAuth["masterauth"]), Saved: hashOf(LastArg(args))}
+			args, _ := provision.ConfigValue(files[c.Layout.RedisConf], "masterauth")
+			s.MasterAuth = &acl.Secret{Live: hashOf(liveAuth["masterauth"]), Saved: hashOf(provision.LastArg(args))}
 		}
 		st.Servers = append(st.Servers, s)
 		byServer[s.Name] = func(ctx context.Context, step acl.Step) error { return c.RunDataStep(ctx, n, step, newPW) }
@@ -142,8 +143,8 @@ func (r *upRun) rotate(ctx context.Context, running []*Node, live map[*Node]map[
 			}
 			// Sentinel saves its config on every SENTINEL SET, so its
 			// file says what it runs with.
-			args, _ := ConfigValue(data, "sentinel auth-pass")
-			h := hashOf(LastArg(args))
+			args, _ := provision.ConfigValue(data, "sentinel auth-pass")
+			h := hashOf(provision.LastArg(args))
 			name := n.Spec.Name + " sentinel"
 			st.Servers = append(st.Servers, acl.ServerState{Name: name, Kind: acl.SentinelNode, AuthPass: &acl.Secret{Live: h, Saved: h}})
 			byServer[name] = func(ctx context.Context, step acl.Step) error { return c.RunSentinelStep(ctx, n, step, newPW) }
@@ -199,15 +200,15 @@ func serverOf(step acl.Step) string {
 
 // verifyRotation checks that user logs in with the new password on every
 // running data node, and that replication and every sentinel are healthy.
-func (r *upRun) verifyRotation(ctx context.Context, running []*Node, user, newPW string) error {
+func (r *upRun) verifyRotation(ctx context.Context, running []*provision.Node, user, newPW string) error {
 	c := r.c
-	err := EachHost(ctx, running, NodeName, "log in with the new password", func(ctx context.Context, n *Node) error {
+	err := provision.EachHost(ctx, running, provision.NodeName, "log in with the new password", func(ctx context.Context, n *provision.Node) error {
 		cl := c.UserClient(n, user, newPW)
 		defer cl.Close()
 		// AUTH is all a user may lack the rights to follow with; the
 		// hello of go-redis is off, so a login error is the answer.
 		if err := cl.Do(ctx, "ACL", "WHOAMI").Err(); err != nil && !strings.Contains(err.Error(), "NOPERM") {
-			return fmt.Errorf("user %s with the new password: %s", user, HideSecret(err.Error(), newPW))
+			return fmt.Errorf("user %s with the new password: %s", user, provision.HideSecret(err.Error(), newPW))
 		}
 		return nil
 	})

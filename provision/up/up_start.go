@@ -1,4 +1,4 @@
-package provision
+package up
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redisctl/redisctl/provision"
 	"github.com/redisctl/redisctl/provision/remote"
 )
 
@@ -17,7 +18,7 @@ import (
 
 // server is one node's Redis or sentinel.
 type server struct {
-	n        *Node
+	n        *provision.Node
 	sentinel bool
 }
 
@@ -55,7 +56,7 @@ func (r *upRun) findRunning(ctx context.Context) error {
 	// died since, which a PING that fails tells; then the host is asked
 	// again, as in any other run.
 	unchanged := len(r.sum.Changes) == 0 && !r.opts.DryRun
-	err := EachHost(ctx, c.Nodes, NodeName, "find running servers", func(ctx context.Context, n *Node) error {
+	err := provision.EachHost(ctx, c.Nodes, provision.NodeName, "find running servers", func(ctx context.Context, n *provision.Node) error {
 		if unchanged && n.Facts != nil {
 			fromFacts := map[server]runningServer{{n, false}: {pid: n.Facts.RedisPid}}
 			if n.Spec.Sentinel {
@@ -74,7 +75,7 @@ func (r *upRun) findRunning(ctx context.Context) error {
 				return nil
 			}
 		}
-		script := LivePidFunc + "echo \"redis=$(live_pid " + remote.Quote(c.Layout.RedisPid) + " " + exe + ")\"\n"
+		script := provision.LivePidFunc + "echo \"redis=$(live_pid " + remote.Quote(c.Layout.RedisPid) + " " + exe + ")\"\n"
 		if n.Spec.Sentinel {
 			script += "echo \"sentinel=$(live_pid " + remote.Quote(c.Layout.SentinelPid) + " " + exe + ")\"\n"
 		}
@@ -114,7 +115,7 @@ func (r *upRun) findRunning(ctx context.Context) error {
 	return err
 }
 
-func (r *upRun) start(ctx context.Context, n *Node, sentinel bool) error {
+func (r *upRun) start(ctx context.Context, n *provision.Node, sentinel bool) error {
 	c := r.c
 	svc, pidFile := c.Layout.RedisService, c.Layout.RedisPid
 	if sentinel {
@@ -126,7 +127,7 @@ func (r *upRun) start(ctx context.Context, n *Node, sentinel bool) error {
 			return nil
 		}
 		if rs.pingErr != nil {
-			return &HostError{Host: n.Spec.Name, Step: "start " + svc, Err: rs.pingErr}
+			return &provision.HostError{Host: n.Spec.Name, Step: "start " + svc, Err: rs.pingErr}
 		}
 		c.P.Printf(n.Spec.Name, "%s already running (pid %d)", svc, rs.pid)
 		return nil
@@ -142,14 +143,14 @@ func (r *upRun) start(ctx context.Context, n *Node, sentinel bool) error {
 			return err
 		}, "start %s", svc)
 		if err != nil {
-			return &HostError{Host: n.Spec.Name, Step: "start " + svc, Err: err}
+			return &provision.HostError{Host: n.Spec.Name, Step: "start " + svc, Err: err}
 		}
 	}
 	if r.opts.DryRun {
 		return nil
 	}
 	if err := c.WaitPing(ctx, n, sentinel, 20*time.Second); err != nil {
-		return &HostError{Host: n.Spec.Name, Step: "start " + svc, Err: err}
+		return &provision.HostError{Host: n.Spec.Name, Step: "start " + svc, Err: err}
 	}
 	if started {
 		c.P.Printf(n.Spec.Name, "%s running (pid %d)", svc, pid)
@@ -159,8 +160,8 @@ func (r *upRun) start(ctx context.Context, n *Node, sentinel bool) error {
 	return nil
 }
 
-func (r *upRun) replicas() []*Node {
-	var out []*Node
+func (r *upRun) replicas() []*provision.Node {
+	var out []*provision.Node
 	for _, n := range r.c.Nodes {
 		if n != r.master {
 			out = append(out, n)
@@ -184,7 +185,7 @@ func (startReplicasStep) Title() string { return "start the replicas" }
 // and a new sentinel's first reconnect to a peer not yet listening each
 // take up to a second, and need not take them one after the other).
 func (r startReplicasStep) Run(ctx context.Context) error {
-	if err := EachHost(ctx, r.replicas(), NodeName, "start redis", func(ctx context.Context, n *Node) error {
+	if err := provision.EachHost(ctx, r.replicas(), provision.NodeName, "start redis", func(ctx context.Context, n *provision.Node) error {
 		return r.start(ctx, n, false)
 	}); err != nil {
 		return err
@@ -237,7 +238,7 @@ func (startSentinelsStep) Title() string { return "start the sentinels" }
 // period), as it would after the master's sentinel alone; then it waits
 // for the replicas' links (startReplicasStep).
 func (r startSentinelsStep) Run(ctx context.Context) error {
-	err := EachHost(ctx, r.c.Sentinels(), NodeName, "start sentinel", func(ctx context.Context, n *Node) error {
+	err := provision.EachHost(ctx, r.c.Sentinels(), provision.NodeName, "start sentinel", func(ctx context.Context, n *provision.Node) error {
 		return r.start(ctx, n, true)
 	})
 	if werr := r.waitReplication(); werr != nil {

@@ -1,9 +1,11 @@
-package provision
+package up
 
 import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/redisctl/redisctl/provision"
 )
 
 // The install and prepare steps of up: the build (or the binary cache)
@@ -14,8 +16,8 @@ import (
 type pendingInstall struct {
 	done   chan struct{}
 	cancel context.CancelFunc
-	nodes  []*Node // installed (or staged) by Install
-	whats  map[*Node]string
+	nodes  []*provision.Node // installed (or staged) by Install
+	whats  map[*provision.Node]string
 	err    error
 }
 
@@ -25,7 +27,7 @@ type installStep struct{ *upRun }
 func (installStep) Title() string { return "install redis" }
 
 func (r installStep) Run(ctx context.Context) error {
-	var todo []*Node
+	var todo []*provision.Node
 	for _, n := range r.c.Nodes {
 		if r.c.NeedsInstall(n) {
 			todo = append(todo, n)
@@ -35,12 +37,12 @@ func (r installStep) Run(ctx context.Context) error {
 		r.opts.Progress.Printf("", "every host has %s; nothing to install", r.c.Target())
 		return nil
 	}
-	what := func(n *Node) string {
-		if Stages(n) && InstalledBuild(n.Facts) == r.c.Target() {
+	what := func(n *provision.Node) string {
+		if provision.Stages(n) && provision.InstalledBuild(n.Facts) == r.c.Target() {
 			return fmt.Sprintf("put a build of %s with TLS beside the one without in %s (switched to at each restart)", r.c.Target(), r.c.Layout.BinDir)
 		}
-		if Stages(n) {
-			return fmt.Sprintf("put %s beside %s in %s (switched to at each restart)", r.c.Target(), InstalledBuild(n.Facts), r.c.Layout.BinDir)
+		if provision.Stages(n) {
+			return fmt.Sprintf("put %s beside %s in %s (switched to at each restart)", r.c.Target(), provision.InstalledBuild(n.Facts), r.c.Layout.BinDir)
 		}
 		return fmt.Sprintf("install %s in %s", r.c.Target(), r.c.Layout.BinDir)
 	}
@@ -53,7 +55,7 @@ func (r installStep) Run(ctx context.Context) error {
 		}
 		return nil
 	}
-	whats := map[*Node]string{}
+	whats := map[*provision.Node]string{}
 	for _, n := range todo {
 		whats[n] = what(n)
 	}
@@ -105,7 +107,7 @@ type prepareStep struct{ *upRun }
 func (prepareStep) Title() string { return "prepare hosts" }
 
 func (r prepareStep) Run(ctx context.Context) error {
-	return EachHost(ctx, r.c.Nodes, NodeName, "prepare", func(ctx context.Context, n *Node) error {
+	return provision.EachHost(ctx, r.c.Nodes, provision.NodeName, "prepare", func(ctx context.Context, n *provision.Node) error {
 		missing, err := r.c.MissingOnHost(ctx, n)
 		if err != nil || len(missing) == 0 {
 			return err

@@ -1,4 +1,4 @@
-package provision
+package up
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisctl/redisctl/provision"
 	"github.com/redisctl/redisctl/provision/internal/testkit"
 	"github.com/redisctl/redisctl/provision/inventory"
 	"github.com/redisctl/redisctl/provision/remote"
@@ -135,7 +136,7 @@ func (c *extraConnector) connect(_ context.Context, inv *inventory.Inventory) ([
 			out[i] = fh
 			continue
 		}
-		errs = append(errs, &HostError{Host: h.Name, Step: "connect", Err: fmt.Errorf("dial tcp %s:22: connect: no route to host", h.Address)})
+		errs = append(errs, &provision.HostError{Host: h.Name, Step: "connect", Err: fmt.Errorf("dial tcp %s:22: connect: no route to host", h.Address)})
 	}
 	return out, errors.Join(errs...)
 }
@@ -143,7 +144,7 @@ func (c *extraConnector) connect(_ context.Context, inv *inventory.Inventory) ([
 // upRun returns a run of up past "find the live master" (node1).
 func (rc *removalCluster) upRun(t *testing.T, dryRun, force bool) *upRun {
 	return &upRun{c: rc.Cluster, sum: &Summary{DryRun: dryRun}, master: rc.Node("node1"),
-		opts: UpOptions{Connect: rc.conn.connect, Progress: rc.P, DryRun: dryRun, Force: force, SyncTimeout: 10 * time.Second}}
+		opts: Options{Connect: rc.conn.connect, Progress: rc.P, DryRun: dryRun, Force: force, SyncTimeout: 10 * time.Second}}
 }
 
 func changesText(sum *Summary) []string {
@@ -248,17 +249,17 @@ func TestRemoveHostRefusesTheMaster(t *testing.T) {
 func TestRemoveHostRefusals(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		setup func(c *Cluster)
-		gone  []DepartedAddr
+		setup func(c *provision.Cluster)
+		gone  []provision.DepartedAddr
 		want  string
 	}{
-		{"below one replica", func(c *Cluster) { c.Nodes = c.Nodes[:1] },
-			[]DepartedAddr{{IP: "10.0.0.2", Replica: true, Sentinel: true}}, "would leave 0 replicas; a cluster keeps at least one"},
-		{"fewer sentinels than the quorum", func(c *Cluster) {
+		{"below one replica", func(c *provision.Cluster) { c.Nodes = c.Nodes[:1] },
+			[]provision.DepartedAddr{{IP: "10.0.0.2", Replica: true, Sentinel: true}}, "would leave 0 replicas; a cluster keeps at least one"},
+		{"fewer sentinels than the quorum", func(c *provision.Cluster) {
 			c.Nodes[1].Spec.Sentinel, c.Nodes[2].Spec.Sentinel = false, false
-		}, []DepartedAddr{{IP: "10.0.0.4", Replica: true, Sentinel: true}}, "would leave 1 sentinels, fewer than the quorum of 2"},
-		{"no majority until reset", func(*Cluster) {},
-			[]DepartedAddr{{IP: "10.0.0.4", Sentinel: true}, {IP: "10.0.0.5", Sentinel: true}, {IP: "10.0.0.6", Sentinel: true}},
+		}, []provision.DepartedAddr{{IP: "10.0.0.4", Replica: true, Sentinel: true}}, "would leave 1 sentinels, fewer than the quorum of 2"},
+		{"no majority until reset", func(*provision.Cluster) {},
+			[]provision.DepartedAddr{{IP: "10.0.0.4", Sentinel: true}, {IP: "10.0.0.5", Sentinel: true}, {IP: "10.0.0.6", Sentinel: true}},
 			"removing 3 sentinels at once would leave 3 of the 6"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -271,7 +272,7 @@ func TestRemoveHostRefusals(t *testing.T) {
 		})
 	}
 	fc := newFakeCluster(t)
-	if err := fc.CheckRemoval([]DepartedAddr{{IP: "10.0.0.4", Sentinel: true}, {IP: "10.0.0.5", Sentinel: true}}, false); err != nil {
+	if err := fc.CheckRemoval([]provision.DepartedAddr{{IP: "10.0.0.4", Sentinel: true}, {IP: "10.0.0.5", Sentinel: true}}, false); err != nil {
 		t.Errorf("removing two of five sentinels leaves a majority, refused: %v", err)
 	}
 }
@@ -307,7 +308,7 @@ func TestRemoveHostUnreachable(t *testing.T) {
 func TestRemoveHostNothingDeparted(t *testing.T) {
 	fc := newFakeCluster(t)
 	conn := &extraConnector{}
-	r := &upRun{c: fc.Cluster, sum: &Summary{}, master: fc.Node("node1"), opts: UpOptions{Connect: conn.connect, Progress: fc.P}}
+	r := &upRun{c: fc.Cluster, sum: &Summary{}, master: fc.Node("node1"), opts: Options{Connect: conn.connect, Progress: fc.P}}
 	if err := (findDepartedStep{r}).Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package provision
+package up
 
 import (
 	"context"
@@ -7,14 +7,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redisctl/redisctl/provision"
 	"github.com/redisctl/redisctl/provision/inventory"
 )
 
-// UpOptions configure Up.
-type UpOptions struct {
-	Connect  Connector
+// Options configure Run.
+type Options struct {
+	Connect  provision.Connector
 	CacheDir string // control-side cache: sources, builds
-	Progress *Progress
+	Progress *provision.Progress
 	// SyncTimeout bounds each wait for replication and sentinel agreement.
 	SyncTimeout time.Duration
 	// DryRun decides everything as up would and changes nothing: the
@@ -35,7 +36,7 @@ type UpOptions struct {
 	Failover bool
 }
 
-// Summary is what Up did, or with DryRun would do.
+// Summary is what Run did, or with DryRun would do.
 type Summary struct {
 	DryRun   bool
 	Changes  []Change
@@ -58,23 +59,23 @@ func (ch Change) String() string {
 	return ch.Host + ": " + ch.What
 }
 
-// upRun is the state one run of Up carries from step to step.
+// upRun is the state one Run carries from step to step.
 type upRun struct {
-	c      *Cluster
-	opts   UpOptions
+	c      *provision.Cluster
+	opts   Options
 	inv    *inventory.Inventory
-	src    *Source
-	master *Node
+	src    *provision.Source
+	master *provision.Node
 	sum    *Summary
 	// restarts and sentinelRestarts hold, per node, the settings that
 	// changed and need its data node or sentinel restarted.
-	restarts         map[*Node][]string
-	sentinelRestarts map[*Node][]string
+	restarts         map[*provision.Node][]string
+	sentinelRestarts map[*provision.Node][]string
 	departed         []*departedNode          // hosts the inventory no longer lists (findDeparted)
 	failedOver       bool                     // findDeparted moved the master off a departed host
 	running          map[server]runningServer // servers found running before the start steps
 	checks           *pendingChecks           // the host checks, run while the facts are gathered
-	snap             *Snapshot                // findMaster's observation, before anything was started
+	snap             *provision.Snapshot      // findMaster's observation, before anything was started
 	installing       *pendingInstall          // the install running beside prepare and findMaster
 	replication      *pendingReplication      // the replicas' wait, running beside the sentinels' start
 	unlock           func()
@@ -84,7 +85,7 @@ type upRun struct {
 // change records one change and, unless this is a dry run, makes it with
 // apply. Every change of up goes through here: that is what makes the plan
 // the list of what up does.
-func (r *upRun) change(n *Node, diff string, apply func() error, format string, args ...any) error {
+func (r *upRun) change(n *provision.Node, diff string, apply func() error, format string, args ...any) error {
 	ch := Change{What: fmt.Sprintf(format, args...), Diff: diff}
 	if n != nil {
 		ch.Host = n.Spec.Name
@@ -103,17 +104,17 @@ func (r *upRun) change(n *Node, diff string, apply func() error, format string, 
 	return nil
 }
 
-// Up brings the cluster to the inventory's state, the seed procedure in
+// Run brings the cluster to the inventory's state, the seed procedure in
 // order: connect, learn, install, configure, start master, replicas and
 // sentinels, and prove the result. Every step checks before it acts, so a
 // second run on a healthy cluster changes nothing and restarts nothing.
-func Up(ctx context.Context, inv *inventory.Inventory, opts UpOptions) (*Summary, error) {
+func Run(ctx context.Context, inv *inventory.Inventory, opts Options) (*Summary, error) {
 	p := opts.Progress
 	if opts.SyncTimeout == 0 {
 		opts.SyncTimeout = 60*time.Second + 3*time.Duration(inv.Sentinel.DownAfterMS)*time.Millisecond
 	}
 	r := &upRun{inv: inv, opts: opts, sum: &Summary{DryRun: opts.DryRun},
-		restarts: map[*Node][]string{}, sentinelRestarts: map[*Node][]string{}}
+		restarts: map[*provision.Node][]string{}, sentinelRestarts: map[*provision.Node][]string{}}
 	start := time.Now()
 
 	// The procedure, in order (k0sctl's phases): each step is a type with

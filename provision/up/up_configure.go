@@ -1,4 +1,4 @@
-package provision
+package up
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/redisctl/redisctl/provision"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redisctl/redisctl/provision/render"
@@ -28,7 +30,7 @@ func (r configureStep) Run(ctx context.Context) error {
 	r.mu.Lock()
 	usePrefetch := len(r.sum.Changes) == 0 && !r.failedOver && !r.opts.DryRun
 	r.mu.Unlock()
-	return EachHost(ctx, c.Nodes, NodeName, "configure", func(ctx context.Context, n *Node) error {
+	return provision.EachHost(ctx, c.Nodes, provision.NodeName, "configure", func(ctx context.Context, n *provision.Node) error {
 		pre := c.TakePrefetch(n)
 		if !usePrefetch {
 			pre = nil
@@ -43,7 +45,7 @@ func (r configureStep) Run(ctx context.Context) error {
 			return err
 		}
 		tlsChanged := false
-		var writes []FileChange
+		var writes []provision.FileChange
 		for _, ch := range changes {
 			if !ch.Live {
 				writes = append(writes, ch)
@@ -69,7 +71,7 @@ func (r configureStep) Run(ctx context.Context) error {
 					all := writes
 					apply, writes = func() error { return c.WriteFiles(ctx, n, all) }, nil
 				}
-				err = r.change(n, FileDiff(ch), apply, "%s", what)
+				err = r.change(n, provision.FileDiff(ch), apply, "%s", what)
 			}
 			if err != nil {
 				return err
@@ -106,11 +108,11 @@ func (r configureStep) Run(ctx context.Context) error {
 // certificate file reloads it even when its path is unchanged; the
 // sentinel, which accepts no CONFIG SET of them, at its turn in the
 // rolling restart.
-func (r *upRun) reloadTLS(ctx context.Context, n *Node) error {
+func (r *upRun) reloadTLS(ctx context.Context, n *provision.Node) error {
 	c := r.c
 	if n.Facts.RedisPid > 0 && c.SpeaksTLS(n, false) {
 		t := render.NewTLSConf(c.Inv)
-		do := Command("CONFIG", "SET", "tls-cert-file", t.CertFile, "tls-key-file", t.KeyFile, "tls-ca-cert-file", t.CAFile)
+		do := provision.Command("CONFIG", "SET", "tls-cert-file", t.CertFile, "tls-key-file", t.KeyFile, "tls-ca-cert-file", t.CAFile)
 		if err := r.change(n, "", func() error { return do(ctx, c.Data(n)) }, "live: reload the TLS certificate of %s (CONFIG SET tls-cert-file)", c.Layout.RedisService); err != nil {
 			return err
 		}
@@ -124,9 +126,9 @@ func (r *upRun) reloadTLS(ctx context.Context, n *Node) error {
 }
 
 // applyLive changes the settings of a running server without restarting it.
-func (r *upRun) applyLive(ctx context.Context, n *Node, ch FileChange) error {
+func (r *upRun) applyLive(ctx context.Context, n *provision.Node, ch provision.FileChange) error {
 	c := r.c
-	var ops []LiveOp
+	var ops []provision.LiveOp
 	var restart []string
 	var err error
 	isRedis := ch.File.Path == c.Layout.RedisConf
@@ -172,30 +174,30 @@ func (r *upRun) applyLive(ctx context.Context, n *Node, ch FileChange) error {
 	// The server rewrote its file (CONFIG REWRITE writes what runs, so a
 	// setting that needs a restart is undone there): bring the file in line
 	// again; the process takes the rest when it restarts.
-	var again []FileChange
+	var again []provision.FileChange
 	if !r.opts.DryRun {
 		if again, err = c.PlanFiles(ctx, n, r.master.Spec.Address); err != nil {
 			return err
 		}
 	} else if len(restart) > 0 {
-		again = []FileChange{ch}
+		again = []provision.FileChange{ch}
 	}
 	for _, a := range again {
 		if a.File.Path != ch.File.Path {
 			continue
 		}
-		apply := func() error { return c.WriteFiles(ctx, n, []FileChange{a}) }
+		apply := func() error { return c.WriteFiles(ctx, n, []provision.FileChange{a}) }
 		if len(restart) == 0 {
 			return apply() // formatting only: nothing a person needs to see
 		}
-		return r.change(n, FileDiff(a), apply, "update %s (%s; takes effect at the restart)", a.File.Path, strings.Join(restart, ", "))
+		return r.change(n, provision.FileDiff(a), apply, "update %s (%s; takes effect at the restart)", a.File.Path, strings.Join(restart, ", "))
 	}
 	return nil
 }
 
 // applyACLLive changes the users of a running data node to what the
 // inventory says, without a restart (see aclLiveOps).
-func (r *upRun) applyACLLive(ctx context.Context, n *Node, ch FileChange) error {
+func (r *upRun) applyACLLive(ctx context.Context, n *provision.Node, ch provision.FileChange) error {
 	ops, err := r.c.AclLiveOps(ch)
 	if err != nil {
 		return err
@@ -211,14 +213,14 @@ func (r *upRun) applyACLLive(ctx context.Context, n *Node, ch FileChange) error 
 
 // rewriteIfChanged writes one file of n again when it differs from what
 // redisctl wants (merged, so the server's own state stays).
-func (r *upRun) rewriteIfChanged(ctx context.Context, n *Node, file string) error {
+func (r *upRun) rewriteIfChanged(ctx context.Context, n *provision.Node, file string) error {
 	changes, err := r.c.PlanFiles(ctx, n, r.master.Spec.Address)
 	if err != nil {
 		return err
 	}
 	for _, ch := range changes {
 		if ch.File.Path == file {
-			return r.c.WriteFiles(ctx, n, []FileChange{ch})
+			return r.c.WriteFiles(ctx, n, []provision.FileChange{ch})
 		}
 	}
 	return nil

@@ -1,4 +1,4 @@
-package provision
+package up
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/redisctl/redisctl/provision"
 )
 
 // The rolling restart step of up: servers whose settings or build need a
@@ -29,7 +31,7 @@ func (r rollingRestartStep) Run(ctx context.Context) error {
 		return nil
 	}
 	if !r.opts.DryRun {
-		if h := c.CheckHealth(ctx, nil); h.Verdict != Healthy {
+		if h := c.CheckHealth(ctx, nil); h.Verdict != provision.Healthy {
 			return fmt.Errorf("settings need a restart, but the cluster is %s; refusing to restart anything until it is healthy: %s", h.Verdict, h.ProblemsText())
 		}
 	}
@@ -63,7 +65,7 @@ func (r rollingRestartStep) Run(ctx context.Context) error {
 // restartData restarts one data node with its current config (written
 // again first: Sentinel may have rewritten it during a failover) and waits
 // until it is back in sync and the cluster is healthy.
-func (r *upRun) restartData(ctx context.Context, n *Node) error {
+func (r *upRun) restartData(ctx context.Context, n *provision.Node) error {
 	c := r.c
 	if err := r.rewriteIfChanged(ctx, n, c.Layout.RedisConf); err != nil {
 		return err
@@ -94,7 +96,7 @@ func (r *upRun) restartData(ctx context.Context, n *Node) error {
 // The config is merged while the sentinel is stopped, since a running
 // sentinel rewrites its file on its own; if that fails, the sentinel is
 // started again as it was, so that a failed run leaves no sentinel down.
-func (r *upRun) restartSentinel(ctx context.Context, n *Node) error {
+func (r *upRun) restartSentinel(ctx context.Context, n *provision.Node) error {
 	c := r.c
 	if err := c.SwitchBinaries(ctx, n); err != nil {
 		return err
@@ -134,12 +136,12 @@ func (r *upRun) planUpgrade() {
 			continue
 		}
 		if d := nh.Redis; d != nil && d.Running && d.Version != "" {
-			if have := (Build{d.Engine, d.Version}); have != want {
+			if have := (provision.Build{Engine: d.Engine, Version: d.Version}); have != want {
 				r.restarts[n] = append(r.restarts[n], fmt.Sprintf("the upgrade from %s to %s", have, want))
 			}
 		}
 		if s := nh.Sentinel; n.Spec.Sentinel && s != nil && s.Running && s.Version != "" {
-			if have := (Build{s.Engine, s.Version}); have != want {
+			if have := (provision.Build{Engine: s.Engine, Version: s.Version}); have != want {
 				r.sentinelRestarts[n] = append(r.sentinelRestarts[n], fmt.Sprintf("the upgrade from %s to %s", have, want))
 			}
 		}
@@ -149,7 +151,7 @@ func (r *upRun) planUpgrade() {
 // failoverAway moves the master role off old gracefully (writes paused,
 // replicas caught up, SENTINEL FAILOVER) and reports how long writes were
 // held.
-func (r *upRun) failoverAway(ctx context.Context, old *Node) error {
+func (r *upRun) failoverAway(ctx context.Context, old *provision.Node) error {
 	newMaster, bound, err := r.moveMaster(ctx, old)
 	if err != nil {
 		return err
@@ -168,14 +170,14 @@ func (r *upRun) failoverAway(ctx context.Context, old *Node) error {
 // every sentinel is waited for to name the new master. It returns the new
 // master and the bound used for the waits, for the caller's own wait on
 // old.
-func (r *upRun) moveMaster(ctx context.Context, old *Node) (*Node, time.Duration, error) {
+func (r *upRun) moveMaster(ctx context.Context, old *provision.Node) (*provision.Node, time.Duration, error) {
 	c := r.c
 	start := time.Now()
 	unpause, err := c.GracefulFailover(ctx, old)
 	if err != nil {
 		return nil, 0, err
 	}
-	bound := PromotionBound(c.Inv)
+	bound := provision.PromotionBound(c.Inv)
 	promoted, err := c.WaitPromoted(ctx, old, bound)
 	if err != nil {
 		return nil, 0, errors.Join(err, unpause())

@@ -1,4 +1,4 @@
-package provision
+package up
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redisctl/redisctl/provision"
 	"github.com/redisctl/redisctl/provision/redisx"
 	"github.com/redisctl/redisctl/provision/remote"
 )
@@ -24,8 +25,8 @@ import (
 // departedNode is a host being removed: its node (Host nil when it cannot
 // be reached) and what the sentinels know it as.
 type departedNode struct {
-	node *Node
-	addr DepartedAddr
+	node *provision.Node
+	addr provision.DepartedAddr
 	err  error // why it cannot be reached
 }
 
@@ -72,7 +73,7 @@ func (r findDepartedStep) Run(ctx context.Context) error {
 			if n.Host != nil {
 				step, hint = "gather facts on the removed host", "fix what stops redisctl there and run up again"
 			}
-			unreachable = append(unreachable, &HostError{Host: d.IP, Step: step, Err: err})
+			unreachable = append(unreachable, &provision.HostError{Host: d.IP, Step: step, Err: err})
 			continue
 		}
 		if m := c.SameServers(ctx, n); m != nil {
@@ -93,7 +94,7 @@ func (r findDepartedStep) Run(ctx context.Context) error {
 		err := r.change(old, "", func() error { return r.failoverDeparted(ctx, old) },
 			"fail over away from %s with SENTINEL FAILOVER (writes held, replicas caught up), to remove it", old.Spec.Name)
 		if err != nil {
-			return &HostError{Host: old.Spec.Name, Step: "fail over", Err: err}
+			return &provision.HostError{Host: old.Spec.Name, Step: "fail over", Err: err}
 		}
 		d.addr.Master = false
 		r.failedOver = true
@@ -104,14 +105,14 @@ func (r findDepartedStep) Run(ctx context.Context) error {
 // failoverDeparted moves the master role off old, a host the inventory no
 // longer lists, gracefully (see gracefulFailover), and waits until old
 // reports role:slave, so that its removal stops a replica.
-func (r *upRun) failoverDeparted(ctx context.Context, old *Node) error {
+func (r *upRun) failoverDeparted(ctx context.Context, old *provision.Node) error {
 	c := r.c
 	_, bound, err := r.moveMaster(ctx, old)
 	if err != nil {
 		return err
 	}
 	// old is not an inventory host, which waitRole observes: ask it.
-	return WaitFor(ctx, old.Spec.Name+" to report role:slave", bound, 200*time.Millisecond, func(ctx context.Context) (bool, string) {
+	return provision.WaitFor(ctx, old.Spec.Name+" to report role:slave", bound, 200*time.Millisecond, func(ctx context.Context) (bool, string) {
 		s, err := c.Data(old).Info(ctx, "replication").Result()
 		if err != nil {
 			return false, err.Error()
@@ -125,7 +126,7 @@ func (r *upRun) failoverDeparted(ctx context.Context, old *Node) error {
 // the node plan assumes Sentinel promotes (the inventory's master): the
 // sentinels still name the departed one, so the plan cannot ask them. Nil
 // otherwise.
-func (r *upRun) plannedMaster() *Node {
+func (r *upRun) plannedMaster() *provision.Node {
 	if !r.opts.DryRun || !r.failedOver {
 		return nil
 	}
@@ -164,14 +165,14 @@ func (r removeHostsStep) Run(ctx context.Context) error {
 			continue
 		}
 		if err := r.removeHost(ctx, n); err != nil {
-			return &HostError{Host: n.Spec.Name, Step: "remove", Err: err}
+			return &provision.HostError{Host: n.Spec.Name, Step: "remove", Err: err}
 		}
 	}
 	for _, s := range c.Sentinels() {
 		err := r.change(s, "", func() error { return r.resetSentinel(ctx, s) },
 			"SENTINEL RESET %s, then wait until it knows %d replicas and %d other sentinels", c.Inv.Name, len(c.Nodes)-1, len(c.Sentinels())-1)
 		if err != nil {
-			return &HostError{Host: s.Spec.Name, Step: "SENTINEL RESET", Err: err}
+			return &provision.HostError{Host: s.Spec.Name, Step: "SENTINEL RESET", Err: err}
 		}
 	}
 	return nil
@@ -180,7 +181,7 @@ func (r removeHostsStep) Run(ctx context.Context) error {
 // RemoveHost stops the departed node's sentinel, then its Redis, then
 // uninstalls what its manifest lists, and removes the cluster's lock file
 // there (the run holds the lock on the inventory's hosts only).
-func (r *upRun) removeHost(ctx context.Context, n *Node) error {
+func (r *upRun) removeHost(ctx context.Context, n *provision.Node) error {
 	c := r.c
 	l := c.Layout
 	for _, svc := range []struct {
@@ -201,8 +202,8 @@ func (r *upRun) removeHost(ctx context.Context, n *Node) error {
 			return err
 		}
 	}
-	hp := c.UninstallPlans([]*Node{n}, false)[0]
-	lock := LockFile(l.StateDir, c.Inv.Name)
+	hp := c.UninstallPlans([]*provision.Node{n}, false)[0]
+	lock := provision.LockFile(l.StateDir, c.Inv.Name)
 	rmLock := func() error {
 		if err := n.Host.Run(ctx, remote.Cmd("rm", "-f", "--", lock), nil, nil, nil); err != nil {
 			return fmt.Errorf("remove the lock file %s: %w", lock, err)
@@ -222,7 +223,7 @@ func (r *upRun) removeHost(ctx context.Context, n *Node) error {
 		}
 		_, _, err := c.RemoveHost(ctx, hp)
 		return err
-	}, "uninstall: %s", UninstallWhat(hp))
+	}, "uninstall: %s", provision.UninstallWhat(hp))
 }
 
 // resetSentinel has n's sentinel forget every replica and sentinel
@@ -230,7 +231,7 @@ func (r *upRun) removeHost(ctx context.Context, n *Node) error {
 // the replicas from the master's INFO, the sentinels from their hello
 // messages. Only then is the next sentinel reset, so the others keep a
 // quorum meanwhile.
-func (r *upRun) resetSentinel(ctx context.Context, n *Node) error {
+func (r *upRun) resetSentinel(ctx context.Context, n *provision.Node) error {
 	c := r.c
 	sc := c.SentinelClient(n)
 	defer sc.Close()
@@ -245,7 +246,7 @@ func (r *upRun) resetSentinel(ctx context.Context, n *Node) error {
 	}
 	start := time.Now()
 	err := c.WaitSnapshot(ctx, fmt.Sprintf("the sentinel on %s to know the master, %d replicas and %d other sentinels again, none of them removed", n.Spec.Name, wantReplicas, wantSentinels),
-		r.opts.SyncTimeout, 500*time.Millisecond, func(s *Snapshot, _ Analysis) (bool, string) {
+		r.opts.SyncTimeout, 500*time.Millisecond, func(s *provision.Snapshot, _ provision.Analysis) (bool, string) {
 			return sentinelRediscovered(s.Node(n.Spec.Name), c.DataAddr(r.master), wantReplicas, wantSentinels, gone)
 		})
 	if err == nil {
@@ -257,7 +258,7 @@ func (r *upRun) resetSentinel(ctx context.Context, n *Node) error {
 // sentinelRediscovered reads from one host's observation whether its
 // sentinel names master and knows exactly the wanted numbers of replicas
 // and other sentinels, none at a removed address.
-func sentinelRediscovered(nh *NodeHealth, master string, replicas, sentinels int, gone []string) (bool, string) {
+func sentinelRediscovered(nh *provision.NodeHealth, master string, replicas, sentinels int, gone []string) (bool, string) {
 	if nh == nil || nh.Sentinel == nil {
 		return false, "not observed"
 	}

@@ -1,10 +1,11 @@
-package provision
+package up
 
 import (
 	"context"
 	"fmt"
 	"strings"
 
+	"github.com/redisctl/redisctl/provision"
 	"github.com/redisctl/redisctl/provision/render"
 )
 
@@ -66,8 +67,8 @@ func (r tlsSwitchStep) Run(ctx context.Context) error {
 	if c.TLS == nil {
 		return nil
 	}
-	var data, sentinels []*Node
-	for _, n := range append([]*Node{r.master}, r.replicas()...) {
+	var data, sentinels []*provision.Node
+	for _, n := range append([]*provision.Node{r.master}, r.replicas()...) {
 		if c.SwitchPending(n, false) {
 			data = append(data, n)
 		}
@@ -81,7 +82,7 @@ func (r tlsSwitchStep) Run(ctx context.Context) error {
 		return nil
 	}
 	if !r.opts.DryRun {
-		if h := c.CheckHealth(ctx, nil); h.Verdict != Healthy {
+		if h := c.CheckHealth(ctx, nil); h.Verdict != provision.Healthy {
 			return fmt.Errorf("the cluster is to switch TLS %s, but it is %s; refusing to switch until it is healthy: %s", onOff(c.Inv.TLS.Enabled), h.Verdict, h.ProblemsText())
 		}
 	}
@@ -133,18 +134,18 @@ func onOff(on bool) string {
 // loading its certificate, or back to plaintext. Redis applies the
 // settings of one CONFIG SET in order, so the listener to close comes
 // first and the port is free for the other.
-func (r *upRun) switchData(ctx context.Context, n *Node) error {
+func (r *upRun) switchData(ctx context.Context, n *provision.Node) error {
 	c := r.c
 	cl := c.Data(n)
 	port := fmt.Sprint(c.Inv.Redis.Port)
-	flip := Command("CONFIG", "SET", "tls-port", "0", "port", port, "tls-replication", "no")
+	flip := provision.Command("CONFIG", "SET", "tls-port", "0", "port", port, "tls-replication", "no")
 	if c.Inv.TLS.Enabled {
 		t := render.NewTLSConf(c.Inv)
-		load := Command("CONFIG", "SET", "tls-cert-file", t.CertFile, "tls-key-file", t.KeyFile, "tls-ca-cert-file", t.CAFile, "tls-auth-clients", t.AuthClients)
+		load := provision.Command("CONFIG", "SET", "tls-cert-file", t.CertFile, "tls-key-file", t.KeyFile, "tls-ca-cert-file", t.CAFile, "tls-auth-clients", t.AuthClients)
 		if err := load(ctx, cl); err != nil {
 			return fmt.Errorf("%s: load the TLS certificate: %w", n.Spec.Name, err)
 		}
-		flip = Command("CONFIG", "SET", "port", fmt.Sprint(c.Inv.TLS.DataPlaintextPort()), "tls-port", port, "tls-replication", "yes")
+		flip = provision.Command("CONFIG", "SET", "port", fmt.Sprint(c.Inv.TLS.DataPlaintextPort()), "tls-port", port, "tls-replication", "yes")
 	}
 	if err := flip(ctx, cl); err != nil {
 		return fmt.Errorf("%s: switch TLS %s: %w", n.Spec.Name, onOff(c.Inv.TLS.Enabled), err)
@@ -152,13 +153,13 @@ func (r *upRun) switchData(ctx context.Context, n *Node) error {
 	if !c.Inv.TLS.Enabled {
 		// Back to the defaults, so that no CONFIG REWRITE (Sentinel's
 		// included) writes the TLS files into the config again.
-		reset := Command("CONFIG", "SET", "tls-cert-file", "", "tls-key-file", "", "tls-ca-cert-file", "", "tls-auth-clients", "yes")
+		reset := provision.Command("CONFIG", "SET", "tls-cert-file", "", "tls-key-file", "", "tls-ca-cert-file", "", "tls-auth-clients", "yes")
 		if err := reset(ctx, cl); err != nil {
 			return fmt.Errorf("%s: forget the TLS files: %w", n.Spec.Name, err)
 		}
 	}
 	// The connection that ran CONFIG SET is still open: save through it.
-	if err := Command("CONFIG", "REWRITE")(ctx, cl); err != nil {
+	if err := provision.Command("CONFIG", "REWRITE")(ctx, cl); err != nil {
 		return fmt.Errorf("%s: save the switch: %w", n.Spec.Name, err)
 	}
 	c.Switched(n, false)
@@ -182,9 +183,9 @@ func (r *upRun) switchData(ctx context.Context, n *Node) error {
 // switchSentinels restarts the sentinels together with their new config
 // (stage 3): each is stopped, its file merged (its state kept), and
 // started.
-func (r *upRun) switchSentinels(ctx context.Context, sentinels []*Node) error {
+func (r *upRun) switchSentinels(ctx context.Context, sentinels []*provision.Node) error {
 	c := r.c
-	if err := EachHost(ctx, sentinels, NodeName, "stop the sentinel", func(ctx context.Context, n *Node) error {
+	if err := provision.EachHost(ctx, sentinels, provision.NodeName, "stop the sentinel", func(ctx context.Context, n *provision.Node) error {
 		_, err := c.StopService(ctx, n, c.Layout.SentinelService, c.Layout.SentinelPid)
 		return err
 	}); err != nil {
@@ -193,7 +194,7 @@ func (r *upRun) switchSentinels(ctx context.Context, sentinels []*Node) error {
 	for _, n := range sentinels {
 		c.Switched(n, true)
 	}
-	return EachHost(ctx, sentinels, NodeName, "start the sentinel", func(ctx context.Context, n *Node) error {
+	return provision.EachHost(ctx, sentinels, provision.NodeName, "start the sentinel", func(ctx context.Context, n *provision.Node) error {
 		if err := r.rewriteIfChanged(ctx, n, c.Layout.SentinelConf); err != nil {
 			return err
 		}

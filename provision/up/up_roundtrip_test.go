@@ -1,4 +1,4 @@
-package provision
+package up
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/redisctl/redisctl/provision"
 	"github.com/redisctl/redisctl/provision/internal/testkit"
 	"github.com/redisctl/redisctl/provision/remote/fakehost"
 )
@@ -161,7 +162,7 @@ func TestUpRereadsTheFilesItChanges(t *testing.T) {
 	// The lock's round trip reads the first edit; the second comes after it.
 	h.On(testkit.LockCmdPattern, func(cmd string, stdin []byte) fakehost.Result {
 		r := h.LockReply(cmd, stdin)
-		if strings.Contains(cmd, PrefetchTag) {
+		if strings.Contains(cmd, provision.PrefetchTag) {
 			h.SetFile(script, []byte("#!/bin/sh\n# edited again\n"), f.Mode, f.Owner)
 		}
 		return r

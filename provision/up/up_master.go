@@ -1,9 +1,11 @@
-package provision
+package up
 
 import (
 	"context"
 	"errors"
 	"strings"
+
+	"github.com/redisctl/redisctl/provision"
 )
 
 // The steps of up that decide before anything is configured: the cluster
@@ -16,14 +18,14 @@ type passwordStep struct{ *upRun }
 func (passwordStep) Title() string { return "password" }
 
 func (r passwordStep) Run(ctx context.Context) error {
-	sp, err := LoadPassword(r.c.Inv, !r.opts.DryRun)
+	sp, err := provision.LoadPassword(r.c.Inv, !r.opts.DryRun)
 	pw, file, created := sp.Password, sp.File, sp.Created
 	if sp.Note != "" {
 		r.opts.Progress.Printf("", "%s", sp.Note)
 	}
 	if r.opts.DryRun && err != nil && file != "" && r.c.Inv.Redis.Password == "" {
 		// Nothing stored yet: up would generate one. Plan with a stand-in.
-		if pw, err = GeneratePassword(40); err != nil {
+		if pw, err = provision.GeneratePassword(40); err != nil {
 			return err
 		}
 		return errors.Join(r.change(nil, "", nil, "generate a password and store it in %s", file), r.setPassword(ctx, pw))
@@ -42,7 +44,7 @@ func (r passwordStep) Run(ctx context.Context) error {
 }
 
 func (r *upRun) setPassword(ctx context.Context, pw string) error {
-	if err := CheckSentinelPassword(pw, r.c.Inv.Redis.Version, len(r.c.Sentinels()) > 0); err != nil {
+	if err := provision.CheckSentinelPassword(pw, r.c.Inv.Redis.Version, len(r.c.Sentinels()) > 0); err != nil {
 		return err
 	}
 	notes, err := r.c.UseSecrets(pw, !r.opts.DryRun, r.opts.DryRun)
@@ -76,13 +78,13 @@ func (r findMasterStep) Run(ctx context.Context) error {
 		r.master = m
 		return nil
 	}
-	m, note, err := r.c.LiveMaster(s, Analyze(s, r.c.Expectations()))
+	m, note, err := r.c.LiveMaster(s, provision.Analyze(s, r.c.Expectations()))
 	if err != nil {
 		return err
 	}
 	r.master = m
 	if err := r.c.CheckStaleMaster(ctx, m, s); err != nil {
-		var stale *StaleMasterError
+		var stale *provision.StaleMasterError
 		if !r.opts.Force || !errors.As(err, &stale) {
 			return err
 		}

@@ -1,4 +1,4 @@
-package provision
+package up
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redisctl/redisctl/provision"
 )
 
 // The graceful failover's parts, on the simulated cluster of
@@ -20,7 +22,7 @@ func TestWaitPromotedBound(t *testing.T) {
 	start := time.Now()
 	n, err := s.WaitPromoted(rollingCtx(t), s.Node("node1"), 300*time.Millisecond)
 	took := time.Since(start)
-	var we *WaitError
+	var we *provision.WaitError
 	if !errors.As(err, &we) {
 		t.Fatalf("err = %v (%T), want a *WaitError", err, err)
 	}

@@ -1,4 +1,4 @@
-package provision
+package up
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisctl/redisctl/provision"
 	"github.com/redisctl/redisctl/provision/internal/testkit"
 	"github.com/redisctl/redisctl/provision/remote/fakehost"
 	"github.com/redisctl/redisctl/provision/render"
@@ -76,8 +77,8 @@ func newRollingSim(t *testing.T) *rollingSim {
 	s.SetPassword(testPassword)
 	for i, n := range s.Nodes {
 		name, h := n.Spec.Name, s.hosts[i]
-		n.SetFacts(&Facts{Init: "sysv", PkgManager: "apt", RedisVersion: "7.0.15", RedisEngine: "redis", RedisUser: true, RedisPid: 4100, SentinelPid: 4200},
-			&Manifest{Version: 2, Cluster: s.Inv.Name, Services: s.Services(n)}, s.Layout)
+		n.SetFacts(&provision.Facts{Init: "sysv", PkgManager: "apt", RedisVersion: "7.0.15", RedisEngine: "redis", RedisUser: true, RedisPid: 4100, SentinelPid: 4200},
+			&provision.Manifest{Version: 2, Cluster: s.Inv.Name, Services: s.Services(n)}, s.Layout)
 		// Every file as up wrote it, with node1 master.
 		files, err := render.HostFiles(s.Inv, n.Spec, "10.0.0.1", "sysv")
 		if err != nil {
@@ -286,8 +287,8 @@ func (s *rollingSim) sentinelPeers(node string) any {
 // given servers needing a restart to apply a setting.
 func (s *rollingSim) upRun(dryRun bool, data, sentinels []string) *upRun {
 	r := &upRun{c: s.Cluster, inv: s.Inv, sum: &Summary{DryRun: dryRun}, master: s.Node("node1"),
-		restarts: map[*Node][]string{}, sentinelRestarts: map[*Node][]string{},
-		opts: UpOptions{DryRun: dryRun, Progress: s.P, SyncTimeout: 2 * time.Second}}
+		restarts: map[*provision.Node][]string{}, sentinelRestarts: map[*provision.Node][]string{},
+		opts: Options{DryRun: dryRun, Progress: s.P, SyncTimeout: 2 * time.Second}}
 	for _, n := range data {
 		r.restarts[s.Node(n)] = []string{"io-threads"}
 	}
@@ -609,7 +610,7 @@ func TestGracefulFailoverPauseOutlastsTheWaits(t *testing.T) {
 	if err := (rollingRestartStep{r}).Run(rollingCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	want := int((CatchUpBound + PromotionBound(s.Inv) + 5*time.Second) / time.Millisecond)
+	want := int((provision.CatchUpBound + provision.PromotionBound(s.Inv) + 5*time.Second) / time.Millisecond)
 	if want <= 10000 {
 		t.Fatalf("the waits' bound %d ms is no longer than the old pause", want)
 	}
