@@ -141,7 +141,7 @@ type hostTuning struct {
 	ProbeDeadline bool
 
 	// Clock: the host's time, and the control machine's before the
-	// Command and when the answer's first line arrived.
+	// command and when the answer's first line arrived.
 	Clock          float64
 	Before, Answer time.Time
 }
@@ -153,7 +153,7 @@ type probe struct {
 	Result string // open, refused, timeout, or unreachable: <message>
 }
 
-// Target is a port on a host that the others must reach.
+// target is a port on a host that the others must reach.
 type target struct {
 	node *Node
 	port int

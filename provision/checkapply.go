@@ -164,7 +164,7 @@ func (c *Cluster) applyTHP(ctx context.Context, n *Node, t *hostTuning) error {
 		}
 	}
 	// Restart: a oneshot unit that ran once stays active, and start would
-	// Do nothing.
+	// do nothing.
 	if err := n.Host.Run(ctx, n.Init.ServiceCmd(THPService, "restart"), nil, nil, nil); err != nil {
 		return fmt.Errorf("run %s: %w", THPService, err)
 	}

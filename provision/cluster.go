@@ -85,7 +85,7 @@ type Cluster struct {
 	sentinelIDsRun  *sentinelIDs
 
 	// TLS is what a TLS cluster's run knows of its certificates (see
-	// TLS.go); nil without TLS.
+	// tls.go); nil without TLS.
 	TLS *clusterTLS
 
 	// What up's lock round trip read on each host (LockAndGatherFacts):
@@ -604,7 +604,7 @@ func (c *Cluster) ForgetAllClients() {
 	}
 }
 
-// ClusterLogin is the password redisctl logs in to the sentinels (and the
+// clusterLogin is the password redisctl logs in to the sentinels (and the
 // data nodes of a cluster without users) with.
 func (c *Cluster) clusterLogin() string {
 	if c.LoginPW != "" {

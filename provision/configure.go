@@ -253,7 +253,7 @@ func (c *Cluster) PlanFilesFrom(ctx context.Context, n *Node, masterAddr string,
 var tlsDirectives = []string{"tls-port", "tls-cert-file", "tls-key-file", "tls-ca-cert-file", "tls-auth-clients", "tls-replication"}
 
 // runningVersion is the version of the Redis that runs on n while its
-// Build is not the inventory's (an upgrade moves it at its restart): what
+// build is not the inventory's (an upgrade moves it at its restart): what
 // changes live must suit it. "" means the inventory's version.
 func runningVersion(n *Node) string {
 	if n.Facts.RedisPid > 0 {

@@ -37,7 +37,7 @@ type ConnectInfo struct {
 }
 
 // ConnectInfoFor builds the connection details of inv; with showSecret the
-// Stored (or inventory) password is included, else it never is.
+// stored (or inventory) password is included, else it never is.
 func ConnectInfoFor(inv *inventory.Inventory, showSecret bool) (*ConnectInfo, error) {
 	return ConnectInfoForUser(inv, "", showSecret)
 }

@@ -196,8 +196,8 @@ func TestEnsureDirsNeverFollowsLinks(t *testing.T) {
 	})
 }
 
-// PrepareHost creates the user, the directories and the log files in one
-// Command and records in the manifest, saved once, what that command says
+// prepareHost creates the user, the directories and the log files in one
+// command and records in the manifest, saved once, what that command says
 // it created: the user even when a later part failed, since uninstall
 // removes the user only where redisctl made it.
 func TestPrepareHostRecordsWhatItCreated(t *testing.T) {

@@ -28,7 +28,7 @@ import (
 // order (Log), for the tests to check what happened when.
 //
 // Built on healthyUpCluster (up_roundtrip_test.go): the password is
-// Stored, every host has its files and manifest, both servers run.
+// stored, every host has its files and manifest, both servers run.
 type ftLab struct {
 	*fakeCluster
 
@@ -89,7 +89,7 @@ func newFTLab(t *testing.T) *ftLab {
 	l := &ftLab{fakeCluster: healthyUpCluster(t), reactAfter: 40 * time.Millisecond,
 		unreplicated: map[string]bool{}, setOK: map[string]int{}, backAfter: -1, agreedAfter: -1, namedNew: map[string]bool{}, nodes: map[string]*ftNode{}, master: "node1", done: make(chan struct{})}
 	// Registered after the fakes' own cleanup, so it runs before it: a
-	// Command waiting on a frozen node returns before its server closes.
+	// command waiting on a frozen node returns before its server closes.
 	t.Cleanup(l.shutdown)
 	for i, n := range l.Nodes {
 		name := n.Spec.Name
@@ -679,7 +679,7 @@ func (l *ftLab) publish(channel, payload string) {
 // ftSentinelConn is a connection to a fake sentinel. Until the client
 // sends SUBSCRIBE it is the fakeRedis connection; from then on it is a
 // subscription served by the lab (fakeRedis answers one reply per
-// Command, and a subscription needs messages pushed at any time).
+// command, and a subscription needs messages pushed at any time).
 type ftSentinelConn struct {
 	net.Conn
 	lab  *ftLab

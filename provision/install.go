@@ -59,7 +59,7 @@ func Stages(n *Node) bool {
 // Install puts the inventory's Redis version on every node that lacks it.
 // It leaves the nodes' facts as they were (up runs it beside other steps
 // that read them): the caller records, for the nodes it returns, that the
-// Build is installed (installedNow).
+// build is installed (installedNow).
 // Redis is built once per platform (OS, version, architecture) on one of
 // that platform's hosts, kept in the control machine's cache, and the
 // binaries are then copied to the others: three builds on shared cores
@@ -120,7 +120,7 @@ func (c *Cluster) Install(ctx context.Context, src *Source, cacheDir string) (in
 }
 
 // InstalledNow records in n's facts that Install put the inventory's
-// Build in place (not beside a running one: that one switches at each
+// build in place (not beside a running one: that one switches at each
 // restart, see switchBinaries).
 func (c *Cluster) InstalledNow(n *Node) {
 	if !Stages(n) {
@@ -172,7 +172,7 @@ func CachedBuild(dir string) (map[string]string, error) {
 	return sums, nil
 }
 
-// Build compiles Redis on n, copies the binaries into the local dir and
+// build compiles Redis on n, copies the binaries into the local dir and
 // records their checksums there (written last: a build cut short leaves no
 // sums, and is built again).
 func (c *Cluster) build(ctx context.Context, n *Node, src *Source, dir string) (map[string]string, error) {
@@ -312,7 +312,7 @@ func (c *Cluster) ensureBuildTools(ctx context.Context, n *Node) error {
 }
 
 // NeedsLibSSL reports whether n lacks the OpenSSL library that the TLS
-// Build needs to run.
+// build needs to run.
 func (c *Cluster) NeedsLibSSL(n *Node) bool {
 	return c.Inv.TLS.Enabled && !n.Facts.LibSSL
 }

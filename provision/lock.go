@@ -114,7 +114,7 @@ type acquiredOutput struct {
 // a heartbeat that keeps it fresh; call release when the run ends (it stops
 // the heartbeat, removes the lock where it still holds this run's id, and
 // removes the state directory if that leaves it empty, as after uninstall).
-// Command is the verb and its flags as the user would recognise them, for
+// command is the verb and its flags as the user would recognise them, for
 // example "up" or "failover-test --mode manual"; it is shown to a second
 // run, so it must hold nothing secret.
 //

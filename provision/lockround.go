@@ -48,7 +48,7 @@ func (c *Cluster) withLockRound(opts lockOptions) lockOptions {
 // collectLockRound keeps what the lock's round trip read on n: all three
 // parts, or nothing. The checks and the facts take what they need of the
 // files from the files read (the init script's NOFILE, the configs'
-// TLS-port), so where the files could not be read (one is a link) nothing
+// tls-port), so where the files could not be read (one is a link) nothing
 // is kept, and each read runs on its own.
 func (c *Cluster) collectLockRound(n *Node, out acquiredOutput) {
 	parts := splitParts(out.text, out.marker)

@@ -51,7 +51,7 @@ func ManifestPath(stateDir, cluster string) string {
 }
 
 // LoadManifest reads the cluster's manifest on a host; a missing one is
-// Empty, not an error. files are the manifest file names the facts found
+// empty, not an error. files are the manifest file names the facts found
 // in the state directory. An older redisctl's single manifest.json is
 // adopted when it records this cluster's config file (it was written by
 // this cluster's runs), and moved to the cluster's name at the next Save.

@@ -58,7 +58,7 @@ func TestWaitNewMaster(t *testing.T) {
 	})
 }
 
-// CheckStaleMaster reads the sentinels' flags and the running servers'
+// checkStaleMaster reads the sentinels' flags and the running servers'
 // offsets from the snapshot up took.
 func TestCheckStaleMasterFromSnapshot(t *testing.T) {
 	fc := newFakeCluster(t)

@@ -30,7 +30,7 @@ func isURL(s string) bool {
 
 // FetchSource returns the verified tarball for src: a local path is hashed
 // (and checked when want is given); a URL is downloaded once into cacheDir,
-// Named by its checksum, and checked before it is used. Nothing touches a
+// named by its checksum, and checked before it is used. Nothing touches a
 // host before this succeeds.
 //
 // A download has no overall time limit, since a big tarball on a slow link

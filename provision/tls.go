@@ -30,12 +30,12 @@ type clusterTLS struct {
 	// files are the operator's files, by host name.
 	files map[string]*tlsca.Files
 	caPEM []byte
-	// Client is the base of every connection redisctl opens: the cluster
+	// client is the base of every connection redisctl opens: the cluster
 	// CA as the only root, and a client certificate unless client_auth is
 	// no.
 	client *tls.Config
 
-	// Pending are the servers up has yet to switch to what the inventory
+	// pending are the servers up has yet to switch to what the inventory
 	// says: running without TLS on a TLS cluster, or with TLS on a cluster
 	// going back to plaintext. redisctl reaches them as they run until
 	// they switch. Set once, before any client is opened, from the facts;

@@ -441,7 +441,7 @@ func TestLoadTLSCreate(t *testing.T) {
 }
 
 // redisctl's own connections trust the cluster CA alone and present a
-// Client certificate from it unless client_auth is no.
+// client certificate from it unless client_auth is no.
 func TestLoadTLSClientConfig(t *testing.T) {
 	for _, auth := range []string{"yes", "optional", "no"} {
 		t.Run(auth, func(t *testing.T) {

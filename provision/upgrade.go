@@ -132,7 +132,7 @@ func versionLess(a, b string) bool {
 }
 
 // CheckVersionChange refuses, before anything is touched, a move from one
-// Build to another that the data cannot make. Replicas move first and
+// build to another that the data cannot make. Replicas move first and
 // resync from the master, and every node restarted on the new build loads
 // its own data file: both fail when the new build cannot read the RDB
 // format the old one wrote. Any move to the same or a newer format works.
@@ -204,7 +204,7 @@ func (c *Cluster) switchScript() string {
 
 // SwitchBinaries makes the host's staged build (if any) the installed one,
 // right before one of its servers restarts, and checks that the installed
-// Build is the inventory's.
+// build is the inventory's.
 func (c *Cluster) SwitchBinaries(ctx context.Context, n *Node) error {
 	out, err := remote.Output(ctx, n.Host, c.switchScript())
 	if err != nil {

@@ -112,8 +112,8 @@ func loadCredentials(inv *inventory.Inventory, create, standIn bool) (cr *render
 
 // storedSecrets is what loadCredentials found of rotations under way.
 type storedSecrets struct {
-	// AdminLogin is the admin password the servers surely accept: the
-	// Stored one, which a rotation replaces only once every server
+	// adminLogin is the admin password the servers surely accept: the
+	// stored one, which a rotation replaces only once every server
 	// accepts the new one too.
 	adminLogin string
 	// Pending maps users with a new password waiting (<file>.new) to the

@@ -15,7 +15,7 @@ import (
 // up_restart_test.go (rollingSim): node1 master, a sentinel asked for
 // SENTINEL FAILOVER promotes node2.
 
-// WaitPromoted gives up at its bound and says what it waited for and what
+// waitPromoted gives up at its bound and says what it waited for and what
 // the replicas last reported.
 func TestWaitPromotedBound(t *testing.T) {
 	s := newRollingSim(t)
@@ -37,7 +37,7 @@ func TestWaitPromotedBound(t *testing.T) {
 	}
 }
 
-// WaitPromoted returns the replica that reports role:master, even while
+// waitPromoted returns the replica that reports role:master, even while
 // another replica does not answer; the old master is not asked.
 func TestWaitPromotedFindsThePromotedReplica(t *testing.T) {
 	s := newRollingSim(t)
@@ -65,7 +65,7 @@ func TestWaitPromotedFindsThePromotedReplica(t *testing.T) {
 	}
 }
 
-// GracefulFailover asks for the failover only once every replica has
+// gracefulFailover asks for the failover only once every replica has
 // reached the paused master's offset; one that never does fails it before
 // SENTINEL FAILOVER is sent, and the pause is lifted.
 func TestGracefulFailoverReplicaNeverCatchesUp(t *testing.T) {
@@ -119,7 +119,7 @@ func TestGracefulFailoverPauseRefused(t *testing.T) {
 	}
 }
 
-// Demote sends REPLICAOF the new master, then CONFIG REWRITE, to the old
+// demote sends REPLICAOF the new master, then CONFIG REWRITE, to the old
 // master and nothing else.
 func TestDemote(t *testing.T) {
 	s := newRollingSim(t)

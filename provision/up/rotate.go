@@ -20,7 +20,7 @@ func (rotateStep) Title() string { return "rotate passwords" }
 // user whose running servers do not accept exactly the password redisctl
 // wants (a new one in the inventory, or one rotate-password generated):
 // the new password beside the old one everywhere, every user of it
-// Switched, the links verified, the old one removed (see acl.NextSteps,
+// switched, the links verified, the old one removed (see acl.NextSteps,
 // which decides from what it observes, so an interrupted rotation resumes
 // here). Servers that are not running get their files in configure, as
 // usual. A cluster without users has nothing to rotate.

@@ -35,7 +35,7 @@ import (
 // clusterTLS.pending), and its configs are rendered as it runs.
 
 // tlsBuildRestarts adds, to an upgrade's restarts, the servers that run a
-// Build without TLS on a TLS cluster (stage 1).
+// build without TLS on a TLS cluster (stage 1).
 func (r *upRun) tlsBuildRestarts() {
 	c := r.c
 	if !c.Inv.TLS.Enabled {

@@ -117,32 +117,7 @@ func Run(ctx context.Context, inv *inventory.Inventory, opts Options) (*Summary,
 		restarts: map[*provision.Node][]string{}, sentinelRestarts: map[*provision.Node][]string{}}
 	start := time.Now()
 
-	// The procedure, in order (k0sctl's phases): each step is a type with
-	// its title, next to the code it runs.
-	steps := []step{
-		sourceStep{r},
-		connectStep{r},
-		lockStep{r},
-		factsStep{r},
-		hostCheckStep{r},
-		backupStep{r},
-		tuningStep{r},
-		passwordStep{r},
-		findDepartedStep{r},
-		installStep{r},
-		prepareStep{r},
-		findMasterStep{r},
-		waitInstallStep{r},
-		rotateStep{r},
-		configureStep{r},
-		startMasterStep{r},
-		startReplicasStep{r},
-		startSentinelsStep{r},
-		removeHostsStep{r},
-		rollingRestartStep{r},
-		tlsSwitchStep{r},
-		verifyStep{r},
-	}
+	steps := procedure(r)
 	defer func() {
 		if r.checks != nil {
 			<-r.checks.done // before the connections close
@@ -224,4 +199,33 @@ func (e *StepError) Unwrap() error { return e.Err }
 type step interface {
 	Title() string
 	Run(ctx context.Context) error
+}
+
+// procedure is up, in order (k0sctl's phases): each step is a type with
+// its title, in a file of its own (doc.go lists them).
+func procedure(r *upRun) []step {
+	return []step{
+		sourceStep{r},
+		connectStep{r},
+		lockStep{r},
+		factsStep{r},
+		hostCheckStep{r},
+		backupStep{r},
+		tuningStep{r},
+		passwordStep{r},
+		findDepartedStep{r},
+		installStep{r},
+		prepareStep{r},
+		findMasterStep{r},
+		waitInstallStep{r},
+		rotateStep{r},
+		configureStep{r},
+		startMasterStep{r},
+		startReplicasStep{r},
+		startSentinelsStep{r},
+		removeHostsStep{r},
+		rollingRestartStep{r},
+		tlsSwitchStep{r},
+		verifyStep{r},
+	}
 }

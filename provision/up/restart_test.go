@@ -33,7 +33,7 @@ type rollingSim struct {
 	// follows is, per data node, the address of the master it replicates
 	// from; "" for a master.
 	follows map[string]string
-	// Named is the address every sentinel names as master.
+	// named is the address every sentinel names as master.
 	named string
 	// promote: SENTINEL FAILOVER promotes node2. When false, the sentinel
 	// accepts the failover and nothing ever happens.

@@ -3,14 +3,13 @@ package up
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/redisctl/redisctl/provision"
 )
 
-// The install and prepare steps of up: the build (or the binary cache)
-// runs beside the preparation of the hosts and the search for the live
-// master; only starting services waits for it.
+// The step "install redis": the build (or the binary cache) runs beside
+// the preparation of the hosts and the search for the live master; only
+// starting services waits for it (waitinstall.go).
 
 // pendingInstall is the install running beside the steps that follow it.
 type pendingInstall struct {
@@ -73,45 +72,4 @@ func (r installStep) Run(ctx context.Context) error {
 		in.whats = whats
 	}()
 	return nil
-}
-
-// waitInstallStep is up's step "wait for the install".
-type waitInstallStep struct{ *upRun }
-
-func (waitInstallStep) Title() string { return "wait for the install" }
-
-// Run waits for the install started by install, then records what
-// it did; it runs before anything is configured or started.
-func (r waitInstallStep) Run(ctx context.Context) error {
-	in := r.installing
-	if in == nil {
-		return nil
-	}
-	select {
-	case <-in.done:
-	case <-ctx.Done():
-		in.cancel()
-		<-in.done
-	}
-	r.installing = nil
-	for _, n := range in.nodes {
-		r.c.InstalledNow(n)
-		r.change(n, "", nil, "%s", in.whats[n])
-	}
-	return in.err
-}
-
-// prepareStep is up's step "prepare hosts".
-type prepareStep struct{ *upRun }
-
-func (prepareStep) Title() string { return "prepare hosts" }
-
-func (r prepareStep) Run(ctx context.Context) error {
-	return provision.EachHost(ctx, r.c.Nodes, provision.NodeName, "prepare", func(ctx context.Context, n *provision.Node) error {
-		missing, err := r.c.MissingOnHost(ctx, n)
-		if err != nil || len(missing) == 0 {
-			return err
-		}
-		return r.change(n, "", func() error { return r.c.PrepareHost(ctx, n) }, "create %s", strings.Join(missing, ", "))
-	})
 }

@@ -121,7 +121,7 @@ func (r *upRun) restartSentinel(ctx context.Context, n *provision.Node) error {
 }
 
 // planUpgrade adds to the rolling restart every server that runs another
-// Build than the inventory's (found so by findMaster's observation, before
+// build than the inventory's (found so by findMaster's observation, before
 // anything was started): an upgrade, or a change of engine, is a rolling
 // restart onto the new binaries (see upgrade.go). A resumed upgrade finds
 // only the servers still on the old build.
