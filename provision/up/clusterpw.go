@@ -189,12 +189,9 @@ func (r *upRun) rotateClusterPassword(ctx context.Context) error {
 				s.User.Saved = provision.SavedDefault(files[render.ACLFile(c.Inv)], nil)
 			} else {
 				s.User.Saved = provision.SavedDefault(files[c.Layout.RedisConf], files[c.Layout.RedisConf])
-				liveAuth, err := c.Data(n).ConfigGet(ctx, "masterauth").Result()
-				if err != nil {
-					return fmt.Errorf("%s: CONFIG GET masterauth: %w", n.Spec.Name, err)
+				if s.MasterAuth, err = masterAuth(ctx, c, n, files[c.Layout.RedisConf]); err != nil {
+					return err
 				}
-				args, _ := provision.ConfigValue(files[c.Layout.RedisConf], "masterauth")
-				s.MasterAuth = &acl.Secret{Live: hashOf(liveAuth["masterauth"]), Saved: hashOf(provision.LastArg(args))}
 			}
 			st.Servers = append(st.Servers, s)
 			run[s.Name] = func(ctx context.Context, step acl.Step) error { return c.RunDataStep(ctx, n, step, c.Password) }

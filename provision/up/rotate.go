@@ -122,12 +122,10 @@ func (r *upRun) rotate(ctx context.Context, running []*provision.Node, live map[
 		s := acl.ServerState{Name: n.Spec.Name, Kind: acl.DataNode,
 			User: &acl.Passwords{Live: live[n][user].Passwords, Saved: savedPW}}
 		if user == acl.Replication {
-			liveAuth, err := c.Data(n).ConfigGet(ctx, "masterauth").Result()
-			if err != nil {
-				return fmt.Errorf("%s: CONFIG GET masterauth: %w", n.Spec.Name, err)
+			var err error
+			if s.MasterAuth, err = masterAuth(ctx, c, n, files[c.Layout.RedisConf]); err != nil {
+				return err
 			}
-			args, _ := provision.ConfigValue(files[c.Layout.RedisConf], "masterauth")
-			s.MasterAuth = &acl.Secret{Live: hashOf(liveAuth["masterauth"]), Saved: hashOf(provision.LastArg(args))}
 		}
 		st.Servers = append(st.Servers, s)
 		byServer[s.Name] = func(ctx context.Context, step acl.Step) error { return c.RunDataStep(ctx, n, step, newPW) }
@@ -223,4 +221,15 @@ func hashOf(pw string) string {
 		return ""
 	}
 	return acl.HashPassword(pw)
+}
+
+// masterAuth is a data node's masterauth as it runs and as its config
+// file conf saves it, both as hashes.
+func masterAuth(ctx context.Context, c *provision.Cluster, n *provision.Node, conf []byte) (*acl.Secret, error) {
+	live, err := c.Data(n).ConfigGet(ctx, "masterauth").Result()
+	if err != nil {
+		return nil, fmt.Errorf("%s: CONFIG GET masterauth: %w", n.Spec.Name, err)
+	}
+	args, _ := provision.ConfigValue(conf, "masterauth")
+	return &acl.Secret{Live: hashOf(live["masterauth"]), Saved: hashOf(provision.LastArg(args))}, nil
 }
