@@ -98,7 +98,7 @@ func (c *Cluster) sameCommands(ctx context.Context, n *Node, found, wanted acl.U
 
 // AclLiveOps turns the users that differ on a running data node into ACL
 // SETUSER and ACL DELUSER commands, then ACL SAVE. Passwords are left to
-// the rotation (see rotate.go): a user whose only difference is its
+// the rotation (see provision/up/rotate.go): a user whose only difference is its
 // passwords gets nothing here. Connections of the users changed stay open
 // (ACL SETUSER never closes them; ACL LOAD would).
 func (c *Cluster) AclLiveOps(ch FileChange) ([]LiveOp, error) {

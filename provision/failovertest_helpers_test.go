@@ -27,7 +27,7 @@ import (
 // connections and promote node2. Everything the lab does is logged in
 // order (Log), for the tests to check what happened when.
 //
-// Built on healthyUpCluster (up_roundtrip_test.go): the password is
+// Built on healthyUpCluster (fixtures_test.go): the password is
 // stored, every host has its files and manifest, both servers run.
 type ftLab struct {
 	*fakeCluster

@@ -12,7 +12,7 @@ import (
 )
 
 // The graceful failover's parts, on the simulated cluster of
-// up_restart_test.go (rollingSim): node1 master, a sentinel asked for
+// restart_test.go (rollingSim): node1 master, a sentinel asked for
 // SENTINEL FAILOVER promotes node2.
 
 // waitPromoted gives up at its bound and says what it waited for and what
