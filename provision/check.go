@@ -608,14 +608,12 @@ func openFilesFinding(c *Cluster, n *Node, t *hostTuning, maxClients int) Findin
 	need := maxClients + reservedFDs
 	f := Finding{Host: n.Spec.Name, Check: "open files limit", Verdict: LevelOK}
 	val, from := "", ""
-	switch {
-	case t.RedisPid > 0 && t.NoFileRun != "":
+	if t.RedisPid > 0 && t.NoFileRun != "" {
 		val, from = t.NoFileRun, fmt.Sprintf("running redis, pid %d", t.RedisPid)
-	case t.Init == "systemd" && t.NoFileUnit != "":
-		val, from = t.NoFileUnit, "LimitNOFILE of "+c.Layout.RedisService
-	case t.Init != "systemd" && t.NoFileScript != "":
-		val, from = t.NoFileScript, "NOFILE of "+c.Layout.RedisInitScript
-	default:
+	} else if init, err := initSystem(&Facts{Init: t.Init}, c.Layout); err == nil {
+		val, from = init.NoFile(t.NoFileUnit, t.NoFileScript)
+	}
+	if val == "" {
 		// Not installed yet: the unit or script redisctl writes.
 		val, from = strconv.Itoa(renderedNoFile), "the service redisctl installs"
 	}

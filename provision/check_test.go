@@ -128,6 +128,8 @@ func TestCheckVerdicts(t *testing.T) {
 			"1024 (running redis, pid 4100; maxclients 10000 needs 10032)", LevelWarn, false},
 		{"open files of the service", tuned("nofile_script=10032"), "open files limit",
 			"10032 (NOFILE of /etc/init.d/redis_7000; maxclients 10000 needs 10032)", LevelOK, false},
+		{"open files of the unit", tuned("init=systemd", "nofile_script=1024", "nofile_unit=10032"), "open files limit",
+			"10032 (LimitNOFILE of redis_7000; maxclients 10000 needs 10032)", LevelOK, false},
 		{"open files capped by nr_open", tuned("nr_open=4096"), "open files limit",
 			"4096 (the service redisctl installs, capped by fs.nr_open; maxclients 10000 needs 10032)", LevelWarn, false},
 		{"disk below twice the RDB", tuned("disk_free_kb=1500", "rdb_bytes=1048576"), "disk",

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"path"
 	"slices"
 	"strconv"
@@ -140,11 +139,7 @@ func (c *Cluster) applyTHP(ctx context.Context, n *Node, t *hostTuning) error {
 		return fmt.Errorf("unknown init system %q: cannot install %s", n.Facts.Init, THPService)
 	}
 	s := render.THPService{Name: THPService, File: thpFile}
-	file, mode := path.Join(c.Layout.InitDir, THPService), fs.FileMode(0o755)
-	renderFn := render.RenderTHPInitScript
-	if n.Init.Name() == "systemd" {
-		file, mode, renderFn = thpUnitPath(c.Layout), 0o644, render.RenderTHPUnit
-	}
+	file, mode, renderFn := n.Init.THPFile()
 	if !t.THPUnit {
 		data, err := renderFn(s)
 		if err != nil {

@@ -48,7 +48,7 @@ type Node struct {
 // and package manager.
 func (n *Node) SetFacts(f *Facts, m *Manifest, l inventory.Layout) {
 	n.Facts, n.Manifest = f, m
-	n.Init, _ = initSystem(f, l.InitDir)
+	n.Init, _ = initSystem(f, l)
 	n.Pkg = packageManager(f)
 }
 

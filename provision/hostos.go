@@ -2,10 +2,13 @@ package provision
 
 import (
 	"fmt"
+	"io/fs"
 	"path"
 	"strings"
 
+	"github.com/redisctl/redisctl/provision/inventory"
 	"github.com/redisctl/redisctl/provision/remote"
+	"github.com/redisctl/redisctl/provision/render"
 )
 
 // InitSystem is how a host runs services: chosen once from the facts, so
@@ -32,6 +35,13 @@ type InitSystem interface {
 	// BuildPackages name, for pm, what building with MakeFlags needs
 	// beyond the compiler.
 	BuildPackages(pm PackageManager) []string
+	// THPFile is where the service that sets transparent huge pages at
+	// boot goes, its mode, and how it is rendered.
+	THPFile() (file string, mode fs.FileMode, renderFn func(render.THPService) ([]byte, error))
+	// NoFile is, of the open-files limit redisctl's unit sets (unit) and
+	// the one its init script sets (script), the one Redis gets from this
+	// init system, and where that is set.
+	NoFile(unit, script string) (val, from string)
 }
 
 // PackageManager installs the packages a build needs.
@@ -50,11 +60,11 @@ type PackageManager interface {
 	SSLLibraryCmd() string
 }
 
-type sysvInit struct{ initDir string }
+type sysvInit struct{ l inventory.Layout }
 
 func (sysvInit) Name() string { return "sysv" }
 func (s sysvInit) ServiceCmd(svc, action string) string {
-	return remote.Cmd(path.Join(s.initDir, svc), action)
+	return remote.Cmd(path.Join(s.l.InitDir, svc), action)
 }
 func (sysvInit) EnableCmd(svcs ...string) string {
 	var rc, ck []string
@@ -73,11 +83,17 @@ func (sysvInit) ReloadCmd() string                     { return "" }
 func (sysvInit) MakeFlags() string                     { return "" }
 func (sysvInit) Notify() bool                          { return false }
 func (sysvInit) BuildPackages(PackageManager) []string { return nil }
+func (s sysvInit) THPFile() (string, fs.FileMode, func(render.THPService) ([]byte, error)) {
+	return path.Join(s.l.InitDir, THPService), 0o755, render.RenderTHPInitScript
+}
+func (s sysvInit) NoFile(unit, script string) (string, string) {
+	return script, "NOFILE of " + s.l.RedisInitScript
+}
 
 // systemdInit runs Redis with Type=notify units: the build needs
 // USE_SYSTEMD=yes (and so libsystemd's headers), or systemd would wait
 // forever for a readiness message that never comes.
-type systemdInit struct{}
+type systemdInit struct{ l inventory.Layout }
 
 func (systemdInit) Name() string { return "systemd" }
 func (systemdInit) ServiceCmd(svc, action string) string {
@@ -94,6 +110,12 @@ func (systemdInit) MakeFlags() string { return "USE_SYSTEMD=yes" }
 func (systemdInit) Notify() bool      { return true }
 func (systemdInit) BuildPackages(pm PackageManager) []string {
 	return []string{pm.SystemdHeaders()}
+}
+func (s systemdInit) THPFile() (string, fs.FileMode, func(render.THPService) ([]byte, error)) {
+	return thpUnitPath(s.l), 0o644, render.RenderTHPUnit
+}
+func (s systemdInit) NoFile(unit, script string) (string, string) {
+	return unit, "LimitNOFILE of " + s.l.RedisService
 }
 
 type aptManager struct{}
@@ -129,12 +151,12 @@ func (rpmManager) SSLHeaders() string      { return "openssl-devel" }
 func (m rpmManager) SSLLibraryCmd() string { return m.InstallCmd([]string{"openssl-libs"}) }
 
 // initSystem is the init system the facts found.
-func initSystem(f *Facts, initDir string) (InitSystem, error) {
+func initSystem(f *Facts, l inventory.Layout) (InitSystem, error) {
 	switch f.Init {
 	case "sysv":
-		return sysvInit{initDir: initDir}, nil
+		return sysvInit{l}, nil
 	case "systemd":
-		return systemdInit{}, nil
+		return systemdInit{l}, nil
 	}
 	return nil, fmt.Errorf("unknown init system %q", f.Init)
 }

@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -10,18 +11,25 @@ import (
 )
 
 func TestInitSystemsAndPackageManagers(t *testing.T) {
-	sysv, err := initSystem(&Facts{Init: "sysv"}, "/etc/init.d")
+	l := inventory.Layout{InitDir: "/etc/init.d", SystemdDir: "/etc/systemd/system"}
+	sysv, err := initSystem(&Facts{Init: "sysv"}, l)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sd, err := initSystem(&Facts{Init: "systemd"}, "/etc/init.d")
+	sd, err := initSystem(&Facts{Init: "systemd"}, l)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := initSystem(&Facts{Init: "openrc"}, "/etc/init.d"); err == nil {
+	if _, err := initSystem(&Facts{Init: "openrc"}, l); err == nil {
 		t.Error("an unknown init system was accepted")
 	}
+	thpFile := func(in InitSystem) string {
+		f, mode, _ := in.THPFile()
+		return fmt.Sprintf("%s %o", f, mode)
+	}
 	for _, c := range []struct{ got, want string }{
+		{thpFile(sysv), "/etc/init.d/redisctl-thp 755"},
+		{thpFile(sd), "/etc/systemd/system/redisctl-thp.service 644"},
 		{sysv.ServiceCmd("redis_7000", "start"), "/etc/init.d/redis_7000 start"},
 		{sd.ServiceCmd("redis_7000", "stop"), "systemctl stop redis_7000"},
 		{sd.EnableCmd("sentinel_8000"), "systemctl daemon-reload && systemctl enable sentinel_8000 && echo enabled"},
