@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/redisctl/redisctl/provision/inventory"
 	"github.com/redisctl/redisctl/provision/remote"
 )
@@ -352,11 +353,11 @@ func (c *Cluster) holdSentinels(ctx context.Context) (release func() error, err 
 	}
 	hold := strconv.FormatInt(restoreHoldDownAfter.Milliseconds(), 10)
 	for _, n := range c.Sentinels() {
-		mp, err := c.Sentinel(n).Do(ctx, "SENTINEL", "MASTER", name).Slice()
+		mp, err := readSentinelMaster(ctx, c.Sentinel(n), name)
 		if err != nil {
 			return release, &HostError{Host: n.Spec.Name, Step: "read the sentinel's down-after-milliseconds", Err: err}
 		}
-		old := pairValue(mp, "down-after-milliseconds")
+		old := mp["down-after-milliseconds"]
 		if _, err := strconv.Atoi(old); err != nil {
 			return release, &HostError{Host: n.Spec.Name, Step: "read the sentinel's down-after-milliseconds", Err: fmt.Errorf("SENTINEL MASTER gives %q", old)}
 		}
@@ -375,24 +376,22 @@ func (c *Cluster) setDownAfter(ctx context.Context, n *Node, name, ms string) er
 	if err := cl.Do(ctx, "SENTINEL", "SET", name, "down-after-milliseconds", ms).Err(); err != nil {
 		return err
 	}
-	mp, err := cl.Do(ctx, "SENTINEL", "MASTER", name).Slice()
+	mp, err := readSentinelMaster(ctx, cl, name)
 	if err != nil {
 		return err
 	}
-	if got := pairValue(mp, "down-after-milliseconds"); got != ms {
+	if got := mp["down-after-milliseconds"]; got != ms {
 		return fmt.Errorf("down-after-milliseconds is %q after SENTINEL SET %s", got, ms)
 	}
 	return nil
 }
 
-// pairValue reads key from a flat key, value, key, value ... reply.
-func pairValue(list []any, key string) string {
-	for i := 0; i+1 < len(list); i += 2 {
-		if fmt.Sprint(list[i]) == key {
-			return fmt.Sprint(list[i+1])
-		}
-	}
-	return ""
+// readSentinelMaster is SENTINEL MASTER name as go-redis's SentinelClient
+// types it (SentinelClient.Master), on the sentinel's shared client.
+func readSentinelMaster(ctx context.Context, cl *redis.Client, name string) (map[string]string, error) {
+	cmd := redis.NewMapStringStringCmd(ctx, "sentinel", "master", name)
+	_ = cl.Process(ctx, cmd)
+	return cmd.Result()
 }
 
 // checkBackupFile hashes file and, when file.sha256 exists, compares.
