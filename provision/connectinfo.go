@@ -36,16 +36,11 @@ type ConnectInfo struct {
 	SeparateSentinelPassword bool `json:"separate_sentinel_password,omitempty"`
 }
 
-// ConnectInfoFor builds the connection details of inv; with showSecret the
+// ConnectInfoForUser builds the connection details of inv for one user of
+// a cluster with ACL users: an application user of the inventory, or
+// default when the inventory keeps it; "" means the first application
+// user. Without ACL users the only user is default. With showSecret the
 // stored (or inventory) password is included, else it never is.
-func ConnectInfoFor(inv *inventory.Inventory, showSecret bool) (*ConnectInfo, error) {
-	return ConnectInfoForUser(inv, "", showSecret)
-}
-
-// ConnectInfoForUser is ConnectInfoFor for one user of a cluster with ACL
-// users: an application user of the inventory, or default when the
-// inventory keeps it; "" means the first application user. Without ACL
-// users the only user is default.
 func ConnectInfoForUser(inv *inventory.Inventory, user string, showSecret bool) (*ConnectInfo, error) {
 	ci := &ConnectInfo{MasterName: inv.Name, User: "default", TLS: inv.TLS.Enabled, PlaintextPort: inv.TLS.DataPlaintextPort()}
 	if ci.TLS {

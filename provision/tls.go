@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path"
 	"path/filepath"
@@ -284,15 +283,6 @@ func (c *Cluster) certExpiry(addr string) (time.Time, bool) {
 	defer c.TLS.mu.Unlock()
 	t, ok := c.TLS.expiry[addr]
 	return t, ok
-}
-
-// hostOfAddr is the host part of a host:port address.
-func hostOfAddr(addr string) string {
-	h, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	return h
 }
 
 // SpeaksTLS reports whether n's data node (or sentinel) speaks TLS now:
