@@ -597,12 +597,25 @@ func TestServerSentinelAndReplica(t *testing.T) {
 	mHost, mPort, _ := net.SplitHostPort(m.addr)
 	r := startServer(t, file, append(auth, "replicaof "+mHost+" "+mPort)...)
 	// Sentinel closes normal clients' connections when it reconfigures a
-	// node (CLIENT KILL TYPE normal), so each look is a new connection.
+	// node (CLIENT KILL TYPE normal), so each look is a new connection, and
+	// a look whose connection was closed under it is polled again.
 	admin := func(s *server) *conn { return s.login(Admin, pwAdmin) }
+	look := func(s *server, args ...string) (any, error) {
+		c := s.dial()
+		if v, err := c.do("AUTH", Admin, pwAdmin); err != nil || v != "OK" {
+			return nil, fmt.Errorf("AUTH: %v %v", v, err)
+		}
+		return c.do(args...)
+	}
 
 	linkUp := func(s *server) func() (bool, string) {
 		return func() (bool, string) {
-			f := fields(admin(s).ok("INFO", "replication").(string))
+			v, err := look(s, "INFO", "replication")
+			info, _ := v.(string)
+			if err != nil || info == "" {
+				return false, fmt.Sprintf("INFO: %v %v", v, err)
+			}
+			f := fields(info)
 			return f["role"] == "slave" && f["master_link_status"] == "up", fmt.Sprintf("role:%s master_link_status:%s", f["role"], f["master_link_status"])
 		}
 	}
@@ -627,7 +640,11 @@ func TestServerSentinelAndReplica(t *testing.T) {
 
 	sc.ok("SENTINEL", "FAILOVER", "mymaster")
 	waitFor(t, "the replica promoted", func() (bool, string) {
-		role, _ := admin(r).ok("ROLE").([]any)
+		v, err := look(r, "ROLE")
+		if err != nil {
+			return false, "ROLE: " + err.Error()
+		}
+		role, _ := v.([]any)
 		return len(role) > 0 && role[0] == "master", fmt.Sprintf("role %v", role[:min(1, len(role))])
 	})
 	waitFor(t, "the old master replicating from the new one", linkUp(m))
