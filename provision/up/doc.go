@@ -7,8 +7,8 @@
 // commands (observing the cluster, starting and stopping services, waiting,
 // moving the master, writing files, the lock) belong to package provision.
 //
-// The list in Run (up.go) is the procedure; each step is a small type with
-// its Title and Run in a file of its own, in this order:
+// The list in procedure (up.go) is the procedure; each step is a small
+// type with its Title and Run in a file of its own, in this order:
 //
 //	source.go          verify the redis source
 //	connect.go         connect
