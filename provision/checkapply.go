@@ -233,11 +233,7 @@ func Check(ctx context.Context, inv *inventory.Inventory, o CheckOptions) (*Tuni
 	after.NotFixed = notFixed
 	after.applied = true
 	if applyErr != nil {
-		var he []string
-		for _, line := range strings.Split(applyErr.Error(), "\n") {
-			he = append(he, line)
-		}
-		after.NotFixed = append(after.NotFixed, he...)
+		after.NotFixed = append(after.NotFixed, strings.Split(applyErr.Error(), "\n")...)
 	}
 	return after, nil
 }

@@ -59,11 +59,10 @@ type (
 )
 
 var (
-	masterInfo      = testkit.MasterInfo
-	replicaInfo     = testkit.ReplicaInfo
-	sentinelMaster  = testkit.SentinelMaster
-	sentinelReplica = testkit.SentinelReplica
-	sentinelPeer    = testkit.SentinelPeer
+	masterInfo     = testkit.MasterInfo
+	replicaInfo    = testkit.ReplicaInfo
+	sentinelMaster = testkit.SentinelMaster
+	sentinelPeer   = testkit.SentinelPeer
 )
 
 // TestTestkitMarkers pins the copies testkit keeps of provision's script

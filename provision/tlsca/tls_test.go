@@ -92,7 +92,7 @@ func TestTLSRoundTrip(t *testing.T) {
 						return tt.client, nil
 					}
 				}
-				serverErr, clientErr, peers := roundTrip(t, serverCfg, clientCfg)
+				peers, serverErr, clientErr := roundTrip(t, serverCfg, clientCfg)
 				checkErr(t, "server", serverErr, tt.wantServerErr)
 				checkErr(t, "client", clientErr, tt.wantClientErr)
 				if tt.wantServerErr == "" && tt.wantClientErr == "" && peers != "redis-2 -> redis-1" {
@@ -110,7 +110,7 @@ func TestTLSRoundTrip(t *testing.T) {
 // sendBuffer. Neither side closes its TLS connection: that would write a
 // close_notify no one reads. peers is "client CN -> server CN" as each side
 // saw the other.
-func roundTrip(t *testing.T, serverCfg, clientCfg *tls.Config) (serverErr, clientErr error, peers string) {
+func roundTrip(t *testing.T, serverCfg, clientCfg *tls.Config) (peers string, serverErr, clientErr error) {
 	t.Helper()
 	sp, cp := net.Pipe()
 	deadline := time.Now().Add(10 * time.Second) // a hang fails, not stalls
@@ -143,7 +143,7 @@ func roundTrip(t *testing.T, serverCfg, clientCfg *tls.Config) (serverErr, clien
 		}
 	}
 	r := <-done
-	return r.err, err, r.peer + " -> " + peerName(c)
+	return r.peer + " -> " + peerName(c), r.err, err
 }
 
 // sendBuffer stands in for a socket's send buffer, which net.Pipe lacks: a

@@ -40,7 +40,6 @@ var (
 	sentinelMaster  = testkit.SentinelMaster
 	sentinelPeer    = testkit.SentinelPeer
 	sentinelReplica = testkit.SentinelReplica
-	tunedHost       = testkit.TunedHost
 	sha256Hex       = testkit.Sha256Hex
 	assertFiles     = testkit.AssertFiles
 )

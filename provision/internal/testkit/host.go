@@ -87,6 +87,9 @@ func (h *Host) LockReply(cmd string, stdin []byte) fakehost.Result {
 // host answers each alone, the files read from what the host has.
 func (h *Host) lockRound(script, marker string) (string, bool) {
 	inner, ok := strings.CutPrefix(script, "(\n")
+	if !ok {
+		return "", false
+	}
 	if inner, ok = strings.CutSuffix(inner, "\n) 2>/dev/null"); !ok {
 		return "", false
 	}
